@@ -1,0 +1,82 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from apps.core import jobs, services
+from apps.core.errors import Conflict
+from apps.core.models import ApiKey, Job
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["short_id", "kind", "state", "progress_bar", "owner_ref", "created_at", "finished_at"]
+    list_filter = ["state", "kind", "owner_surface", "cancel_requested"]
+    search_fields = ["id", "kind", "owner_ref", "error"]
+    date_hierarchy = "created_at"
+    actions = ["cancel_jobs"]
+    readonly_fields = [field.name for field in Job._meta.fields] + ["progress_bar"]
+    fieldsets = [
+        (None, {"fields": ["id", "kind", "state", "progress_bar", "progress", "owner_surface", "owner_ref"]}),
+        ("Outcome", {"fields": ["result", "error", "traceback"]}),
+        ("Run", {"fields": ["func", "params", "worker", "attempts", "cancel_requested"]}),
+        ("Times", {"fields": ["created_at", "started_at", "finished_at", "updated_at"]}),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs are started by the features that need them
+
+    @admin.display(description="id")
+    def short_id(self, job: Job) -> str:
+        return str(job.id)[:8]
+
+    @admin.display(description="progress")
+    def progress_bar(self, job: Job) -> str:
+        if job.percent is None:
+            message = job.progress.get("message", "")
+            return f"{job.progress_current or ''} {message}".strip() or "—"
+        return format_html('<progress value="{}" max="100" style="width:8em"></progress> {}%', job.percent, job.percent)
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        cancelled = 0
+        for job in queryset:
+            try:
+                jobs.job_cancel(job_id=str(job.id))
+                cancelled += 1
+            except Conflict:
+                pass
+        self.message_user(request, f"Asked {cancelled} job(s) to stop; finished jobs were left alone.")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "is_active", "created_at", "last_used_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "prefix"]
+    actions = ["revoke_keys"]
+    fields = ["name", "prefix", "is_active", "created_at", "last_used_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return (
+            ["prefix", "created_at", "last_used_at"]
+            if obj is None
+            else ["name", "prefix", "created_at", "last_used_at"]
+        )
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return ["name"] if obj is None else self.fields
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: object, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, raw_key = services.api_key_create(name=obj.name)
+        obj.pk, obj.prefix, obj.key_hash = key.pk, key.prefix, key.key_hash
+        obj._state.adding = False
+        messages.warning(request, f"API key {key.name!r}: {raw_key} — copy it now, it is not shown again.")
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.update(is_active=False)
+        self.message_user(request, f"Revoked {count} key(s).")

@@ -1,0 +1,96 @@
+from rest_framework import serializers
+
+from apps.core import jobs
+from apps.core.models import Job
+
+
+class JobProgressSerializer(serializers.Serializer):
+    current = serializers.IntegerField(allow_null=True, help_text="Steps or bytes done.")
+    total = serializers.IntegerField(allow_null=True, help_text="Steps or bytes in all, when known.")
+    percent = serializers.FloatField(allow_null=True)
+    message = serializers.CharField(required=False, help_text="Other free-form keys (bytes, speed, eta…) may follow.")
+
+
+class JobSerializer(serializers.Serializer):
+    """A job as the API and its event stream show it (one representation: `jobs.job_payload`)."""
+
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    state = serializers.ChoiceField(choices=Job.State.choices)
+    progress = JobProgressSerializer()
+    result = serializers.JSONField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    traceback = serializers.CharField(allow_blank=True)
+    cancel_requested = serializers.BooleanField()
+    owner_surface = serializers.CharField(allow_blank=True)
+    owner_ref = serializers.CharField(allow_blank=True)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Job) -> dict:
+        return jobs.job_payload(instance)
+
+
+class JobFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Job.State.choices, required=False)
+    kind = serializers.CharField(required=False)
+    owner_ref = serializers.CharField(required=False)
+
+
+class DetailErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+
+
+class NodeIdentitySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    os = serializers.CharField()
+
+
+class PlatformHealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["healthy", "degraded", "unhealthy"])
+    version = serializers.CharField()
+    node = NodeIdentitySerializer()
+    services = serializers.DictField(child=serializers.CharField(), help_text="api, database, workers, channel_layer")
+
+
+class LivenessSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class NodeHealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    node = NodeIdentitySerializer()
+
+
+class VersionHealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    version = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class InfoSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    data_directory = serializers.CharField()
+
+
+class DiskUsageSerializer(serializers.Serializer):
+    total_bytes = serializers.IntegerField()
+    used_bytes = serializers.IntegerField()
+    free_bytes = serializers.IntegerField()
+    path = serializers.CharField()
+    percent_free = serializers.FloatField()
+
+
+class DiskSerializer(serializers.Serializer):
+    cache = DiskUsageSerializer(help_text="The disk of the model store.")
+    system = DiskUsageSerializer(help_text="The disk of the system root.")

@@ -1,0 +1,104 @@
+"""One exception handler for every API view, shaped per surface.
+
+Surfaces whose spec answers `{"detail": …}` (FastAPI-style clients) get 422 with a list of
+field errors for invalid input; surfaces whose spec answers `{"error": …}` get 400 with one
+message. A view may set `error_key` to override its surface (runtime-api routes on the platform).
+"""
+
+import logging
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views import defaults
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from apps.core.errors import DomainError
+from apps.core.middleware import HTML_PATH_PREFIXES, error_key_for, error_response
+
+logger = logging.getLogger("modelyard.errors")
+
+UNAUTHORIZED_MESSAGE = "Invalid or missing API key"
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response:
+    request = context.get("request")
+    view = context.get("view")
+    key = getattr(view, "error_key", None) or error_key_for(request)
+
+    if isinstance(exc, DomainError):
+        return Response({key: exc.message, **exc.fields}, status=exc.status_code)
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        return Response({key: str(exc) or "Not found"}, status=404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response({key: str(exc) or "Forbidden"}, status=403)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response = Response({key: UNAUTHORIZED_MESSAGE}, status=401)
+        authenticate_header = view.get_authenticate_header(request) if view else None
+        if authenticate_header:
+            response["WWW-Authenticate"] = authenticate_header
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_response(exc, key, request)
+    if isinstance(exc, exceptions.ParseError):
+        if key == "detail":
+            field_error = {"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error"}
+            return Response({"detail": [field_error]}, status=422)
+        return Response({"error": f"invalid JSON body: {exc.detail}"}, status=400)
+    if isinstance(exc, exceptions.APIException):
+        response = Response({key: _message(exc.detail)}, status=exc.status_code)
+        if getattr(exc, "wait", None):
+            response["Retry-After"] = str(int(exc.wait))
+        return response
+
+    request_id = getattr(request, "request_id", "-")
+    logger.exception("unhandled error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
+    return Response({key: f"server error: unexpected {type(exc).__name__} (request id {request_id})"}, status=500)
+
+
+def field_errors(detail: object, loc: tuple = ()) -> list[tuple[tuple, str, str]]:
+    """Flatten DRF's nested error detail into (location, message, code) triples."""
+    if isinstance(detail, dict):
+        return [error for name, sub in detail.items() for error in field_errors(sub, (*loc, name))]
+    if isinstance(detail, list):
+        nested = any(isinstance(item, dict | list) for item in detail)
+        if nested:
+            return [error for index, sub in enumerate(detail) for error in field_errors(sub, (*loc, index))]
+        return [error for item in detail for error in field_errors(item, loc)]
+    return [(loc, str(detail), getattr(detail, "code", "invalid"))]
+
+
+def _validation_response(exc: exceptions.ValidationError, key: str, request: HttpRequest | None) -> Response:
+    errors = field_errors(exc.detail)
+    source = "body" if getattr(request, "method", "GET") in {"POST", "PUT", "PATCH"} else "query"
+    if key == "detail":
+        detail = [
+            {"type": code, "loc": [source, *[part for part in loc if part != "non_field_errors"]], "msg": message}
+            for loc, message, code in errors
+        ]
+        return Response({"detail": detail}, status=422)
+    parts = [
+        f"{'.'.join(str(part) for part in loc if part != 'non_field_errors')}: {message}".lstrip(": ")
+        for loc, message, _code in errors
+    ]
+    return Response({"error": "invalid request: " + "; ".join(parts)}, status=400)
+
+
+def _message(detail: object) -> str:
+    if isinstance(detail, list | dict):
+        return "; ".join(message for _loc, message, _code in field_errors(detail))
+    return str(detail)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith(HTML_PATH_PREFIXES):
+        return defaults.page_not_found(request, exception)
+    return error_response(request, "Not found", 404)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith(HTML_PATH_PREFIXES):
+        return defaults.server_error(request)
+    request_id = getattr(request, "request_id", "-")
+    return error_response(request, f"server error: unexpected error (request id {request_id})", 500)

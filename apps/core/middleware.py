@@ -1,0 +1,72 @@
+"""Per-port URLconf selection, request ids, and JSON-only error pages on API paths."""
+
+import contextvars
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from project.surfaces import surface_for_port
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+# Paths on the platform that are pages for people, not API paths.
+HTML_PATH_PREFIXES = ("/admin/", "/admin", "/static/", "/api/docs")
+
+STATUS_MESSAGES = {
+    400: "Bad request",
+    401: "Invalid or missing API key",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    500: "Internal server error",
+}
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def error_key_for(request: HttpRequest) -> str:
+    surface = getattr(request, "surface", None)
+    return surface.error_key if surface else "detail"
+
+
+def error_response(request: HttpRequest, message: str, status: int) -> JsonResponse:
+    """The surface's error body: `{"detail": …}` or `{"error": …}`."""
+    return JsonResponse({error_key_for(request): message}, status=status)
+
+
+class SurfaceMiddleware:
+    """Routes each request to its surface's URLconf by the port it arrived on.
+
+    The port is the listening port from the ASGI scope (a spoofed Host header cannot change it).
+    On API paths, any HTML error page that Django or a middleware produced (404 for an unknown
+    path, 405, CSRF 403, a debug page) is replaced by the surface's JSON error body.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.surface = surface_for_port(request.META.get("SERVER_PORT"))
+        request.urlconf = request.surface.urlconf
+        request.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        if self._is_html_error_on_api_path(request, response):
+            response = error_response(request, STATUS_MESSAGES.get(response.status_code, "Error"), response.status_code)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+    @staticmethod
+    def _is_html_error_on_api_path(request: HttpRequest, response: HttpResponse) -> bool:
+        if response.status_code < 400 or request.path.startswith(HTML_PATH_PREFIXES):
+            return False
+        return "application/json" not in response.get("Content-Type", "")

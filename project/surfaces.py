@@ -1,0 +1,44 @@
+"""Surfaces: one server, several ports, each with its own URLconf and error shape.
+
+`manage.py serve` binds daphne to every enabled surface's port; `SurfaceMiddleware` picks the
+URLconf from the port a request arrived on.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    urlconf: str
+    port_setting: str
+    error_key: str  # "detail" or "error": the key of the spec's error body
+
+    @property
+    def port(self) -> int:
+        return getattr(settings, self.port_setting)
+
+    @property
+    def enabled(self) -> bool:
+        return self.port != 0
+
+
+PLATFORM = Surface("platform", "project.urls", "MODELYARD_PLATFORM_PORT", "detail")
+NODE = Surface("node", "project.urls_node", "MODELYARD_NODE_PORT", "error")
+FORECAST = Surface("forecast", "project.urls_forecast", "MODELYARD_FORECAST_PORT", "error")
+
+SURFACES = (PLATFORM, NODE, FORECAST)
+
+
+def enabled_surfaces() -> list[Surface]:
+    return [surface for surface in SURFACES if surface.enabled]
+
+
+def surface_for_port(port: int | str | None) -> Surface:
+    """The surface listening on `port`; the platform for any other port (tests, proxies)."""
+    for surface in SURFACES:
+        if surface.enabled and str(surface.port) == str(port):
+            return surface
+    return PLATFORM

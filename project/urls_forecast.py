@@ -1,0 +1,12 @@
+"""The forecast surface (port 11435): exactly `specs/forecast-api.txt`."""
+
+from django.urls import path
+
+from apps.core.api.views import ForecastHealthView
+
+urlpatterns = [
+    path("health", ForecastHealthView.as_view(), name="forecast-health"),
+]
+
+handler404 = "apps.core.error_handlers.handler404"
+handler500 = "apps.core.error_handlers.handler500"
