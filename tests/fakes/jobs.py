@@ -29,3 +29,11 @@ def die_hard(*, marker: str) -> dict:
         open(marker, "w").close()
         os._exit(1)
     return {"survived": True}
+
+
+def cancel_itself() -> None:
+    """Ask for its own cancellation mid-run, as a client would, then reach its next check."""
+    jobs.progress(1, 2)
+    jobs.job_cancel(job_id=jobs.current_job_id())
+    jobs.check_cancelled()
+    raise AssertionError("check_cancelled() should have stopped the job")

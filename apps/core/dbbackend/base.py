@@ -17,7 +17,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return super().get_new_connection(conn_params)
         except base.Database.OperationalError:
             pgdata = Path(self.settings_dict["PGDATA"])
-            name = self.settings_dict["NAME"]
+            name = self.settings_dict["NAME"] or ""
             # Test databases are created by the test runner, never here.
             embedded_postgres.ensure_running(pgdata, database="" if name.startswith("test_") else name)
             return super().get_new_connection(conn_params)

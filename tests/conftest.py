@@ -1,0 +1,52 @@
+"""Shared fixtures: the test database and real servers started as subprocesses."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+
+from apps.core import embedded_postgres
+from tests.fakes.servers import LiveServer, database_env, start_live_server
+
+# The tests stop the embedded server at the end only if they started it.
+EMBEDDED_STARTED_BY_TESTS = not settings.DATABASE_URL and not embedded_postgres.is_running(settings.EMBEDDED_PGDATA)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if EMBEDDED_STARTED_BY_TESTS:
+        connections.close_all()
+        embedded_postgres.stop(settings.EMBEDDED_PGDATA)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """The test database, with the channel layer of this process pointed at it too."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["NAME"] = connection.settings_dict["NAME"]
+    channel_layers.backends.clear()
+    yield
+    # Connections of the channel layer's pool and of killed subprocesses would block DROP DATABASE.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture
+def subprocess_env(django_db_setup: None) -> dict[str, str]:
+    """Environment for a `manage.py` subprocess that uses the test database."""
+    return database_env()
+
+
+@pytest.fixture(scope="module")
+def modelyard_server(
+    django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A real daphne + qcluster on the test database, shared by the tests of a module."""
+    with django_db_blocker.unblock():
+        server = start_live_server(tmp_path_factory.mktemp("serve") / "serve.log")
+    yield server
+    server.stop()

@@ -1,0 +1,106 @@
+"""Real servers started as subprocesses, on the test database."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for the database of `settings_dict` (a socket dir goes in `?host=`)."""
+    user = settings_dict["USER"]
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host, port = settings_dict["HOST"], settings_dict.get("PORT") or ""
+    if host.startswith("/"):
+        return f"postgresql://{user}{password}@/{settings_dict['NAME']}?host={host}"
+    return f"postgresql://{user}{password}@{host}{':' + port if port else ''}/{settings_dict['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env.update(DATABASE_URL=database_url(connection.settings_dict), MODELYARD_HOME=str(settings.MODELYARD_HOME))
+    env.update(extra)
+    return env
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@dataclass
+class LiveServer:
+    """`manage.py serve` running as a subprocess: daphne on three ports plus the workers."""
+
+    process: subprocess.Popen
+    platform_port: int
+    node_port: int
+    forecast_port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.platform_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)
+        return self.process.returncode
+
+
+def start_live_server(log_path: Path, **extra_env: str) -> LiveServer:
+    ports = {name: free_port() for name in ("platform", "node", "forecast")}
+    env = database_env(
+        MODELYARD_PLATFORM_PORT=str(ports["platform"]),
+        MODELYARD_NODE_PORT=str(ports["node"]),
+        MODELYARD_FORECAST_PORT=str(ports["forecast"]),
+        MODELYARD_WORKERS="2",
+        **extra_env,
+    )
+    log_file = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    server = LiveServer(process, ports["platform"], ports["node"], ports["forecast"], log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited with {process.returncode}:\n{server.log()}")
+        try:
+            body = httpx.get(f"{server.url}/health", timeout=5).json()
+            if body["services"]["workers"] == "healthy":
+                return server
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"serve did not become healthy in time:\n{server.log()}")
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
