@@ -247,13 +247,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["apps.core.auth.HasApiKey"],
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
-    },
-    "SECURITY": [{"bearer": []}, {"apiKey": []}],
 }
 
 # --- i18n, static ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Shared fixtures: the test database and real servers started as subprocesses."""
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +29,8 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
     channel_layers.backends.clear()
     yield
     # Connections of the channel layer's pool and of killed subprocesses would block DROP DATABASE.
+    # The layer's listener then dies with its connection: expected, and not worth a log line.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -37,7 +40,10 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
 
 @pytest.fixture
 def subprocess_env(django_db_setup: None) -> dict[str, str]:
-    """Environment for a `manage.py` subprocess that uses the test database."""
+    """Environment for a `manage.py` subprocess that uses the test database.
+
+    pytest-django creates the test database only for tests marked `django_db`: mark the test.
+    """
     return database_env()
 
 

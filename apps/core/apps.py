@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: jobs and API keys"
 
     def ready(self) -> None:
-        from apps.core import signals  # noqa: F401  (connects the worker start-up recovery)
+        from apps.core import schema, signals  # noqa: F401  (worker start-up recovery; schema extensions)
