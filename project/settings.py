@@ -202,7 +202,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "modelyard_cache"}}
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_postgres.core.PostgresChannelLayer",
+            "BACKEND": "apps.core.channel_layer.PostgresChannelLayer",
             "CONFIG": {**_default_db, "TIME_ZONE": "UTC", "PSYCOPG_OPTIONS": {"min_size": 1, "max_size": 4}},
         }
     }
