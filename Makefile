@@ -28,7 +28,7 @@ test: lint
 	$(PY) -m pytest
 
 bench: install
-	$(PY) -m pytest tests/bench -m bench -s
+	$(PY) -m pytest tests/bench -m bench -s -p no:randomly
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
