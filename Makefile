@@ -28,7 +28,7 @@ test: lint
 	$(PY) -m pytest
 
 bench: install
-	$(PY) -m pytest tests/bench -m bench -s -p no:randomly
+	$(PY) -m pytest tests/bench -m bench -s
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

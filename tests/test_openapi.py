@@ -31,7 +31,10 @@ def test_each_surface_has_its_own_schema(client, surface):
     assert "/health" in response.json()["paths"]
 
 
-def test_swagger_ui_is_served(client):
-    response = client.get("/api/docs/")
-    assert response.status_code == 200
-    assert b"swagger" in response.content.lower()
+def test_swagger_ui_is_served_with_local_assets(client):
+    page = client.get("/api/docs/")
+
+    assert page.status_code == 200
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page.content
+    assert b"cdn" not in page.content.lower()
+    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200

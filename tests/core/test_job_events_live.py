@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def read_events(url: str, timeout: float = 60) -> list[tuple[float, str, dict]]:
     """Read an SSE stream to its end; each event with the time it arrived."""
     received, event = [], None
-    with httpx.stream("GET", url, timeout=timeout) as response:
+    with httpx.stream("GET", url, timeout=timeout, headers={"Accept": "text/event-stream"}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():

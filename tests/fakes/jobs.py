@@ -37,3 +37,10 @@ def cancel_itself() -> None:
     jobs.job_cancel(job_id=jobs.current_job_id())
     jobs.check_cancelled()
     raise AssertionError("check_cancelled() should have stopped the job")
+
+
+def timed_steps(*, steps: int, pause_s: float) -> None:
+    """Like count_steps, stamping each step with the wall-clock time it was reported."""
+    for step in range(1, steps + 1):
+        time.sleep(pause_s)
+        jobs.progress(step, steps, sent_at=time.time())
