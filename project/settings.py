@@ -113,6 +113,12 @@ MODELYARD_WORKERS = env_int("MODELYARD_WORKERS", 2)
 MODELYARD_JOB_TIMEOUT = env_int("MODELYARD_JOB_TIMEOUT", 24 * 3600)
 MODELYARD_JOB_MAX_ATTEMPTS = env_int("MODELYARD_JOB_MAX_ATTEMPTS", 2)
 
+# --- nodes ----------------------------------------------------------------------------------
+
+# --- model store ------------------------------------------------------------------------------
+
+# --- backends ---------------------------------------------------------------------------------
+
 # --- applications -------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -129,6 +135,9 @@ INSTALLED_APPS = [
     "channels",
     "channels_postgres",
     "apps.core",
+    "apps.nodes",
+    "apps.modelstore",
+    "apps.backends",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,9 @@ urlpatterns = [
     path("api/schema/forecast/", SpectacularAPIView.as_view(urlconf="project.urls_forecast"), name="schema-forecast"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("apps.core.api.urls")),
+    path("", include("apps.modelstore.api.urls")),
+    path("", include("apps.nodes.api.urls")),
+    path("", include("apps.backends.api.urls")),
 ]
 
 handler404 = "apps.core.error_handlers.handler404"
