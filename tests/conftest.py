@@ -38,6 +38,16 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
         )
 
 
+@pytest.fixture(autouse=True)
+def fresh_api_key_cache() -> Iterator[None]:
+    """Rolled-back tests delete keys without signals: start every test with an empty cache."""
+    from apps.core.auth import api_key_cache_clear
+
+    api_key_cache_clear()
+    yield
+    api_key_cache_clear()
+
+
 @pytest.fixture
 def subprocess_env(django_db_setup: None) -> dict[str, str]:
     """Environment for a `manage.py` subprocess that uses the test database.

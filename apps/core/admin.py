@@ -78,5 +78,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        count = queryset.update(is_active=False)
-        self.message_user(request, f"Revoked {count} key(s).")
+        for key in queryset:
+            services.api_key_revoke(name=key.name)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

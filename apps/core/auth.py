@@ -6,6 +6,8 @@ the health routes needs one; a staff user logged in to the admin may also read t
 """
 
 import hmac
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -27,20 +29,47 @@ class ApiClient:
     is_staff: bool = False
 
 
+# The gateway's hot path must not hit the database on every request: key lookups are cached
+# in-process for a few seconds. Changes made in this process clear the cache at once (signals
+# in core.signals); other processes see them within CACHE_TTL_S.
+CACHE_TTL_S = 5.0
+LAST_USED_EVERY_S = 60.0
+_cache: dict[str, tuple[object, float]] = {}
+
+
+def _cached(key: str, compute: Callable[[], object]) -> object:
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    value = compute()
+    _cache[key] = (value, now + CACHE_TTL_S)
+    return value
+
+
+def api_key_cache_clear() -> None:
+    _cache.clear()
+
+
 def api_keys_configured() -> bool:
-    return bool(settings.MODELYARD_ENV_API_KEYS) or ApiKey.objects.filter(is_active=True).exists()
+    if settings.MODELYARD_ENV_API_KEYS:
+        return True
+    return bool(_cached("configured", lambda: ApiKey.objects.filter(is_active=True).exists()))
 
 
 def api_key_check(raw_key: str) -> str | None:
-    """The name of the key `raw_key` is, or None. Marks database keys as used."""
+    """The name of the key `raw_key` is, or None. Marks database keys as used (once a minute)."""
     for env_key in settings.MODELYARD_ENV_API_KEYS:
         if hmac.compare_digest(raw_key.encode(), env_key.encode()):
             return "environment"
-    key = ApiKey.objects.filter(key_hash=ApiKey.hash_key(raw_key), is_active=True).first()
-    if key is None:
+    key_hash = ApiKey.hash_key(raw_key)
+    found = _cached(f"key:{key_hash}", lambda: ApiKey.objects.filter(key_hash=key_hash, is_active=True).first())
+    if found is None:
         return None
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
-    return key.name
+    if found.last_used_at is None or (timezone.now() - found.last_used_at).total_seconds() > LAST_USED_EVERY_S:
+        found.last_used_at = timezone.now()
+        ApiKey.objects.filter(pk=found.pk).update(last_used_at=found.last_used_at)
+    return found.name
 
 
 def presented_key(request: HttpRequest) -> str | None:

@@ -2,7 +2,8 @@
 
 Surfaces whose spec answers `{"detail": …}` (FastAPI-style clients) get 422 with a list of
 field errors for invalid input; surfaces whose spec answers `{"error": …}` get 400 with one
-message. A view may set `error_key` to override its surface (runtime-api routes on the platform).
+message. A view may set `error_key` to override its surface (runtime-api routes on the platform),
+or define `format_error(message, status) -> dict` for a wholly different envelope (OpenAI's).
 """
 
 import logging
@@ -23,6 +24,17 @@ UNAUTHORIZED_MESSAGE = "Invalid or missing API key"
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
+    response = _error_response(exc, context)
+    format_error = getattr(context.get("view"), "format_error", None)
+    if format_error is not None:
+        message = response.data.get("detail") or response.data.get("error")
+        if not isinstance(message, str):  # a list of field errors
+            message = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in message)
+        response.data = format_error(message, response.status_code)
+    return response
+
+
+def _error_response(exc: Exception, context: dict) -> Response:
     request = context.get("request")
     view = context.get("view")
     key = getattr(view, "error_key", None) or error_key_for(request)
