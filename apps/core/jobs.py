@@ -204,6 +204,9 @@ def _claim(job_id: str) -> Job | None:
 
 def _finish(job: Job, state: str, *, result: Any = None, error: str = "", tb: str = "") -> None:
     job.refresh_from_db()
+    running: _RunningJob | None = getattr(_local, "job", None)
+    if running is not None:
+        job.progress = running.extra  # the last progress report may have been coalesced
     if state == State.SUCCESS and job.progress_total is not None:
         job.progress_current = job.progress_total
     job.state, job.result, job.error, job.traceback = state, result, error, tb

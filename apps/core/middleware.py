@@ -1,11 +1,13 @@
-"""Per-port URLconf selection, request ids, and JSON-only error pages on API paths."""
+"""Per-port URLconf selection, request ids, JSON-only error pages on API paths, static files."""
 
 import contextvars
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from project.surfaces import surface_for_port
 
@@ -46,27 +48,76 @@ class SurfaceMiddleware:
     The port is the listening port from the ASGI scope (a spoofed Host header cannot change it).
     On API paths, any HTML error page that Django or a middleware produced (404 for an unknown
     path, 405, CSRF 403, a debug page) is replaced by the surface's JSON error body.
+    Sync and async capable: under ASGI it adds no thread hop to async views (the gateway).
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    sync_capable = True
+    async_capable = True
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.surface = surface_for_port(request.META.get("SERVER_PORT"))
-        request.urlconf = request.surface.urlconf
-        request.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
-        token = request_id_var.set(request.request_id)
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self._acall(request)
+        token = self._before(request)
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
-        if self._is_html_error_on_api_path(request, response):
+        return self._after(request, response)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        token = self._before(request)
+        try:
+            response = await self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        return self._after(request, response)
+
+    @staticmethod
+    def _before(request: HttpRequest) -> contextvars.Token:
+        request.surface = surface_for_port(request.META.get("SERVER_PORT"))
+        request.urlconf = request.surface.urlconf
+        request.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
+        return request_id_var.set(request.request_id)
+
+    @staticmethod
+    def _after(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if _is_html_error_on_api_path(request, response):
             response = error_response(request, STATUS_MESSAGES.get(response.status_code, "Error"), response.status_code)
         response["X-Request-ID"] = request.request_id
         return response
 
-    @staticmethod
-    def _is_html_error_on_api_path(request: HttpRequest, response: HttpResponse) -> bool:
-        if response.status_code < 400 or request.path.startswith(HTML_PATH_PREFIXES):
-            return False
-        return "application/json" not in response.get("Content-Type", "")
+
+def _is_html_error_on_api_path(request: HttpRequest, response: HttpResponse) -> bool:
+    if response.status_code < 400 or request.path.startswith(HTML_PATH_PREFIXES):
+        return False
+    return "application/json" not in response.get("Content-Type", "")
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise (daphne serves no files), passing other requests on without a thread hop."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        super().__init__(get_response)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve)(static_file, request)
+        return await self.get_response(request)

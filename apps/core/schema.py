@@ -1,6 +1,20 @@
-"""drf-spectacular extensions: how our authentication appears in the OpenAPI schema."""
+"""OpenAPI building blocks shared by every app: the error bodies, and how our authentication
+appears in the schema (a drf-spectacular extension)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import serializers
+
+
+class DetailErrorSerializer(serializers.Serializer):
+    """`{"detail": "..."}`: the platform's error body (model store, projects)."""
+
+    detail = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """`{"error": "..."}`: the error body of the runtime, node and forecast specs."""
+
+    error = serializers.CharField()
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from apps.core import jobs
 from apps.core.models import Job
+from apps.core.schema import DetailErrorSerializer, ErrorSerializer  # noqa: F401  (re-exported)
 
 
 class JobProgressSerializer(serializers.Serializer):
@@ -38,14 +39,6 @@ class JobFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Job.State.choices, required=False)
     kind = serializers.CharField(required=False)
     owner_ref = serializers.CharField(required=False)
-
-
-class DetailErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
 
 
 class NodeIdentitySerializer(serializers.Serializer):

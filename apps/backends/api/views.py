@@ -1,0 +1,454 @@
+"""The runtime spec's HTTP API (`{"error": …}` bodies) and the OpenAI-compatible gateway."""
+
+from adrf.views import APIView as AsyncAPIView
+from django.http import HttpRequest, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.backends import downloads, gateway, selectors, services
+from apps.backends.api import serializers as s
+from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
+from apps.core.schema import ErrorSerializer
+from apps.core.sse import EventStreamRenderer, sse_response
+
+ERROR = OpenApiResponse(ErrorSerializer, description='`{"error": …}`')
+TEXT = OpenApiTypes.STR
+
+
+class RuntimeApi:
+    """The runtime spec answers errors as `{"error": "..."}`."""
+
+    error_key = "error"
+
+
+def _changed_by_id(serializer_class: type, request: HttpRequest) -> dict:
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    fields = dict(data.validated_data)
+    fields.pop("id", None)  # the ID in the path wins over the body
+    return fields
+
+
+def _created(serializer_class: type, request: HttpRequest) -> dict:
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
+
+
+# --- backends ------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["backends"])
+class BackendViewSet(RuntimeApi, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(
+        operation_id="listBackends", responses={200: s.BackendDetailsSerializer(many=True), "default": ERROR}
+    )
+    def list(self, request: HttpRequest) -> Response:
+        return Response(s.BackendDetailsSerializer(Backend.objects.all(), many=True).data)
+
+    @extend_schema(
+        operation_id="createBackend",
+        request=s.BackendSerializer,
+        responses={201: s.BackendSerializer, "default": ERROR},
+    )
+    def create(self, request: HttpRequest) -> Response:
+        backend = services.backend_create(**_created(s.BackendSerializer, request))
+        return Response(s.BackendSerializer(backend).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="getBackend", responses={200: s.BackendDetailsSerializer, "default": ERROR})
+    def retrieve(self, request: HttpRequest, pk: str) -> Response:
+        return Response(s.BackendDetailsSerializer(services.backend_get(backend_id=pk)).data)
+
+    @extend_schema(
+        operation_id="updateBackend",
+        request=s.BackendSerializer,
+        responses={200: s.BackendSerializer, "default": ERROR},
+    )
+    def update(self, request: HttpRequest, pk: str) -> Response:
+        backend = services.backend_update(backend_id=pk, **_changed_by_id(s.BackendSerializer, request))
+        return Response(s.BackendSerializer(backend).data)
+
+    @extend_schema(operation_id="deleteBackend", responses={200: TEXT, "default": ERROR})
+    def destroy(self, request: HttpRequest, pk: str) -> Response:
+        services.backend_delete(backend_id=pk)
+        return Response("backend removed")
+
+
+class StateView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="list",
+        summary="Runtime state of every backend",
+        responses={200: s.BackendStateSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response(s.BackendStateSerializer(Backend.objects.all(), many=True).data)
+
+
+# --- pools ---------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["pools"])
+class PoolViewSet(RuntimeApi, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(operation_id="listPools", responses={200: s.PoolSerializer(many=True), "default": ERROR})
+    def list(self, request: HttpRequest) -> Response:
+        return Response(s.PoolSerializer(Pool.objects.all(), many=True).data)
+
+    @extend_schema(
+        operation_id="createPool", request=s.PoolSerializer, responses={201: s.PoolSerializer, "default": ERROR}
+    )
+    def create(self, request: HttpRequest) -> Response:
+        pool = services.pool_create(**_created(s.PoolSerializer, request))
+        return Response(s.PoolSerializer(pool).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="getPool", responses={200: s.PoolSerializer, "default": ERROR})
+    def retrieve(self, request: HttpRequest, pk: str) -> Response:
+        return Response(s.PoolSerializer(services.pool_get(pool_id=pk)).data)
+
+    @extend_schema(
+        operation_id="updatePool", request=s.PoolSerializer, responses={200: s.PoolSerializer, "default": ERROR}
+    )
+    def update(self, request: HttpRequest, pk: str) -> Response:
+        pool = services.pool_update(pool_id=pk, **_changed_by_id(s.PoolSerializer, request))
+        return Response(s.PoolSerializer(pool).data)
+
+    @extend_schema(operation_id="deletePool", responses={200: TEXT, "default": ERROR})
+    def destroy(self, request: HttpRequest, pk: str) -> Response:
+        services.pool_delete(pool_id=pk)
+        return Response("deleted")
+
+
+class PoolByNameView(RuntimeApi, APIView):
+    @extend_schema(operation_id="getPoolByName", tags=["pools"], responses={200: s.PoolSerializer, "default": ERROR})
+    def get(self, request: HttpRequest, name: str) -> Response:
+        return Response(s.PoolSerializer(services.pool_get_by_name(name=name)).data)
+
+
+class PoolsByPurposeView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="listPoolsByPurpose",
+        tags=["pools"],
+        parameters=[s.PoolPageSerializer],
+        responses={200: s.PoolSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest, purpose: str) -> Response:
+        page = s.PoolPageSerializer(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        pools = selectors.pools_by_purpose(purpose=purpose, **page.validated_data)
+        return Response(s.PoolSerializer(pools, many=True).data)
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["models"])
+class ModelViewSet(RuntimeApi, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(operation_id="listModels", responses={200: s.OpenAIModelListSerializer, "default": ERROR})
+    def list(self, request: HttpRequest) -> Response:
+        return Response(selectors.models_openai_list())
+
+    @extend_schema(
+        operation_id="createModel",
+        request=s.RegisteredModelSerializer,
+        responses={201: s.RegisteredModelSerializer, "default": ERROR},
+    )
+    def create(self, request: HttpRequest) -> Response:
+        registered = services.model_create(**_created(s.RegisteredModelSerializer, request))
+        return Response(s.RegisteredModelSerializer(registered).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="updateModel",
+        request=s.ModelUpdateSerializer,
+        responses={200: s.RegisteredModelSerializer, "default": ERROR},
+    )
+    def update(self, request: HttpRequest, pk: str) -> Response:
+        registered = services.model_update(model_id=pk, **_changed_by_id(s.ModelUpdateSerializer, request))
+        return Response(s.RegisteredModelSerializer(registered).data)
+
+    @extend_schema(
+        operation_id="deleteModel", parameters=[s.DeleteModelQuerySerializer], responses={200: TEXT, "default": ERROR}
+    )
+    def destroy(self, request: HttpRequest, pk: str) -> Response:
+        query = s.DeleteModelQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        services.model_delete(model_id=pk, purge=query.validated_data["purge"])
+        return Response("model removed")
+
+
+class InternalModelsView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="listInternal",
+        tags=["models"],
+        responses={200: s.RegisteredModelSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response(s.RegisteredModelSerializer(RegisteredModel.objects.all(), many=True).data)
+
+
+# --- associations --------------------------------------------------------------------------------
+
+
+class PoolsOfBackendView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="listPoolsForBackend",
+        tags=["associations"],
+        responses={200: s.PoolSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest, backend_id: str) -> Response:
+        return Response(s.PoolSerializer(services.backend_get(backend_id=backend_id).pools.all(), many=True).data)
+
+
+class BackendsOfPoolView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="listBackendsByPool",
+        tags=["associations"],
+        responses={200: s.BackendSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest, pool_id: str) -> Response:
+        return Response(s.BackendSerializer(services.pool_get(pool_id=pool_id).backends.all(), many=True).data)
+
+
+class PoolBackendView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="assignBackend", tags=["associations"], request=None, responses={201: TEXT, "default": ERROR}
+    )
+    def post(self, request: HttpRequest, pool_id: str, backend_id: str) -> Response:
+        services.pool_backend_assign(pool_id=pool_id, backend_id=backend_id)
+        return Response("backend assigned", status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="removeBackend", tags=["associations"], responses={200: TEXT, "default": ERROR})
+    def delete(self, request: HttpRequest, pool_id: str, backend_id: str) -> Response:
+        services.pool_backend_remove(pool_id=pool_id, backend_id=backend_id)
+        return Response("backend removed")
+
+
+class PoolsOfModelView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="listPoolsForModel",
+        tags=["associations"],
+        responses={200: s.PoolSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest, model_id: str) -> Response:
+        return Response(s.PoolSerializer(services.model_get(model_id=model_id).pools.all(), many=True).data)
+
+
+class ModelsOfPoolView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="listModelsByPool",
+        tags=["associations"],
+        responses={200: s.RegisteredModelSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest, pool_id: str) -> Response:
+        models = services.pool_get(pool_id=pool_id).models.all()
+        return Response(s.RegisteredModelSerializer(models, many=True).data)
+
+
+class PoolModelView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="assignModel", tags=["associations"], request=None, responses={200: TEXT, "default": ERROR}
+    )
+    def post(self, request: HttpRequest, pool_id: str, model_id: str) -> Response:
+        services.pool_model_assign(pool_id=pool_id, model_id=model_id)
+        return Response("model assigned")
+
+    @extend_schema(operation_id="removeModel", tags=["associations"], responses={200: TEXT, "default": ERROR})
+    def delete(self, request: HttpRequest, pool_id: str, model_id: str) -> Response:
+        services.pool_model_remove(pool_id=pool_id, model_id=model_id)
+        return Response("model removed")
+
+
+# --- provider configs ----------------------------------------------------------------------------
+
+
+class ProviderConfigsView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="listConfigs",
+        tags=["providers"],
+        responses={200: s.ProviderConfigSerializer(many=True), "default": ERROR},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response([services.provider_config_masked(config) for config in ProviderConfig.objects.all()])
+
+
+class ProviderConfigView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="get",
+        summary="A provider's configuration (API key masked)",
+        tags=["providers"],
+        responses={200: s.ProviderConfigSerializer, "default": ERROR},
+    )
+    def get(self, request: HttpRequest, provider_type: str) -> Response:
+        return Response(services.provider_config_masked(services.provider_config_get(type=provider_type)))
+
+    @extend_schema(operation_id="deleteConfig", tags=["providers"], responses={200: TEXT, "default": ERROR})
+    def delete(self, request: HttpRequest, provider_type: str) -> Response:
+        services.provider_config_delete(type=provider_type)
+        return Response("deleted")
+
+
+class ProviderConfigureView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="configureProvider",
+        tags=["providers"],
+        request=s.ProviderConfigureSerializer,
+        responses={200: s.ProviderConfigSerializer, "default": ERROR},
+    )
+    def post(self, request: HttpRequest, provider_type: str) -> Response:
+        config = services.provider_config_set(type=provider_type, **_created(s.ProviderConfigureSerializer, request))
+        return Response(services.provider_config_masked(config))
+
+
+# --- download queue ------------------------------------------------------------------------------
+
+
+class QueueView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="getQueue", tags=["queue"], responses={200: s.QueueItemSerializer(many=True), "default": ERROR}
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response(downloads.queue_items())
+
+
+class QueueInProgressView(RuntimeApi, APIView):
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
+    @extend_schema(
+        operation_id="inProgress",
+        tags=["queue"],
+        description="`event: status` lines with Ollama's pull status of every running download.",
+        responses={(200, "text/event-stream"): TEXT, "default": ERROR},
+    )
+    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+        return sse_response(selectors.pull_status_stream())
+
+
+class QueueCancelView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="cancelDownload",
+        tags=["queue"],
+        parameters=[s.QueueCancelSerializer],
+        responses={200: TEXT, "default": ERROR},
+    )
+    def delete(self, request: HttpRequest) -> Response:
+        query = s.QueueCancelSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        count = downloads.pulls_cancel(
+            model=query.validated_data.get("model"), base_url=query.validated_data.get("url")
+        )
+        return Response(f"{count} download(s) cancelled")
+
+
+class QueueModelView(RuntimeApi, APIView):
+    @extend_schema(operation_id="removeFromQueue", tags=["queue"], responses={200: TEXT, "default": ERROR})
+    def delete(self, request: HttpRequest, model: str) -> Response:
+        services.queue_remove(model=model)
+        return Response("removed from queue")
+
+
+# --- execution -----------------------------------------------------------------------------------
+
+
+class DefaultModelView(RuntimeApi, APIView):
+    @extend_schema(
+        operation_id="defaultModel", tags=["execution"], responses={200: s.DefaultModelSerializer, "default": ERROR}
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response({"modelName": services.default_model_name()})
+
+
+class ExecuteView(RuntimeApi, AsyncAPIView):
+    @extend_schema(
+        operation_id="executeSimpleTask",
+        tags=["execution"],
+        request=s.ExecuteRequestSerializer,
+        responses={200: s.ExecuteResponseSerializer, "default": ERROR},
+    )
+    async def post(self, request: HttpRequest) -> Response:
+        body = s.ExecuteRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = body.validated_data.get("model_name") or await selectors.default_model_name_async()
+        result = await gateway.execute_prompt(
+            prompt=body.validated_data["prompt"],
+            model=model,
+            backend_type=body.validated_data.get("model_provider", ""),
+        )
+        return Response(result)
+
+
+class EmbedView(RuntimeApi, AsyncAPIView):
+    @extend_schema(
+        operation_id="generateEmbeddings",
+        tags=["execution"],
+        request=s.EmbedRequestSerializer,
+        responses={200: s.EmbedResponseSerializer, "default": ERROR},
+    )
+    async def post(self, request: HttpRequest) -> Response:
+        body = s.EmbedRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = await selectors.embed_model_name_async()
+        return Response({"vector": await gateway.embed_text(text=body.validated_data["text"], model=model)})
+
+
+# --- OpenAI-compatible gateway -------------------------------------------------------------------
+
+
+class OpenAIApi:
+    """Errors as OpenAI writes them, so its clients raise the right exception."""
+
+    TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error"}
+
+    def format_error(self, message: str, status_code: int) -> dict:
+        error_type = self.TYPES.get(status_code, "api_error" if status_code >= 500 else "invalid_request_error")
+        return {"error": {"message": message, "type": error_type, "param": None, "code": status_code}}
+
+
+class ChatCompletionsView(OpenAIApi, AsyncAPIView):
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
+    @extend_schema(
+        operation_id="createChatCompletion",
+        tags=["openai"],
+        request=s.ChatCompletionRequestSerializer,
+        responses={200: s.ChatCompletionResponseSerializer, (200, "text/event-stream"): TEXT},
+    )
+    async def post(self, request: HttpRequest) -> Response | StreamingHttpResponse:
+        body = s.ChatCompletionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        messages = [dict(message) for message in data["messages"]]
+        options = gateway.chat_options(data)
+        if not data["stream"]:
+            return Response(await gateway.chat_completion(model=data["model"], messages=messages, options=options))
+        include_usage = data.get("stream_options", {}).get("include_usage", False)
+        frames = await gateway.chat_completion_stream(
+            model=data["model"], messages=messages, options=options, include_usage=include_usage
+        )
+        response = StreamingHttpResponse(frames, content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+
+class EmbeddingsView(OpenAIApi, AsyncAPIView):
+    @extend_schema(
+        operation_id="createEmbedding",
+        tags=["openai"],
+        request=s.EmbeddingsRequestSerializer,
+        responses={200: s.EmbeddingsResponseSerializer},
+    )
+    async def post(self, request: HttpRequest) -> Response:
+        body = s.EmbeddingsRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        return Response(
+            await gateway.embeddings(model=data["model"], inputs=data["input"], encoding_format=data["encoding_format"])
+        )

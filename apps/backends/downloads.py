@@ -1,0 +1,156 @@
+"""The download queue: models that pools want on Ollama backends, pulled there as `core.Job`s.
+
+Each pull reports Ollama's status lines as job progress and publishes them to the group
+PULLS_GROUP, which `GET /queue/inProgress` relays as `event: status` SSE lines.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.backends.models import Backend, Pool, RegisteredModel
+from apps.backends.naming import same_model
+from apps.core import events, jobs
+from apps.core.errors import Conflict
+from apps.core.models import Job
+
+logger = logging.getLogger(__name__)
+
+PULL_KIND = "backends.pull"
+PULLS_GROUP = "backends.pulls"
+ACTIVE_STATES = (Job.State.PENDING, Job.State.STARTED)
+CANCEL_CHECK_EVERY_S = 0.5
+PULL_LINE_TIMEOUT_S = 900.0
+
+
+def pulls_active(*, model: str | None = None, base_url: str | None = None) -> QuerySet[Job]:
+    queryset = Job.objects.filter(kind=PULL_KIND, state__in=ACTIVE_STATES)
+    if model is not None:
+        queryset = queryset.filter(params__model=model)
+    if base_url is not None:
+        queryset = queryset.filter(params__base_url=base_url.rstrip("/"))
+    return queryset.order_by("created_at")
+
+
+def pull_enqueue(*, backend: Backend, model: str) -> Job:
+    """Queue a pull of `model` to `backend`, unless one is already queued or running."""
+    if backend.type != "ollama":
+        raise Conflict(f"backend {backend.name!r} is {backend.type}: only ollama backends can pull models")
+    existing = pulls_active(model=model, base_url=backend.base_url).first()
+    if existing is not None:
+        return existing
+    return jobs.job_enqueue(
+        kind=PULL_KIND,
+        func="apps.backends.downloads.pull_run",
+        params={"backend_id": str(backend.id), "base_url": backend.base_url, "model": model},
+        owner_surface="platform",
+        owner_ref=f"backend:{backend.id}",
+    )
+
+
+def pulls_cancel(*, model: str | None = None, base_url: str | None = None) -> int:
+    """Cancel queued and running pulls of `model` and/or to `base_url`; how many there were."""
+    cancelled = 0
+    for job in pulls_active(model=model, base_url=base_url):
+        try:
+            jobs.job_cancel(job_id=str(job.id))
+            cancelled += 1
+        except Conflict:
+            pass  # it finished meanwhile
+    return cancelled
+
+
+def pulls_reconcile() -> int:
+    """Queue a pull for every model a pool wants on one of its Ollama backends that lacks it.
+
+    With no pools at all, every declared model is wanted on every Ollama backend. Backends whose
+    state is unknown or unreachable are left alone until a sync can see them.
+    """
+    wanted: list[tuple[Backend, str]] = []
+    if Pool.objects.exists():
+        for pool in Pool.objects.prefetch_related("backends", "models"):
+            wanted += [(b, m.model) for b in pool.backends.all() for m in pool.models.all()]
+    else:
+        models = list(RegisteredModel.objects.values_list("model", flat=True))
+        wanted = [(b, m) for b in Backend.objects.filter(type="ollama") for m in models]
+    queued = 0
+    for backend, model in wanted:
+        if backend.type != "ollama" or backend.state_synced_at is None or backend.state_error:
+            continue
+        if any(same_model(model, name) for name in backend.model_names):
+            continue
+        if not pulls_active(model=model, base_url=backend.base_url).exists():
+            pull_enqueue(backend=backend, model=model)
+            queued += 1
+    return queued
+
+
+def queue_items() -> list[dict[str, Any]]:
+    """`GET /queue`: the pulls waiting or running, in the spec's shape."""
+    return [
+        {
+            "id": str(job.id),
+            "taskType": "model_download",
+            "modelJob": {"model": job.params["model"], "url": job.params["base_url"], "state": job.state},
+            "scheduledFor": int(job.created_at.timestamp()),
+            "validUntil": int(job.created_at.timestamp()) + 24 * 3600,
+            "createdAt": job.created_at.isoformat().replace("+00:00", "Z"),
+        }
+        for job in pulls_active()
+    ]
+
+
+def _sync_steps(stream: AsyncIterator, *, cleanup: Callable[[], Awaitable[None]]) -> Iterator:
+    """Iterate an async iterator from sync code, so the ORM can be used between items."""
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(stream.__anext__())
+            except StopAsyncIteration:
+                return
+    finally:
+        if hasattr(stream, "aclose"):
+            loop.run_until_complete(stream.aclose())
+        loop.run_until_complete(cleanup())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+def pull_run(*, backend_id: str, base_url: str, model: str) -> dict[str, Any]:
+    """The `backends.pull` job: stream Ollama's pull of `model`, reporting every status line."""
+    from apps.backends.providers import provider_for
+    from apps.backends.providers.base import ProviderError
+    from apps.backends.sync import backends_sync
+
+    backend = Backend.objects.filter(pk=backend_id).first()
+    if backend is None:
+        raise jobs.JobFailed(f"backend {backend_id} was removed before the pull of {model!r} started")
+    if backend.type != "ollama":
+        raise jobs.JobFailed(f"backend {backend.name!r} is {backend.type}: only ollama backends can pull models")
+    # Read timeout between two status lines: verifying a large model's digest takes minutes.
+    provider = provider_for(backend.type, base_url=backend.base_url, timeout_s=PULL_LINE_TIMEOUT_S)
+    steps = _sync_steps(provider.pull(model=model), cleanup=provider.aclose)
+    last_status, last_cancel_check = "", 0.0
+    try:
+        for line in steps:
+            last_status = line.status
+            about = {"status": line.status, "digest": line.digest, "model": model, "baseUrl": backend.base_url}
+            jobs.progress(line.completed, line.total, **about)
+            events.publish(PULLS_GROUP, "status", {**about, "total": line.total, "completed": line.completed})
+            if time.monotonic() - last_cancel_check > CANCEL_CHECK_EVERY_S:
+                last_cancel_check = time.monotonic()
+                jobs.check_cancelled()  # closing the stream makes Ollama stop the pull
+    except ProviderError as error:
+        raise jobs.JobFailed(f"pull of {model!r} to {backend.base_url} failed: {error}") from None
+    finally:
+        steps.close()
+    if last_status != "success":
+        raise jobs.JobFailed(f"pull of {model!r} to {backend.base_url} ended without success ({last_status!r})")
+    events.publish(PULLS_GROUP, "status", {"status": "success", "model": model, "baseUrl": backend.base_url})
+    backends_sync([backend])
+    return {"model": model, "baseUrl": backend.base_url, "status": "success"}

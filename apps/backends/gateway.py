@@ -1,0 +1,168 @@
+"""The OpenAI-compatible gateway and the runtime spec's `/execute` and `/embed`, on routing.
+
+Answers are shaped as OpenAI's API shapes them, so the official clients work unchanged.
+"""
+
+import base64
+import json
+import struct
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from apps.backends import routing
+from apps.backends.providers.base import ChatResult, ProviderUnavailable
+
+# Request fields passed through to the backend as generation options.
+OPTION_FIELDS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
+
+
+def chat_options(request: dict[str, Any]) -> dict[str, Any]:
+    options = {name: request[name] for name in OPTION_FIELDS if request.get(name) is not None}
+    if request.get("max_completion_tokens") is not None:
+        options.setdefault("max_tokens", request["max_completion_tokens"])
+    return options
+
+
+def _usage(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int] | None:
+    if prompt_tokens is None and completion_tokens is None:
+        return None
+    prompt, completion = prompt_tokens or 0, completion_tokens or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+async def chat_completion(*, model: str, messages: list[dict], options: dict[str, Any]) -> dict[str, Any]:
+    """POST /v1/chat/completions without streaming."""
+    result, route = await routing.route_call(
+        model, lambda provider: provider.chat(model=model, messages=messages, options=options)
+    )
+    body = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": result.model or model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.text},
+                "finish_reason": result.finish_reason or "stop",
+            }
+        ],
+        "system_fingerprint": f"modelyard:{route.name}",
+    }
+    usage = _usage(result.prompt_tokens, result.completion_tokens)
+    if usage:
+        body["usage"] = usage
+    return body
+
+
+async def chat_completion_stream(
+    *, model: str, messages: list[dict], options: dict[str, Any], include_usage: bool = False
+) -> AsyncIterator[bytes]:
+    """POST /v1/chat/completions with `stream: true`: SSE chunks ending in `data: [DONE]`.
+
+    The backend is chosen (with failover) before the first byte is sent, so a request no backend
+    can serve still gets a plain JSON error; a stream that breaks later ends with an error chunk.
+    """
+    stream, route = await routing.route_chat_stream(model, messages, options)
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def frame(delta: dict, finish_reason: str | None = None, **extra: Any) -> bytes:
+        chunk = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": f"modelyard:{route.name}",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            **extra,
+        }
+        return sse_data(chunk)
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield frame({"role": "assistant", "content": ""})
+        usage = None
+        try:
+            async for chunk in stream:
+                if chunk.text:
+                    yield frame({"content": chunk.text})
+                if chunk.done:
+                    usage = _usage(chunk.prompt_tokens, chunk.completion_tokens)
+                    yield frame({}, chunk.finish_reason or "stop")
+        except ProviderUnavailable as error:
+            yield sse_data(
+                {
+                    "error": {
+                        "message": f"backend {route.name} failed mid-stream: {error.message}",
+                        "type": "backend_error",
+                        "code": 502,
+                    }
+                }
+            )
+        else:
+            if include_usage:
+                yield sse_data(
+                    {
+                        "id": completion_id,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [],
+                        "usage": usage,
+                    }
+                )
+        yield b"data: [DONE]\n\n"
+
+    return frames()
+
+
+def sse_data(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+async def embeddings(*, model: str, inputs: list[str], encoding_format: str = "float") -> dict[str, Any]:
+    """POST /v1/embeddings."""
+    vectors, _route = await routing.route_call(model, lambda provider: provider.embed(model=model, inputs=inputs))
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": index, "embedding": _encode(vector, encoding_format)}
+            for index, vector in enumerate(vectors)
+        ],
+        "model": model,
+        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+    }
+
+
+def _encode(vector: list[float], encoding_format: str) -> list[float] | str:
+    # The openai client asks for base64 (little-endian float32) unless told otherwise.
+    if encoding_format == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    return vector
+
+
+async def execute_prompt(*, prompt: str, model: str, backend_type: str = "") -> dict[str, Any]:
+    """POST /execute: one prompt on a model; the text plus model, backend and timing."""
+    started = time.monotonic()
+    result, route = await routing.route_call(
+        model, lambda provider: provider.generate(model=model, prompt=prompt, options={}), backend_type=backend_type
+    )
+    return _execution(result, route, model, started)
+
+
+def _execution(result: ChatResult, route: routing.Route, model: str, started: float) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "response": result.text,
+        "model": result.model or model,
+        "backend": route.name,
+        "backendType": route.type,
+        "durationMs": round((time.monotonic() - started) * 1000, 1),
+    }
+
+
+async def embed_text(*, text: str, model: str) -> list[float]:
+    """POST /embed: the vector of one text."""
+    vectors, _route = await routing.route_call(model, lambda provider: provider.embed(model=model, inputs=[text]))
+    return vectors[0]

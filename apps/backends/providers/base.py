@@ -1,0 +1,101 @@
+"""The provider interface: one adapter per kind of inference backend (ollama, openai, vllm…).
+
+Adapters are async (httpx.AsyncClient): the gateway serves many concurrent requests from one
+event loop. Workers call them through `asyncio.run`. Every call has a timeout; a failure that
+another backend might not have (connection refused, timeout, 5xx) is a `ProviderUnavailable`,
+anything the caller did wrong (unknown model, bad request, 4xx) is a `ProviderRequestError`.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+class ProviderError(Exception):
+    """A backend call failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class ProviderUnavailable(ProviderError):
+    """The backend could not answer (connection error, timeout, 5xx): try another one."""
+
+
+class ProviderRequestError(ProviderError):
+    """The backend refused the request (4xx, unknown model): another backend would too."""
+
+
+@dataclass(frozen=True)
+class PulledModel:
+    """A model a backend has, with what the backend tells about it."""
+
+    name: str
+    can_chat: bool = True
+    can_embed: bool = False
+    can_prompt: bool = True
+    can_stream: bool = True
+    context_length: int | None = None
+    size: int | None = None
+    digest: str = ""
+    modified_at: datetime | None = None
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    model: str
+    finish_reason: str = "stop"
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatChunk:
+    """One piece of a streamed answer; the last one has `done=True` and may carry usage."""
+
+    text: str
+    done: bool = False
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """One status line of a model pull (Ollama's wire format)."""
+
+    status: str
+    digest: str = ""
+    total: int | None = None
+    completed: int | None = None
+
+
+class Provider(Protocol):
+    """What every adapter implements. `options` carries temperature, max_tokens, top_p, stop…"""
+
+    type: str  # "ollama", "openai", "vllm"
+
+    def __init__(self, *, base_url: str, api_key: str = "", timeout_s: float = 60.0) -> None: ...
+
+    async def list_models(self) -> list[PulledModel]: ...
+
+    async def chat(self, *, model: str, messages: list[dict], options: dict | None = None) -> ChatResult: ...
+
+    def chat_stream(
+        self, *, model: str, messages: list[dict], options: dict | None = None
+    ) -> AsyncIterator[ChatChunk]: ...
+
+    async def generate(self, *, model: str, prompt: str, options: dict | None = None) -> ChatResult: ...
+
+    async def embed(self, *, model: str, inputs: list[str]) -> list[list[float]]: ...
+
+    def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
+        """Ollama only; others raise ProviderRequestError("… cannot pull models")."""
+        ...
+
+    async def aclose(self) -> None: ...

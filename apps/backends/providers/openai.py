@@ -1,0 +1,193 @@
+"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp server, LM Studio…): /v1/models,
+/v1/chat/completions (one JSON, or SSE `data:` chunks ending in `data: [DONE]`), /v1/embeddings.
+
+`base_url` may be given with or without its `/v1` (`http://host:8000` or `https://api.openai.com/v1`).
+These servers cannot pull models; `generate` is a chat with one user message.
+"""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from apps.backends.providers.base import ChatChunk, ChatResult, ProviderRequestError, PulledModel, PullProgress
+from apps.backends.providers.capabilities import looks_like_embedding_model
+from apps.backends.providers.transport import HTTPProvider
+
+# Request fields of OpenAI's chat API that are passed on as they are; any other option belongs
+# to another provider (num_ctx, keep_alive…) and is dropped, since OpenAI answers 400 to unknown fields.
+CHAT_OPTIONS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning_effort",
+    }
+)
+# Where servers tell a model's context window in /v1/models: vLLM (max_model_len), LM Studio, others;
+# llama.cpp's server puts it in `meta.n_ctx_train`. OpenAI itself does not tell.
+CONTEXT_LENGTH_FIELDS = ("context_length", "context_window", "max_context_length", "max_model_len")
+
+
+def as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+class OpenAIProvider(HTTPProvider):
+    """An OpenAI-compatible server; the API key, when set, goes as `Authorization: Bearer`."""
+
+    type = "openai"
+    chat_options: frozenset[str] = CHAT_OPTIONS
+
+    def __init__(self, *, base_url: str, api_key: str = "", timeout_s: float = 60.0) -> None:
+        super().__init__(base_url=base_url, api_key=api_key, timeout_s=timeout_s)
+        # The client's base URL is the one configured; paths carry the /v1 unless it already does.
+        self.api = "" if self.base_url.endswith("/v1") else "/v1"
+
+    # --- models -------------------------------------------------------------------------
+
+    def context_length(self, item: dict) -> int | None:
+        for name in CONTEXT_LENGTH_FIELDS:
+            if as_int(item.get(name)):
+                return item[name]
+        meta = item.get("meta")
+        return as_int(meta.get("n_ctx_train")) if isinstance(meta, dict) else None
+
+    def pulled_model(self, item: dict) -> PulledModel:
+        name = str(item["id"])
+        can_embed = looks_like_embedding_model(name)
+        created = as_int(item.get("created"))
+        return PulledModel(
+            name=name,
+            can_chat=not can_embed,
+            can_embed=can_embed,
+            can_prompt=not can_embed,
+            can_stream=not can_embed,
+            context_length=self.context_length(item),
+            modified_at=datetime.fromtimestamp(created, UTC) if created else None,
+            details={k: v for k, v in item.items() if k not in {"id", "object", "created", "permission"}},
+        )
+
+    async def list_models(self) -> list[PulledModel]:
+        path = f"{self.api}/models"
+        data = await self.http.get_json(path)
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise self.http.bad_body(path, "no 'data' list")
+        return [self.pulled_model(item) for item in items if isinstance(item, dict) and item.get("id")]
+
+    # --- chat ---------------------------------------------------------------------------
+
+    def _chat_body(self, model: str, messages: list[dict], options: dict | None) -> dict:
+        body = {key: value for key, value in (options or {}).items() if key in self.chat_options and value is not None}
+        body.update(model=model, messages=messages)
+        return body
+
+    async def chat(self, *, model: str, messages: list[dict], options: dict | None = None) -> ChatResult:
+        path = f"{self.api}/chat/completions"
+        data = await self.http.post_json(path, self._chat_body(model, messages, options))
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self.http.bad_body(path, "no choices")
+        choice = choices[0]
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        return ChatResult(
+            text=content_text(message.get("content")),
+            model=data.get("model") or model,
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=as_int(usage.get("prompt_tokens")),
+            completion_tokens=as_int(usage.get("completion_tokens")),
+        )
+
+    def chat_stream(self, *, model: str, messages: list[dict], options: dict | None = None) -> AsyncIterator[ChatChunk]:
+        body = self._chat_body(model, messages, options)
+        body.update(stream=True, stream_options={"include_usage": True})
+        return self._stream(f"{self.api}/chat/completions", body)
+
+    async def _stream(self, path: str, body: dict) -> AsyncIterator[ChatChunk]:
+        finish: str | None = None
+        usage: dict = {}
+
+        def last() -> ChatChunk:
+            return ChatChunk(
+                text="",
+                done=True,
+                finish_reason=finish or "stop",
+                prompt_tokens=as_int(usage.get("prompt_tokens")),
+                completion_tokens=as_int(usage.get("completion_tokens")),
+            )
+
+        async with self.http.stream_lines("POST", path, body) as lines:
+            async for line in lines:
+                # Server-sent events: only `data:` lines carry chunks (one JSON each on every known server).
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    yield last()
+                    return
+                item = self.http.parse_line(payload, path)
+                if "error" in item:
+                    error = item["error"]
+                    message = error.get("message") if isinstance(error, dict) else error
+                    raise self.http.unavailable(f"{path}: {message}")
+                if isinstance(item.get("usage"), dict):
+                    usage = item["usage"]
+                for choice in item.get("choices") or []:
+                    if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                        continue
+                    delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+                    text = content_text(delta.get("content"))
+                    if text:
+                        yield ChatChunk(text=text)
+                    finish = choice.get("finish_reason") or finish
+        # Some servers close the stream without `[DONE]`; a finish reason means the answer was whole.
+        if finish is not None:
+            yield last()
+            return
+        raise self.http.unavailable(f"{path}: stream ended before the answer was done")
+
+    async def generate(self, *, model: str, prompt: str, options: dict | None = None) -> ChatResult:
+        return await self.chat(model=model, messages=[{"role": "user", "content": prompt}], options=options)
+
+    # --- embeddings ---------------------------------------------------------------------
+
+    async def embed(self, *, model: str, inputs: list[str]) -> list[list[float]]:
+        if not inputs:
+            return []
+        path = f"{self.api}/embeddings"
+        data = await self.http.post_json(path, {"model": model, "input": list(inputs), "encoding_format": "float"})
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list) or len(items) != len(inputs):
+            raise self.http.bad_body(path, f"expected {len(inputs)} embeddings")
+        try:
+            ordered = sorted(items, key=lambda item: item.get("index", 0))
+            return [[float(value) for value in item["embedding"]] for item in ordered]
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise self.http.bad_body(path, "embeddings are not lists of numbers") from exc
+
+    def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
+        """Raises at once (before any iteration): these servers load what they serve themselves."""
+        raise ProviderRequestError(f"{self.type} backends cannot pull models", status=400)

@@ -1,0 +1,268 @@
+"""Pool-aware routing: which backends may serve a model, in which order, with failover.
+
+The rules (runtime spec): when at least one pool exists, a model goes only to backends that
+share a pool with it and have it; with no pools at all, to any backend that has it. Among the
+candidates the least busy goes first; a connection error, timeout or 5xx moves on to the next;
+a backend that failed MAX_FAILURES times in a row is skipped for a cool-down.
+
+The hot path reads an in-process snapshot of the registry (rebuilt at most every TABLE_TTL_S, at
+once after a change made in this process), so a routed request costs no database query.
+"""
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
+from apps.backends.naming import normalized
+from apps.backends.providers import provider_for
+from apps.backends.providers.base import ChatChunk, Provider, ProviderRequestError, ProviderUnavailable
+from apps.core.errors import DomainError, Invalid, NotFound, Unavailable
+
+TABLE_TTL_S = 2.0
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One backend a request may go to."""
+
+    backend_id: str
+    name: str
+    type: str
+    base_url: str
+    models: frozenset[str]
+    pool_ids: frozenset[str]
+    synced: bool
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    pools_exist: bool
+    routes: tuple[Route, ...]
+    model_pools: dict[str, frozenset[str]]
+    pool_names: dict[str, str]
+    api_keys: dict[str, str]
+    built_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self.built_at < TABLE_TTL_S
+
+
+_table: RoutingTable | None = None
+
+
+def routing_table() -> RoutingTable:
+    """The registry as routing sees it (cached for TABLE_TTL_S)."""
+    global _table
+    if _table is not None and _table.fresh:
+        return _table
+    from apps.backends.services import provider_api_key
+
+    pools = {str(pool.id): pool.name for pool in Pool.objects.all()}
+    routes = tuple(
+        Route(
+            backend_id=str(backend.id),
+            name=backend.name,
+            type=backend.type,
+            base_url=backend.base_url,
+            models=frozenset(normalized(name) for name in backend.model_names),
+            pool_ids=frozenset(str(pool_id) for pool_id in backend.pools.values_list("id", flat=True)),
+            synced=backend.state_synced_at is not None,
+        )
+        for backend in Backend.objects.prefetch_related("pools")
+    )
+    model_pools = {
+        normalized(registered.model): frozenset(str(pool.id) for pool in registered.pools.all())
+        for registered in RegisteredModel.objects.prefetch_related("pools")
+    }
+    api_keys = {config.type: provider_api_key(type=config.type) for config in ProviderConfig.objects.all()}
+    _table = RoutingTable(bool(pools), routes, model_pools, pools, api_keys)
+    return _table
+
+
+def routing_invalidate() -> None:
+    global _table
+    _table = None
+
+
+# --- backend health, per process -----------------------------------------------------------------
+
+_failures: dict[str, int] = {}
+_cooldown_until: dict[str, float] = {}
+_in_flight: dict[str, int] = {}
+
+
+def _record_success(route: Route) -> None:
+    _failures.pop(route.backend_id, None)
+    _cooldown_until.pop(route.backend_id, None)
+
+
+def _record_failure(route: Route) -> None:
+    failures = _failures.get(route.backend_id, 0) + 1
+    _failures[route.backend_id] = failures
+    if failures >= settings.MODELYARD_BACKEND_MAX_FAILURES:
+        _cooldown_until[route.backend_id] = time.monotonic() + settings.MODELYARD_BACKEND_COOLDOWN
+
+
+def _cooling(route: Route) -> bool:
+    return _cooldown_until.get(route.backend_id, 0.0) > time.monotonic()
+
+
+def routing_health_reset() -> None:
+    _failures.clear()
+    _cooldown_until.clear()
+    _in_flight.clear()
+
+
+# --- choosing candidates -------------------------------------------------------------------------
+
+
+def candidates(table: RoutingTable, model: str, *, backend_type: str = "") -> list[Route]:
+    """Backends that may serve `model`, best first. Raises NotFound/Unavailable naming why not."""
+    wanted = normalized(model)
+    if table.pools_exist:
+        pools = table.model_pools.get(wanted, frozenset())
+        if not pools:
+            raise NotFound(f"model {model!r} is not in any pool: add it to a pool that has a backend serving it")
+        in_scope = [route for route in table.routes if route.pool_ids & pools]
+        scope = "pool(s) " + ", ".join(sorted(table.pool_names[pool_id] for pool_id in pools))
+    else:
+        in_scope = list(table.routes)
+        scope = "any backend (no pools are defined)"
+    if backend_type:
+        in_scope = [route for route in in_scope if route.type == backend_type]
+    having = [route for route in in_scope if wanted in route.models]
+    if not having:
+        raise Unavailable(f"no backend in {scope} has model {model!r}", model=model)
+    random.shuffle(having)  # ties between equally busy backends are broken at random
+    return sorted(having, key=lambda route: (_cooling(route), _in_flight.get(route.backend_id, 0)))
+
+
+def _unsynced_in_scope(table: RoutingTable, model: str) -> list[str]:
+    pools = table.model_pools.get(normalized(model), frozenset())
+    return [
+        route.backend_id
+        for route in table.routes
+        if not route.synced and (not table.pools_exist or route.pool_ids & pools)
+    ]
+
+
+async def _candidates_syncing_unknown(model: str, backend_type: str) -> tuple[RoutingTable, list[Route]]:
+    """Candidates; a backend never synced yet (just added) is asked what it has first."""
+    table = await _table_async()
+    try:
+        return table, candidates(table, model, backend_type=backend_type)
+    except Unavailable:
+        unsynced = _unsynced_in_scope(table, model)
+        if not unsynced:
+            raise
+    await sync_to_async(_sync_backends)(unsynced)
+    routing_invalidate()
+    table = await _table_async()
+    return table, candidates(table, model, backend_type=backend_type)
+
+
+def _sync_backends(backend_ids: list[str]) -> None:
+    from apps.backends.sync import backends_sync
+
+    backends_sync(list(Backend.objects.filter(pk__in=backend_ids)))
+
+
+async def _table_async() -> RoutingTable:
+    table = _table
+    if table is not None and table.fresh:
+        return table
+    return await sync_to_async(routing_table)()
+
+
+# --- providers, one per backend and event loop (keeps HTTP connections alive) ---------------------
+
+_providers: dict[tuple, Provider] = {}
+
+
+def _provider(route: Route, table: RoutingTable) -> Provider:
+    api_key = table.api_keys.get(route.type, "")
+    key = (id(asyncio.get_running_loop()), route.type, route.base_url, api_key)
+    provider = _providers.get(key)
+    if provider is None:
+        provider = provider_for(
+            route.type, base_url=route.base_url, api_key=api_key, timeout_s=settings.MODELYARD_BACKEND_TIMEOUT
+        )
+        _providers[key] = provider
+    return provider
+
+
+# --- running requests with failover --------------------------------------------------------------
+
+
+def _refused(route: Route, error: ProviderRequestError) -> DomainError:
+    message = f"backend {route.name} refused the request: {error.message}"
+    return NotFound(message) if error.status == 404 else Invalid(message)
+
+
+async def route_call(
+    model: str, call: Callable[[Provider], Awaitable[T]], *, backend_type: str = ""
+) -> tuple[T, Route]:
+    """Run `call` on the first candidate backend that answers; the result and the backend."""
+    table, routes = await _candidates_syncing_unknown(model, backend_type)
+    failures = []
+    for route in routes:
+        _in_flight[route.backend_id] = _in_flight.get(route.backend_id, 0) + 1
+        try:
+            result = await call(_provider(route, table))
+        except ProviderUnavailable as error:
+            _record_failure(route)
+            failures.append(f"{route.name}: {error.message}")
+            continue
+        except ProviderRequestError as error:
+            _record_success(route)  # it answered: it is up
+            raise _refused(route, error) from None
+        finally:
+            _in_flight[route.backend_id] -= 1
+        _record_success(route)
+        return result, route
+    raise Unavailable(f"every backend with model {model!r} failed: " + "; ".join(failures), model=model)
+
+
+async def route_chat_stream(
+    model: str, messages: list[dict], options: dict, *, backend_type: str = ""
+) -> tuple[AsyncIterator[ChatChunk], Route]:
+    """A streamed chat on the first backend that starts answering.
+
+    Failover happens until the first chunk arrives; after that the answer cannot move to another
+    backend, and a broken stream raises ProviderUnavailable to the caller.
+    """
+
+    async def first_chunk(provider: Provider) -> tuple[ChatChunk, AsyncIterator[ChatChunk]]:
+        stream = provider.chat_stream(model=model, messages=messages, options=options)
+        try:
+            return await stream.__anext__(), stream
+        except StopAsyncIteration:
+            return ChatChunk(text="", done=True, finish_reason="stop"), stream
+
+    (head, stream), route = await route_call(model, first_chunk, backend_type=backend_type)
+
+    async def chunks() -> AsyncIterator[ChatChunk]:
+        _in_flight[route.backend_id] = _in_flight.get(route.backend_id, 0) + 1
+        try:
+            yield head
+            if not head.done:
+                async for chunk in stream:
+                    yield chunk
+        except ProviderUnavailable:
+            _record_failure(route)
+            raise
+        finally:
+            _in_flight[route.backend_id] -= 1
+            if hasattr(stream, "aclose"):
+                await stream.aclose()
+
+    return chunks(), route

@@ -1,0 +1,291 @@
+"""The backends app's public API: the registry (backends, pools, models, associations, provider
+configs), and the entry points of sync, downloads and routing.
+
+Every change to the registry asks for a state sync once the transaction commits, so new backends
+are looked at and missing models are queued for download without waiting for the schedule.
+"""
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Model as DjangoModel
+
+from apps.backends import downloads, encryption, routing
+from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel, RuntimeSettings
+from apps.backends.providers import PROVIDER_TYPES
+from apps.core import jobs
+from apps.core.errors import Conflict, Invalid, NotFound
+from apps.core.models import Job
+
+
+def _get(model: type[DjangoModel], label: str, object_id: Any) -> Any:
+    try:
+        return model.objects.get(pk=uuid.UUID(str(object_id)))
+    except (ValueError, model.DoesNotExist):
+        raise NotFound(f"{label} {object_id} not found") from None
+
+
+def _new_id(model: type[DjangoModel], label: str, requested: str | None) -> uuid.UUID:
+    """The id a client asked for (a UUID not yet taken), or a fresh one."""
+    if not requested:
+        return uuid.uuid4()
+    try:
+        object_id = uuid.UUID(str(requested))
+    except ValueError:
+        raise Invalid(f"id must be a UUID, got {requested!r}") from None
+    if model.objects.filter(pk=object_id).exists():
+        raise Conflict(f"{label} {object_id} already exists")
+    return object_id
+
+
+def _save_unique(instance: DjangoModel, message: str) -> None:
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
+def _registry_changed() -> None:
+    routing.routing_invalidate()
+    transaction.on_commit(routing.routing_invalidate)
+    transaction.on_commit(sync_request)
+
+
+# --- backends ------------------------------------------------------------------------------------
+
+
+def backend_get(*, backend_id: Any) -> Backend:
+    return _get(Backend, "backend", backend_id)
+
+
+def _check_type(type: str) -> None:
+    if type not in PROVIDER_TYPES:
+        raise Invalid(f"unknown backend type {type!r}: use one of {', '.join(PROVIDER_TYPES)}")
+
+
+@transaction.atomic
+def backend_create(*, name: str, base_url: str, type: str, id: str | None = None) -> Backend:
+    _check_type(type)
+    backend = Backend(id=_new_id(Backend, "backend", id), name=name, base_url=base_url.rstrip("/"), type=type)
+    _save_unique(backend, f"backend {name!r} already exists")
+    _registry_changed()
+    return backend
+
+
+@transaction.atomic
+def backend_update(*, backend_id: Any, name: str, base_url: str, type: str) -> Backend:
+    _check_type(type)
+    backend = backend_get(backend_id=backend_id)
+    moved = (backend.base_url, backend.type) != (base_url.rstrip("/"), type)
+    backend.name, backend.base_url, backend.type = name, base_url.rstrip("/"), type
+    if moved:  # what we knew of the old address says nothing about the new one
+        backend.state_models, backend.state_error, backend.state_synced_at = [], "", None
+    _save_unique(backend, f"backend {name!r} already exists")
+    _registry_changed()
+    return backend
+
+
+@transaction.atomic
+def backend_delete(*, backend_id: Any) -> None:
+    backend = backend_get(backend_id=backend_id)
+    downloads.pulls_cancel(base_url=backend.base_url)
+    backend.delete()
+    routing.routing_invalidate()
+
+
+# --- pools ---------------------------------------------------------------------------------------
+
+
+def pool_get(*, pool_id: Any) -> Pool:
+    return _get(Pool, "pool", pool_id)
+
+
+def pool_get_by_name(*, name: str) -> Pool:
+    pool = Pool.objects.filter(name=name).first()
+    if pool is None:
+        raise NotFound(f"pool {name!r} not found")
+    return pool
+
+
+@transaction.atomic
+def pool_create(*, name: str, purpose_type: str, id: str | None = None) -> Pool:
+    pool = Pool(id=_new_id(Pool, "pool", id), name=name, purpose_type=purpose_type)
+    _save_unique(pool, f"pool {name!r} already exists")
+    _registry_changed()
+    return pool
+
+
+@transaction.atomic
+def pool_update(*, pool_id: Any, name: str, purpose_type: str) -> Pool:
+    pool = pool_get(pool_id=pool_id)
+    pool.name, pool.purpose_type = name, purpose_type
+    _save_unique(pool, f"pool {name!r} already exists")
+    _registry_changed()
+    return pool
+
+
+@transaction.atomic
+def pool_delete(*, pool_id: Any) -> None:
+    pool_get(pool_id=pool_id).delete()
+    _registry_changed()
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+def model_get(*, model_id: Any) -> RegisteredModel:
+    return _get(RegisteredModel, "model", model_id)
+
+
+MODEL_FIELDS = ("can_chat", "can_embed", "can_prompt", "can_stream", "context_length")
+
+
+@transaction.atomic
+def model_create(*, model: str, id: str | None = None, **capabilities: Any) -> RegisteredModel:
+    registered = RegisteredModel(id=_new_id(RegisteredModel, "model", id), model=model, **capabilities)
+    _save_unique(registered, f"model {model!r} already exists")
+    _registry_changed()
+    return registered
+
+
+@transaction.atomic
+def model_update(*, model_id: Any, model: str | None = None, **capabilities: Any) -> RegisteredModel:
+    """Only capabilities and context length change; the model's name cannot."""
+    registered = model_get(model_id=model_id)
+    if model is not None and model != registered.model:
+        raise Invalid(f"a model's name cannot change ({registered.model!r}); declare a new model instead")
+    for field, value in capabilities.items():
+        setattr(registered, field, value)
+    registered.save()
+    routing.routing_invalidate()
+    return registered
+
+
+@transaction.atomic
+def model_delete(*, model_id: Any, purge: bool = False) -> None:
+    registered = model_get(model_id=model_id)
+    if purge:
+        downloads.pulls_cancel(model=registered.model)
+    registered.delete()
+    routing.routing_invalidate()
+
+
+# --- associations --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pool_backend_assign(*, pool_id: Any, backend_id: Any) -> None:
+    pool, backend = pool_get(pool_id=pool_id), backend_get(backend_id=backend_id)
+    if pool.backends.filter(pk=backend.pk).exists():
+        raise Conflict(f"backend {backend.name!r} is already in pool {pool.name!r}")
+    pool.backends.add(backend)
+    _registry_changed()
+
+
+@transaction.atomic
+def pool_backend_remove(*, pool_id: Any, backend_id: Any) -> None:
+    pool, backend = pool_get(pool_id=pool_id), backend_get(backend_id=backend_id)
+    if not pool.backends.filter(pk=backend.pk).exists():
+        raise NotFound(f"backend {backend.name!r} is not in pool {pool.name!r}")
+    pool.backends.remove(backend)
+    routing.routing_invalidate()
+
+
+@transaction.atomic
+def pool_model_assign(*, pool_id: Any, model_id: Any) -> None:
+    pool, registered = pool_get(pool_id=pool_id), model_get(model_id=model_id)
+    if pool.models.filter(pk=registered.pk).exists():
+        raise Conflict(f"model {registered.model!r} is already in pool {pool.name!r}")
+    pool.models.add(registered)
+    _registry_changed()
+
+
+@transaction.atomic
+def pool_model_remove(*, pool_id: Any, model_id: Any) -> None:
+    pool, registered = pool_get(pool_id=pool_id), model_get(model_id=model_id)
+    if not pool.models.filter(pk=registered.pk).exists():
+        raise NotFound(f"model {registered.model!r} is not in pool {pool.name!r}")
+    pool.models.remove(registered)
+    routing.routing_invalidate()
+
+
+# --- provider configs ----------------------------------------------------------------------------
+
+
+def provider_config_get(*, type: str) -> ProviderConfig:
+    config = ProviderConfig.objects.filter(type=type).first()
+    if config is None:
+        raise NotFound(f"provider {type!r} is not configured")
+    return config
+
+
+def provider_config_set(*, type: str, api_key: str) -> ProviderConfig:
+    _check_type(type)
+    if not api_key.strip():
+        raise Invalid("apiKey must not be empty")
+    config, _created = ProviderConfig.objects.update_or_create(
+        type=type, defaults={"api_key_encrypted": encryption.encrypt(api_key.strip())}
+    )
+    routing.routing_invalidate()
+    return config
+
+
+def provider_config_delete(*, type: str) -> None:
+    provider_config_get(type=type).delete()
+    routing.routing_invalidate()
+
+
+def provider_api_key(*, type: str) -> str:
+    """The clear API key for backends of `type`, or "" when none is configured."""
+    config = ProviderConfig.objects.filter(type=type).first()
+    return encryption.decrypt(config.api_key_encrypted) if config else ""
+
+
+def provider_config_masked(config: ProviderConfig) -> dict[str, str]:
+    return {"Type": config.type, "APIKey": encryption.mask(encryption.decrypt(config.api_key_encrypted))}
+
+
+# --- default models ------------------------------------------------------------------------------
+
+
+def default_model_name() -> str:
+    chosen = RuntimeSettings.load().default_model
+    name = chosen if chosen else settings.MODELYARD_DEFAULT_MODEL
+    if not name:
+        raise NotFound("no default model configured: set MODELYARD_DEFAULT_MODEL or the runtime settings in the admin")
+    return name
+
+
+def embed_model_name() -> str:
+    chosen = RuntimeSettings.load().embed_model
+    name = chosen if chosen else settings.MODELYARD_EMBED_MODEL
+    if not name:
+        raise NotFound("no embedding model configured: set MODELYARD_EMBED_MODEL or the runtime settings in the admin")
+    return name
+
+
+# --- sync ----------------------------------------------------------------------------------------
+
+SYNC_KIND = "backends.sync"
+
+
+def sync_request() -> Job:
+    """Ask a worker to sync every backend's state (one pending sync at a time is enough)."""
+    pending = Job.objects.filter(kind=SYNC_KIND, state=Job.State.PENDING).first()
+    if pending is not None:
+        return pending
+    return jobs.job_enqueue(kind=SYNC_KIND, func="apps.backends.sync.sync_run", owner_surface="platform")
+
+
+# --- download queue ------------------------------------------------------------------------------
+
+
+def queue_remove(*, model: str) -> int:
+    """Take `model` off the download queue, stopping its running pulls."""
+    cancelled = downloads.pulls_cancel(model=model)
+    if not cancelled:
+        raise NotFound(f"model {model!r} is not in the download queue")
+    return cancelled

@@ -1,0 +1,280 @@
+"""A fake OpenAI-compatible server: stands for OpenAI, vLLM, llama.cpp server and LM Studio.
+
+`GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` (one JSON, or SSE chunks
+with `choices[0].delta` ending in `data: [DONE]`, `stream_options.include_usage` honoured),
+`POST /v1/embeddings` (floats, or base64 as the `openai` package asks by default). With
+`api_key` set, a missing or wrong bearer key is a 401. Errors use OpenAI's body
+`{"error": {"message", "type", "param", "code"}}`.
+
+`flavor="vllm"` answers like vLLM instead: `/v1/models` items carry `max_model_len`, `root`,
+`parent`; `GET /health` and `GET /version` exist; errors are vLLM's `{"object": "error",
+"message", "type", "param", "code"}` and a bad key is `{"error": "Unauthorized"}`.
+"""
+
+import base64
+import itertools
+import json
+import struct
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from tests.fakes.backends_common import (
+    FakeHTTPServer,
+    FakeModel,
+    FakeRequest,
+    FakeResponse,
+    as_model,
+    count_tokens,
+    embedding_for,
+    json_response,
+    last_user_text,
+    prompt_tokens,
+    reply_pieces,
+    reply_text,
+    serve_from_command_line,
+    sha256_hex,
+)
+
+CREATED = 1_715_000_000
+FLAVORS = ("openai", "vllm")
+VLLM_ERROR_TYPES = {400: "BadRequestError", 401: "Unauthorized", 404: "NotFoundError", 500: "InternalServerError"}
+
+
+class FakeOpenAI(FakeHTTPServer):
+    """A fake OpenAI-compatible server (`flavor` "openai" or "vllm")."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "openai",
+        models: Iterable["str | FakeModel"] = ("gpt-4o-mini", "text-embedding-3-small"),
+        api_key: str = "",
+        flavor: str = "openai",
+        embedding_dim: int = 32,
+        done_marker: bool = True,
+        **controls: Any,
+    ) -> None:
+        if flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {FLAVORS}")
+        super().__init__(name=name, **controls)
+        self.server_header = f"fake-{flavor}"
+        self.flavor = flavor
+        self.api_key = api_key
+        self.embedding_dim = embedding_dim
+        # Some servers (older llama.cpp) end a stream after the finish_reason chunk, with no `[DONE]`.
+        self.done_marker = done_marker
+        self._models: dict[str, FakeModel] = {}
+        self._ids = itertools.count(1)
+        for spec in models:
+            self.add_model(spec)
+
+    def add_model(self, spec: "str | FakeModel") -> FakeModel:
+        model = as_model(spec)
+        with self._lock:
+            self._models[model.name] = model
+        return model
+
+    def remove_model(self, name: str) -> None:
+        with self._lock:
+            self._models.pop(name, None)
+
+    @property
+    def model_names(self) -> list[str]:
+        with self._lock:
+            return list(self._models)
+
+    def _find(self, name: Any) -> FakeModel | None:
+        with self._lock:
+            return self._models.get(name) if isinstance(name, str) else None
+
+    # --- errors -------------------------------------------------------------------------
+
+    def error_response(self, status: int, message: str, *, code: str | None = None) -> FakeResponse:
+        if self.flavor == "vllm":
+            error_type = VLLM_ERROR_TYPES.get(status, "BadRequestError" if status < 500 else "InternalServerError")
+            return json_response(
+                {"object": "error", "message": message, "type": error_type, "param": None, "code": status}, status
+            )
+        error_type = "server_error" if status >= 500 else "invalid_request_error"
+        return json_response({"error": {"message": message, "type": error_type, "param": None, "code": code}}, status)
+
+    def _unauthorized(self, request: FakeRequest) -> FakeResponse | None:
+        if not self.api_key:
+            return None
+        given = request.headers.get("authorization", "")
+        if given == f"Bearer {self.api_key}":
+            return None
+        if self.flavor == "vllm":
+            return json_response({"error": "Unauthorized"}, 401)
+        if not given:
+            message = "You didn't provide an API key. You need to provide your API key in an Authorization header."
+            return self.error_response(401, message)
+        shown = given.removeprefix("Bearer ")
+        message = f"Incorrect API key provided: {shown[:3]}***{shown[-4:]}."
+        return self.error_response(401, message, code="invalid_api_key")
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    async def route(self, request: FakeRequest) -> FakeResponse:
+        method, path = request.method, request.path
+        if self.flavor == "vllm" and method == "GET" and path == "/health":
+            return FakeResponse(content_type="application/json")
+        if self.flavor == "vllm" and method == "GET" and path == "/version":
+            return json_response({"version": "0.8.5"})
+        refused = self._unauthorized(request)
+        if refused is not None:
+            return refused
+        if method == "GET" and path == "/v1/models":
+            with self._lock:
+                models = list(self._models.values())
+            return json_response({"object": "list", "data": [self._model_object(m) for m in models]})
+        if method == "GET" and path.startswith("/v1/models/"):
+            model = self._find(path.removeprefix("/v1/models/"))
+            if model is None:
+                return self._model_not_found(path.removeprefix("/v1/models/"))
+            return json_response(self._model_object(model))
+        if method == "POST" and path in {"/v1/chat/completions", "/v1/embeddings"}:
+            body = request.json
+            if not isinstance(body, dict):
+                return self.error_response(400, "We could not parse the JSON body of your request.")
+            if path == "/v1/chat/completions":
+                return await self._chat(body)
+            return await self._embeddings(body)
+        return self.error_response(404, f"Invalid URL ({method} {path})")
+
+    def _model_object(self, model: FakeModel) -> dict:
+        item = {"id": model.name, "object": "model", "created": CREATED, "owned_by": self.flavor}
+        if self.flavor == "vllm":
+            item.update(root=model.name, parent=None, max_model_len=model.context_length)
+        return item
+
+    def _model_not_found(self, name: str) -> FakeResponse:
+        message = f"The model `{name}` does not exist or you do not have access to it."
+        return self.error_response(404, message, code="model_not_found")
+
+    def _model_for(self, body: dict) -> FakeModel | FakeResponse:
+        name = body.get("model")
+        if not isinstance(name, str) or not name:
+            return self.error_response(400, "you must provide a model parameter")
+        model = self._find(name)
+        return self._model_not_found(name) if model is None else model
+
+    # --- chat ---------------------------------------------------------------------------
+
+    async def _chat(self, body: dict) -> FakeResponse:
+        model = self._model_for(body)
+        if isinstance(model, FakeResponse):
+            return model
+        if not model.can_chat:
+            return self.error_response(
+                404, "This is not a chat model and thus not supported in the v1/chat/completions endpoint."
+            )
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return self.error_response(400, "'messages' is a required property and must be a non-empty array")
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        text = reply_text(backend=self.name, model=model.name, prompt=last_user_text(messages))
+        pieces, cut = reply_pieces(text, max_tokens if isinstance(max_tokens, int) else None)
+        finish_reason = "length" if cut else "stop"
+        usage = {
+            "prompt_tokens": prompt_tokens(messages),
+            "completion_tokens": len(pieces),
+            "total_tokens": prompt_tokens(messages) + len(pieces),
+        }
+        completion_id = f"chatcmpl-{sha256_hex(f'{self.name}/{next(self._ids)}')[:24]}"
+        created = int(time.time())
+        if not body.get("stream"):
+            return json_response(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model.name,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(pieces), "refusal": None},
+                            "logprobs": None,
+                            "finish_reason": finish_reason,
+                        }
+                    ],
+                    "usage": usage,
+                    "system_fingerprint": "fp_fake",
+                }
+            )
+        stream_options = body.get("stream_options") or {}
+        include_usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
+
+        def chunk(delta: dict, finish: str | None = None) -> bytes:
+            data = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model.name,
+                "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+            if include_usage:
+                data["usage"] = None
+            return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+        async def events() -> AsyncIterator[bytes]:
+            yield chunk({"role": "assistant", "content": ""})
+            for content in pieces:
+                await self.pause()
+                yield chunk({"content": content})
+            yield chunk({}, finish_reason)
+            if include_usage:
+                last = {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model.name,
+                    "system_fingerprint": "fp_fake",
+                    "choices": [],
+                    "usage": usage,
+                }
+                yield b"data: " + json.dumps(last).encode() + b"\n\n"
+            if self.done_marker:
+                yield b"data: [DONE]\n\n"
+
+        return FakeResponse(
+            content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"}, stream=events()
+        )
+
+    # --- embeddings ---------------------------------------------------------------------
+
+    async def _embeddings(self, body: dict) -> FakeResponse:
+        model = self._model_for(body)
+        if isinstance(model, FakeResponse):
+            return model
+        if not model.can_embed:
+            return self.error_response(400, f"The model `{model.name}` does not support embeddings.")
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(inputs, list) or not inputs:
+            return self.error_response(400, "'input' must be a non-empty string or array")
+        texts = [text if isinstance(text, str) else json.dumps(text) for text in inputs]
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in {"float", "base64"}:
+            return self.error_response(400, f"invalid encoding_format {encoding!r}")
+        data = []
+        for index, text in enumerate(texts):
+            vector: Any = embedding_for(text, self.embedding_dim)
+            if encoding == "base64":
+                vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = sum(count_tokens(text) for text in texts)
+        return json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": model.name,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+
+if __name__ == "__main__":
+    serve_from_command_line(FakeOpenAI)
