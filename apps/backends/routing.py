@@ -189,15 +189,20 @@ _providers: dict[tuple, Provider] = {}
 
 
 def _provider(route: Route, table: RoutingTable) -> Provider:
-    api_key = table.api_keys.get(route.type, "")
-    key = (id(asyncio.get_running_loop()), route.type, route.base_url, api_key)
+    key = (id(asyncio.get_running_loop()), route.type, route.base_url, table.api_keys.get(route.type, ""))
     provider = _providers.get(key)
     if provider is None:
-        provider = provider_for(
-            route.type, base_url=route.base_url, api_key=api_key, timeout_s=settings.MODELYARD_BACKEND_TIMEOUT
-        )
-        _providers[key] = provider
+        provider = _providers[key] = _new_provider(route, table)
     return provider
+
+
+def _new_provider(route: Route, table: RoutingTable) -> Provider:
+    return provider_for(
+        route.type,
+        base_url=route.base_url,
+        api_key=table.api_keys.get(route.type, ""),
+        timeout_s=settings.MODELYARD_BACKEND_TIMEOUT,
+    )
 
 
 # --- running requests with failover --------------------------------------------------------------
@@ -209,15 +214,19 @@ def _refused(route: Route, error: ProviderRequestError) -> DomainError:
 
 
 async def route_call(
-    model: str, call: Callable[[Provider], Awaitable[T]], *, backend_type: str = ""
+    model: str, call: Callable[[Provider], Awaitable[T]], *, backend_type: str = "", pooled: bool = True
 ) -> tuple[T, Route]:
-    """Run `call` on the first candidate backend that answers; the result and the backend."""
+    """Run `call` on the first candidate backend that answers; the result and the backend.
+
+    `pooled=False` uses a provider for this call only (callers on a short-lived event loop).
+    """
     table, routes = await _candidates_syncing_unknown(model, backend_type)
     failures = []
     for route in routes:
         _in_flight[route.backend_id] = _in_flight.get(route.backend_id, 0) + 1
+        provider = _provider(route, table) if pooled else _new_provider(route, table)
         try:
-            result = await call(_provider(route, table))
+            result = await call(provider)
         except ProviderUnavailable as error:
             _record_failure(route)
             failures.append(f"{route.name}: {error.message}")
@@ -227,6 +236,8 @@ async def route_call(
             raise _refused(route, error) from None
         finally:
             _in_flight[route.backend_id] -= 1
+            if not pooled:
+                await provider.aclose()
         _record_success(route)
         return result, route
     raise Unavailable(f"every backend with model {model!r} failed: " + "; ".join(failures), model=model)

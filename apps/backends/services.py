@@ -5,6 +5,7 @@ Every change to the registry asks for a state sync once the transaction commits,
 are looked at and missing models are queued for download without waiting for the schedule.
 """
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.db.models import Model as DjangoModel
 from apps.backends import downloads, encryption, routing
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel, RuntimeSettings
 from apps.backends.providers import PROVIDER_TYPES
+from apps.backends.providers.base import ChatResult
 from apps.core import jobs
 from apps.core.errors import Conflict, Invalid, NotFound
 from apps.core.models import Job
@@ -289,3 +291,36 @@ def queue_remove(*, model: str) -> int:
     if not cancelled:
         raise NotFound(f"model {model!r} is not in the download queue")
     return cancelled
+
+
+# --- running models from sync code (other apps, workers) -----------------------------------------
+
+
+def model_chat(
+    *, model: str, messages: list[dict], options: dict | None = None, backend_type: str = ""
+) -> tuple[ChatResult, str]:
+    """A chat on `model`, routed with failover as the gateway routes it; the answer and the
+    name of the backend that gave it. For sync code (views, workers): it runs its own event loop.
+    """
+
+    async def run() -> tuple[ChatResult, routing.Route]:
+        return await routing.route_call(
+            model,
+            lambda provider: provider.chat(model=model, messages=messages, options=options or {}),
+            backend_type=backend_type,
+            pooled=False,
+        )
+
+    result, route = asyncio.run(run())
+    return result, route.name
+
+
+def model_embed(*, model: str, inputs: list[str]) -> list[list[float]]:
+    """Embeddings of `inputs` on `model`, routed with failover. For sync code."""
+
+    async def run() -> tuple[list[list[float]], routing.Route]:
+        return await routing.route_call(
+            model, lambda provider: provider.embed(model=model, inputs=inputs), pooled=False
+        )
+
+    return asyncio.run(run())[0]
