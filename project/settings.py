@@ -163,6 +163,8 @@ MODELYARD_BACKEND_TIMEOUT = env_int("MODELYARD_BACKEND_TIMEOUT", 120)
 MODELYARD_BACKEND_MAX_FAILURES = env_int("MODELYARD_BACKEND_MAX_FAILURES", 3)
 MODELYARD_BACKEND_COOLDOWN = env_int("MODELYARD_BACKEND_COOLDOWN", 30)
 
+# --- chains -----------------------------------------------------------------------------------
+
 # --- applications -------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -182,6 +184,7 @@ INSTALLED_APPS = [
     "apps.nodes",
     "apps.modelstore",
     "apps.backends",
+    "apps.chains",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +202,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
 APPEND_SLASH = False  # the specs' paths have no trailing slash; a redirect would drop POST bodies
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, opted into now
 
 TEMPLATES = [
     {

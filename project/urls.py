@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("apps.modelstore.api.urls")),
     path("", include("apps.nodes.api.urls")),
     path("", include("apps.backends.api.urls")),
+    path("", include("apps.chains.api.urls")),
 ]
 
 handler404 = "apps.core.error_handlers.handler404"

@@ -219,6 +219,13 @@ class FakeHTTPServer:
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._connection_tasks: set[asyncio.Task] = set()
+        # Tests may script the answers: a function of (model, prompt) returning the reply text.
+        self.answer: Callable[[str, str], str] | None = None
+
+    def reply(self, *, model: str, prompt: str) -> str:
+        if self.answer is not None:
+            return self.answer(model, prompt)
+        return reply_text(backend=self.name, model=model, prompt=prompt)
 
     # --- lifecycle ----------------------------------------------------------------------
 

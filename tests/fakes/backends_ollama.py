@@ -28,7 +28,6 @@ from tests.fakes.backends_common import (
     last_user_text,
     prompt_tokens,
     reply_pieces,
-    reply_text,
     serve_from_command_line,
     sha256_hex,
     text_response,
@@ -264,7 +263,7 @@ class FakeOllama(FakeHTTPServer):
         messages = body.get("messages") or []
         if not isinstance(messages, list):
             return self.error_response(400, "messages must be a list")
-        text = reply_text(backend=self.name, model=model.name, prompt=last_user_text(messages))
+        text = self.reply(model=model.name, prompt=last_user_text(messages))
         return self._answer(body, model, text, prompt_tokens(messages), empty=not messages, kind="chat")
 
     async def _generate(self, body: dict) -> FakeResponse:
@@ -274,7 +273,7 @@ class FakeOllama(FakeHTTPServer):
         prompt = body.get("prompt") or ""
         if not isinstance(prompt, str):
             return self.error_response(400, "prompt must be a string")
-        text = reply_text(backend=self.name, model=model.name, prompt=prompt)
+        text = self.reply(model=model.name, prompt=prompt)
         return self._answer(body, model, text, count_tokens(prompt), empty=not prompt, kind="generate")
 
     def _answer(

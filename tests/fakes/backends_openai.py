@@ -31,7 +31,6 @@ from tests.fakes.backends_common import (
     last_user_text,
     prompt_tokens,
     reply_pieces,
-    reply_text,
     serve_from_command_line,
     sha256_hex,
 )
@@ -174,7 +173,7 @@ class FakeOpenAI(FakeHTTPServer):
         if not isinstance(messages, list) or not messages:
             return self.error_response(400, "'messages' is a required property and must be a non-empty array")
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-        text = reply_text(backend=self.name, model=model.name, prompt=last_user_text(messages))
+        text = self.reply(model=model.name, prompt=last_user_text(messages))
         pieces, cut = reply_pieces(text, max_tokens if isinstance(max_tokens, int) else None)
         finish_reason = "length" if cut else "stop"
         usage = {
