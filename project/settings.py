@@ -189,8 +189,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.SurfaceMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "apps.core.middleware.StaticFilesMiddleware",
+    "apps.core.middleware.BrowserMiddleware",
+]
+# What a browser needs (the admin, Swagger UI, a staff session reading the API). API clients
+# that carry no session cookie skip it: each of these costs a thread hop under ASGI.
+BROWSER_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,6 +203,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# The admin checks for its middleware in MIDDLEWARE; BrowserMiddleware runs it for the admin.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"

@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from project.surfaces import surface_for_port
@@ -121,3 +123,40 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve)(static_file, request)
         return await self.get_response(request)
+
+
+class BrowserMiddleware:
+    """Runs settings.BROWSER_MIDDLEWARE (sessions, auth, CSRF, messages…) only for browsers.
+
+    A request is a browser's when it carries the session cookie or asks for a page for people
+    (the admin, the API docs). Everything else, every API client, goes straight on.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        chain = get_response
+        for path in reversed(settings.BROWSER_MIDDLEWARE):
+            chain = import_string(path)(chain)
+        self.browser_chain = chain
+
+    @staticmethod
+    def is_browser(request: HttpRequest) -> bool:
+        return settings.SESSION_COOKIE_NAME in request.COOKIES or request.path.startswith(HTML_PATH_PREFIXES)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self._acall(request)
+        return (self.browser_chain if self.is_browser(request) else self.get_response)(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        if self.is_browser(request):
+            return await self.browser_chain(request)
+        response = await self.get_response(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
