@@ -7,7 +7,9 @@ are looked at and missing models are queued for download without waiting for the
 
 import asyncio
 import uuid
-from typing import Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -295,6 +297,18 @@ def queue_remove(*, model: str) -> int:
 
 # --- running models from sync code (other apps, workers) -----------------------------------------
 
+T = TypeVar("T")
+
+
+def _run_async(call: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`call()` on an event loop of its own, in a fresh thread.
+
+    The fresh thread matters: a sync view under ASGI runs in a thread-sensitive context, and the
+    routing's ORM calls (thread-sensitive too) would wait for that very thread, blocked here.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-call") as executor:
+        return executor.submit(lambda: asyncio.run(call())).result()
+
 
 def model_chat(
     *, model: str, messages: list[dict], options: dict | None = None, backend_type: str = ""
@@ -311,7 +325,7 @@ def model_chat(
             pooled=False,
         )
 
-    result, route = asyncio.run(run())
+    result, route = _run_async(run)
     return result, route.name
 
 
@@ -323,4 +337,4 @@ def model_embed(*, model: str, inputs: list[str]) -> list[list[float]]:
             model, lambda provider: provider.embed(model=model, inputs=inputs), pooled=False
         )
 
-    return asyncio.run(run())[0]
+    return _run_async(run)[0]

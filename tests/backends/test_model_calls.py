@@ -1,6 +1,7 @@
 """`services.model_chat` / `model_embed`: the routed model calls other apps use from sync code."""
 
 import pytest
+from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
 
 from apps.backends import routing, services
 from apps.core.errors import Unavailable
@@ -37,3 +38,18 @@ def test_model_embed_returns_one_vector_per_input(two_backends):
 def test_a_model_no_backend_has_is_unavailable(two_backends):
     with pytest.raises(Unavailable, match="'missing:1b'"):
         services.model_chat(model="missing:1b", messages=[{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.timeout(20)
+def test_model_chat_works_from_a_sync_view_under_asgi(two_backends):
+    # An ASGI server runs a sync view in a thread-sensitive context; the routing's ORM calls must
+    # not wait for that thread, which is blocked on the model call.
+    async def as_an_asgi_server_calls_a_sync_view():
+        async with ThreadSensitiveContext():
+            return await sync_to_async(services.model_chat)(
+                model="llama3:8b", messages=[{"role": "user", "content": "hi"}]
+            )
+
+    result, _backend = async_to_sync(as_an_asgi_server_calls_a_sync_view)()
+
+    assert result.text.endswith("you said: hi")
