@@ -1,0 +1,246 @@
+"""Input validation and the documented shapes of the node surface and the cluster API."""
+
+from rest_framework import serializers
+
+from apps.nodes import listing, services
+from apps.nodes.models import Node
+
+
+class FitQuerySerializer(serializers.Serializer):
+    """Typed query parameters; the choice ones (min_fit, runtime, use_case, sort) are checked by the service
+    so that their 400 bodies are the spec's, word for word."""
+
+    limit = serializers.IntegerField(required=False, min_value=0, help_text="Most models to return.")
+    perfect = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="Perfect fits only.")
+    min_fit = serializers.CharField(required=False, help_text="perfect|good|marginal|too_tight")
+    runtime = serializers.CharField(required=False, help_text="any|mlx|llamacpp")
+    use_case = serializers.CharField(required=False, help_text="coding|reasoning|chat|multimodal|embedding|general")
+    provider = serializers.CharField(required=False, help_text="Provider substring, any case.")
+    search = serializers.CharField(required=False, help_text="Substring of name, provider, params or use case.")
+    sort = serializers.CharField(required=False, help_text="score|tps|params|mem|ctx|date|use_case (default score)")
+    include_too_tight = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Include models that do not fit."
+    )
+    max_context = serializers.IntegerField(
+        required=False, min_value=1, help_text="Context (tokens) to size the KV cache for; default 8192."
+    )
+
+    def model_query(self, *, endpoint: str, search: str | None = None) -> listing.ModelQuery:
+        data = dict(self.validated_data)
+        if search is not None:
+            data["search"] = search
+        return listing.model_query(endpoint=endpoint, **data)
+
+
+def parsed_query(request_params: object, *, endpoint: str, search: str | None = None) -> listing.ModelQuery:
+    # A plain dict, not the QueryDict: DRF treats an absent boolean in form-style input as False.
+    serializer = FitQuerySerializer(data=request_params.dict())  # type: ignore[attr-defined]
+    serializer.is_valid(raise_exception=True)
+    return serializer.model_query(endpoint=endpoint, search=search)
+
+
+# --- response shapes (documentation) ---------------------------------------------------------------
+
+
+class NodeErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+
+
+class ClusterErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class FitNodeIdentitySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    os = serializers.CharField()
+
+
+class NodeGpuSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    vram_gb = serializers.FloatField(allow_null=True, help_text="Per card; the system RAM for unified memory.")
+    backend = serializers.CharField(help_text="CUDA, ROCm or Metal")
+    count = serializers.IntegerField(help_text="Identical cards in this group.")
+    unified_memory = serializers.BooleanField()
+
+
+class NodeSystemSerializer(serializers.Serializer):
+    total_ram_gb = serializers.FloatField()
+    available_ram_gb = serializers.FloatField(help_text="Read live on every request.")
+    cpu_cores = serializers.IntegerField(help_text="Logical CPUs.")
+    cpu_name = serializers.CharField()
+    has_gpu = serializers.BooleanField()
+    gpu_vram_gb = serializers.FloatField(allow_null=True, help_text="Per card of the main GPU group.")
+    gpu_name = serializers.CharField(allow_null=True)
+    gpu_count = serializers.IntegerField()
+    unified_memory = serializers.BooleanField()
+    backend = serializers.CharField(help_text="CUDA, Metal, ROCm, CPU (x86) or CPU (ARM)")
+    gpus = NodeGpuSerializer(many=True)
+    total_gpu_vram_gb = serializers.FloatField(allow_null=True, help_text="Every card of the main backend together.")
+    cpu_arch = serializers.CharField()
+
+
+class NodeSystemResponseSerializer(serializers.Serializer):
+    node = FitNodeIdentitySerializer()
+    system = NodeSystemSerializer()
+
+
+class FitScoreComponentsSerializer(serializers.Serializer):
+    quality = serializers.FloatField()
+    speed = serializers.FloatField()
+    fit = serializers.FloatField()
+    context = serializers.FloatField()
+
+
+class FitModelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    provider = serializers.CharField()
+    parameter_count = serializers.CharField()
+    params_b = serializers.FloatField()
+    context_length = serializers.IntegerField()
+    use_case = serializers.CharField()
+    category = serializers.CharField()
+    release_date = serializers.CharField(allow_null=True)
+    is_moe = serializers.BooleanField()
+    fit_level = serializers.ChoiceField(choices=["perfect", "good", "marginal", "too_tight"])
+    fit_label = serializers.CharField()
+    run_mode = serializers.ChoiceField(choices=["gpu", "tensor_parallel", "moe_offload", "cpu_offload", "cpu"])
+    run_mode_label = serializers.CharField()
+    score = serializers.FloatField()
+    score_components = FitScoreComponentsSerializer()
+    estimated_tps = serializers.FloatField()
+    runtime = serializers.CharField(help_text="llamacpp or mlx (Apple silicon)")
+    runtime_label = serializers.CharField()
+    best_quant = serializers.CharField()
+    memory_required_gb = serializers.FloatField()
+    memory_available_gb = serializers.FloatField()
+    utilization_pct = serializers.FloatField(allow_null=True)
+    notes = serializers.ListField(child=serializers.CharField())
+    gguf_sources = serializers.ListField(child=serializers.DictField())
+    active_params_b = serializers.FloatField(allow_null=True)
+    estimation_context = serializers.IntegerField(help_text="Context (tokens) the memory estimate is for.")
+    moe_offloaded_gb = serializers.FloatField(allow_null=True)
+
+
+class FitFiltersSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(allow_null=True)
+    perfect = serializers.BooleanField(allow_null=True)
+    min_fit = serializers.CharField(allow_null=True)
+    runtime = serializers.CharField(allow_null=True)
+    use_case = serializers.CharField(allow_null=True)
+    provider = serializers.CharField(allow_null=True)
+    search = serializers.CharField(allow_null=True)
+    sort = serializers.CharField()
+    max_context = serializers.IntegerField(allow_null=True)
+    include_too_tight = serializers.BooleanField()
+    top_only = serializers.BooleanField()
+
+
+class FitListingSerializer(serializers.Serializer):
+    node = FitNodeIdentitySerializer()
+    system = NodeSystemSerializer()
+    total_models = serializers.IntegerField(help_text="Models that passed the filters, before the limit.")
+    returned_models = serializers.IntegerField()
+    filters = FitFiltersSerializer()
+    models = FitModelSerializer(many=True)
+
+
+class ClusterListingSerializer(FitListingSerializer):
+    status = serializers.CharField(help_text="healthy, unreachable, error or unknown (never polled)")
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+
+
+# --- the cluster (platform) -----------------------------------------------------------------------
+
+
+class NodeTopModelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    fit_level = serializers.CharField()
+    run_mode = serializers.CharField()
+    score = serializers.FloatField()
+    estimated_tps = serializers.FloatField()
+    best_quant = serializers.CharField()
+    memory_required_gb = serializers.FloatField()
+    memory_available_gb = serializers.FloatField()
+    runtime = serializers.CharField()
+
+
+class ClusterNodeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    is_local = serializers.BooleanField()
+    enabled = serializers.BooleanField()
+    status = serializers.CharField(help_text="healthy, unreachable, error or unknown (never polled)")
+    node = FitNodeIdentitySerializer()
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    last_polled_at = serializers.DateTimeField(allow_null=True)
+    latency_ms = serializers.FloatField(allow_null=True)
+    consecutive_failures = serializers.IntegerField()
+    last_error = serializers.CharField(allow_blank=True)
+    system = NodeSystemSerializer(allow_null=True)
+    top_models = NodeTopModelSerializer(many=True, help_text="The node's own /api/v1/models/top at the last poll.")
+
+    def to_representation(self, instance: Node) -> dict:
+        return services.node_payload(node=instance)
+
+
+class ClusterNodeCreateSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="Base URL of the node surface, e.g. http://10.0.0.5:8787.")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Default: its own.")
+    api_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class PlacementQuerySerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="Catalog model name (any case), or a substring matching only one.")
+    max_context = serializers.IntegerField(required=False, min_value=1)
+    min_fit = serializers.CharField(required=False, help_text="perfect|good|marginal|too_tight")
+
+
+class PlacementModelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    provider = serializers.CharField()
+    parameter_count = serializers.CharField()
+    params_b = serializers.FloatField()
+    is_moe = serializers.BooleanField()
+    context_length = serializers.IntegerField()
+    category = serializers.CharField()
+
+
+class PlacementSerializer(serializers.Serializer):
+    node = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    is_local = serializers.BooleanField()
+    status = serializers.CharField()
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    fit_level = serializers.CharField()
+    fit_label = serializers.CharField()
+    run_mode = serializers.CharField()
+    run_mode_label = serializers.CharField()
+    score = serializers.FloatField()
+    score_components = FitScoreComponentsSerializer()
+    estimated_tps = serializers.FloatField()
+    runtime = serializers.CharField()
+    best_quant = serializers.CharField()
+    memory_required_gb = serializers.FloatField()
+    memory_available_gb = serializers.FloatField()
+    utilization_pct = serializers.FloatField(allow_null=True)
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class UnplacedNodeSerializer(serializers.Serializer):
+    node = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class PlacementFiltersSerializer(serializers.Serializer):
+    max_context = serializers.IntegerField(allow_null=True)
+    min_fit = serializers.CharField(allow_null=True)
+
+
+class PlacementResponseSerializer(serializers.Serializer):
+    model = PlacementModelSerializer()
+    filters = PlacementFiltersSerializer()
+    best = serializers.CharField(allow_null=True, help_text="The node to place the model on; null when none fits.")
+    placements = PlacementSerializer(many=True)
+    unavailable = UnplacedNodeSerializer(many=True, help_text="Nodes left out: unreachable, failing, disabled.")

@@ -1,0 +1,191 @@
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.nodes import services
+from apps.nodes.api import serializers
+from apps.nodes.api.serializers import parsed_query
+from apps.nodes.models import Node
+
+BAD_REQUEST = OpenApiResponse(
+    serializers.NodeErrorSerializer,
+    description='An invalid parameter, e.g. {"error": "invalid min_fit value: use perfect|good|marginal|too_tight"}',
+)
+
+
+# --- the node surface (port 8787): specs/node-fit-api.txt -----------------------------------------
+
+
+class SystemView(APIView):
+    @extend_schema(
+        operation_id="node_system",
+        description="This node's identity and detected hardware; available RAM is read live.",
+        responses=serializers.NodeSystemResponseSerializer,
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response(services.local_system())
+
+
+class ModelsView(APIView):
+    @extend_schema(
+        operation_id="node_models",
+        description="Every catalog model scored for this node; too-tight ones are included, last.",
+        parameters=[serializers.FitQuerySerializer],
+        responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response(services.local_models(query=parsed_query(request.query_params, endpoint="models")))
+
+
+class TopModelsView(APIView):
+    @extend_schema(
+        operation_id="node_models_top",
+        description="The best runnable models for scheduling: limit defaults to 5, include_too_tight to false.",
+        parameters=[serializers.FitQuerySerializer],
+        responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        return Response(services.local_models(query=parsed_query(request.query_params, endpoint="top")))
+
+
+class ModelSearchView(APIView):
+    @extend_schema(
+        operation_id="node_models_search",
+        description="Models whose name, provider or size contains {name} (any case); limit defaults to 20.",
+        parameters=[
+            serializers.FitQuerySerializer,
+            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Substring, any case."),
+        ],
+        responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
+    )
+    def get(self, request: HttpRequest, name: str) -> Response:
+        query = parsed_query(request.query_params, endpoint="name", search=name.rstrip("/"))
+        return Response(services.local_models(query=query))
+
+
+# --- the cluster (platform port) ------------------------------------------------------------------
+
+NOT_FOUND = OpenApiResponse(serializers.ClusterErrorSerializer, description="No such node")
+NODE_PARAMETERS = [OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Node name.")]
+
+
+class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The cluster's nodes: this one (registered by itself) and the ones added by URL."""
+
+    serializer_class = serializers.ClusterNodeSerializer
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> QuerySet[Node]:
+        return services.nodes_list()
+
+    @extend_schema(
+        operation_id="nodes_list",
+        description="Every node with its health, last report and its own top models; unreachable ones included.",
+    )
+    def list(self, request: HttpRequest) -> Response:
+        return super().list(request)
+
+    @extend_schema(
+        operation_id="nodes_register",
+        description="Add a node by the URL of its node surface; it is polled at once. Without a name, "
+        "the node must answer to tell its own (503 otherwise).",
+        request=serializers.ClusterNodeCreateSerializer,
+        responses={
+            201: serializers.ClusterNodeSerializer,
+            409: OpenApiResponse(serializers.ClusterErrorSerializer, description="Name or URL already registered"),
+            503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No name given and the node is down"),
+        },
+    )
+    def create(self, request: HttpRequest) -> Response:
+        body = serializers.ClusterNodeCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        node = services.node_register(**body.validated_data)
+        return Response(serializers.ClusterNodeSerializer(node).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="nodes_retrieve",
+        parameters=NODE_PARAMETERS,
+        responses={200: serializers.ClusterNodeSerializer, 404: NOT_FOUND},
+    )
+    def retrieve(self, request: HttpRequest, name: str) -> Response:
+        return Response(serializers.ClusterNodeSerializer(services.node_get(name=name)).data)
+
+    @extend_schema(
+        operation_id="nodes_remove",
+        parameters=NODE_PARAMETERS,
+        responses={
+            204: None,
+            404: NOT_FOUND,
+            409: OpenApiResponse(serializers.ClusterErrorSerializer, description="The local node"),
+        },
+    )
+    def destroy(self, request: HttpRequest, name: str) -> Response:
+        services.node_delete(name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="nodes_poll",
+        description="Poll the node now and answer with what it reported (or why it could not be reached).",
+        parameters=NODE_PARAMETERS,
+        request=None,
+        responses={200: serializers.ClusterNodeSerializer, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def poll(self, request: HttpRequest, name: str) -> Response:
+        return Response(serializers.ClusterNodeSerializer(services.node_poll(name=name)).data)
+
+    @extend_schema(
+        operation_id="nodes_models",
+        description="The node's model listing (same filters as the node surface's /api/v1/models), scored "
+        "with this platform's catalog on the hardware the node last reported.",
+        parameters=[*NODE_PARAMETERS, serializers.FitQuerySerializer],
+        responses={
+            200: serializers.ClusterListingSerializer,
+            400: OpenApiResponse(serializers.ClusterErrorSerializer, description="An invalid choice parameter"),
+            404: NOT_FOUND,
+            503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No hardware report yet"),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def models(self, request: HttpRequest, name: str) -> Response:
+        query = parsed_query(request.query_params, endpoint="models")
+        return Response(services.node_models(name=name, query=query))
+
+    @extend_schema(
+        operation_id="nodes_models_top",
+        description="The node's best runnable models (limit 5, include_too_tight false by default).",
+        parameters=[*NODE_PARAMETERS, serializers.FitQuerySerializer],
+        responses={
+            200: serializers.ClusterListingSerializer,
+            400: OpenApiResponse(serializers.ClusterErrorSerializer, description="An invalid choice parameter"),
+            404: NOT_FOUND,
+            503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No hardware report yet"),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="models/top")
+    def models_top(self, request: HttpRequest, name: str) -> Response:
+        query = parsed_query(request.query_params, endpoint="top")
+        return Response(services.node_models(name=name, query=query))
+
+
+class PlacementView(APIView):
+    @extend_schema(
+        operation_id="placement",
+        description="Rank the cluster's nodes for one model: runnable first, then by score and speed.",
+        parameters=[serializers.PlacementQuerySerializer],
+        responses={
+            200: serializers.PlacementResponseSerializer,
+            400: OpenApiResponse(serializers.ClusterErrorSerializer, description="Ambiguous model or invalid min_fit"),
+            404: OpenApiResponse(serializers.ClusterErrorSerializer, description="Model not in the catalog"),
+        },
+    )
+    def get(self, request: HttpRequest) -> Response:
+        query = serializers.PlacementQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return Response(services.placement_rank(**query.validated_data))

@@ -1,0 +1,398 @@
+"""What this machine has: RAM, CPU and GPUs, as a `Hardware` description the fit scoring takes.
+
+Detection is separate from scoring so that any hardware (a test profile, a remote node's last
+report, a file given by MODELYARD_NODES_HARDWARE_FILE) can be scored the same way. Detection never
+raises: a library or device that cannot be read is left out, and what can be read is reported.
+
+The usual ways such tools get VRAM wrong are handled here:
+- several GPUs: identical cards are grouped with a count, and the fit pool is the sum over every
+  card of the main backend (llama.cpp splits layers across them);
+- unified memory (Apple silicon, NVIDIA GB10/Jetson where NVML reports no dedicated memory): the GPU
+  "VRAM" is the system RAM, of which the scoring lets the GPU use a fraction;
+- integrated GPUs: only NVIDIA (NVML), AMD with at least 2 GiB of dedicated VRAM, and Apple silicon
+  count as GPUs; an APU's small VRAM carve-out is not a device to load models on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import psutil
+from django.conf import settings
+
+from apps.core.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+GIB = 1024**3
+AMD_MIN_DEDICATED_VRAM_GB = 2.0  # below this an AMD device is an APU's carve-out, not a GPU to load models on
+COMMAND_TIMEOUT_S = 3
+
+CUDA, ROCM, METAL = "CUDA", "ROCm", "Metal"
+CPU_X86, CPU_ARM = "CPU (x86)", "CPU (ARM)"
+GPU_BACKENDS = (CUDA, ROCM, METAL)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """A group of identical GPUs."""
+
+    name: str
+    vram_gb: float | None  # per card; the system RAM for unified memory; None when it cannot be read
+    backend: str
+    count: int = 1
+    unified_memory: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "vram_gb": _round2(self.vram_gb),
+            "backend": self.backend,
+            "count": self.count,
+            "unified_memory": self.unified_memory,
+        }
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """A machine as the fit scoring sees it (sizes in GiB, shown as GB like the usual tools do)."""
+
+    total_ram_gb: float
+    available_ram_gb: float
+    cpu_cores: int
+    cpu_name: str
+    cpu_arch: str = "x86_64"
+    gpus: tuple[Gpu, ...] = field(default_factory=tuple)
+
+    @property
+    def main_gpu(self) -> Gpu | None:
+        """The group with the most memory: it decides the backend, the name and the per-card VRAM."""
+        usable = [gpu for gpu in self.gpus if gpu.vram_gb]
+        if not usable:
+            return self.gpus[0] if self.gpus else None
+        return max(usable, key=lambda gpu: (gpu.vram_gb or 0) * gpu.count)
+
+    @property
+    def pool_gpus(self) -> tuple[Gpu, ...]:
+        """Every GPU of the main backend: one runtime process can split a model across these."""
+        main = self.main_gpu
+        return tuple(gpu for gpu in self.gpus if main and gpu.backend == main.backend)
+
+    @property
+    def has_gpu(self) -> bool:
+        return bool(self.gpus)
+
+    @property
+    def unified_memory(self) -> bool:
+        main = self.main_gpu
+        return bool(main and main.unified_memory)
+
+    @property
+    def is_arm(self) -> bool:
+        return self.cpu_arch.lower() in {"arm64", "aarch64", "arm", "armv8l", "armv7l"}
+
+    @property
+    def backend(self) -> str:
+        main = self.main_gpu
+        if main:
+            return main.backend
+        return CPU_ARM if self.is_arm else CPU_X86
+
+    @property
+    def gpu_name(self) -> str | None:
+        main = self.main_gpu
+        return main.name if main else None
+
+    @property
+    def gpu_vram_gb(self) -> float | None:
+        main = self.main_gpu
+        return main.vram_gb if main else None
+
+    @property
+    def gpu_count(self) -> int:
+        return sum(gpu.count for gpu in self.pool_gpus)
+
+    @property
+    def total_gpu_vram_gb(self) -> float | None:
+        """VRAM of every card in the pool together; None when it cannot be read."""
+        known = [gpu for gpu in self.pool_gpus if gpu.vram_gb]
+        if not known:
+            return None
+        if self.unified_memory:
+            return self.gpu_vram_gb  # one shared pool, however many devices see it
+        return sum((gpu.vram_gb or 0.0) * gpu.count for gpu in known)
+
+    @property
+    def largest_gpu_vram_gb(self) -> float | None:
+        known = [gpu.vram_gb for gpu in self.pool_gpus if gpu.vram_gb]
+        return max(known) if known else None
+
+    def as_system_dict(self) -> dict[str, Any]:
+        """The spec's `system` object, plus `total_gpu_vram_gb` and `cpu_arch`."""
+        return {
+            "total_ram_gb": _round2(self.total_ram_gb),
+            "available_ram_gb": _round2(self.available_ram_gb),
+            "cpu_cores": self.cpu_cores,
+            "cpu_name": self.cpu_name,
+            "has_gpu": self.has_gpu,
+            "gpu_vram_gb": _round2(self.gpu_vram_gb),
+            "gpu_name": self.gpu_name,
+            "gpu_count": self.gpu_count,
+            "unified_memory": self.unified_memory,
+            "backend": self.backend,
+            "gpus": [gpu.as_dict() for gpu in self.gpus],
+            "total_gpu_vram_gb": _round2(self.total_gpu_vram_gb),
+            "cpu_arch": self.cpu_arch,
+        }
+
+
+def hardware_from_system_dict(system: dict[str, Any]) -> Hardware:
+    """A `Hardware` from the spec's `system` object: a remote node's report or a profile file."""
+    if not isinstance(system, dict):
+        raise ValueError("the hardware description must be a JSON object")
+    try:
+        gpus = tuple(
+            Gpu(
+                name=str(item.get("name") or "GPU"),
+                vram_gb=float(item["vram_gb"]) if item.get("vram_gb") is not None else None,
+                backend=str(item.get("backend") or system.get("backend") or CUDA),
+                count=int(item.get("count") or 1),
+                unified_memory=bool(item.get("unified_memory", False)),
+            )
+            for item in system.get("gpus") or []
+        )
+        if not gpus and system.get("has_gpu") and system.get("backend") in GPU_BACKENDS:
+            gpus = (
+                Gpu(
+                    name=str(system.get("gpu_name") or "GPU"),
+                    vram_gb=float(system["gpu_vram_gb"]) if system.get("gpu_vram_gb") is not None else None,
+                    backend=str(system["backend"]),
+                    count=int(system.get("gpu_count") or 1),
+                    unified_memory=bool(system.get("unified_memory", False)),
+                ),
+            )
+        cpu_arch = system.get("cpu_arch")
+        if not cpu_arch:
+            arm = system.get("backend") in {CPU_ARM, METAL}
+            cpu_arch = "arm64" if arm else "x86_64"
+        return Hardware(
+            total_ram_gb=float(system["total_ram_gb"]),
+            available_ram_gb=float(system.get("available_ram_gb", system["total_ram_gb"])),
+            cpu_cores=int(system.get("cpu_cores") or 1),
+            cpu_name=str(system.get("cpu_name") or "unknown CPU"),
+            cpu_arch=str(cpu_arch),
+            gpus=gpus,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"invalid hardware description: {type(error).__name__}: {error}") from None
+
+
+# --- detection --------------------------------------------------------------------------------------
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, Any] = {"hardware": None, "at": 0.0, "key": None}
+
+
+def hardware_detect() -> Hardware:
+    """This machine's hardware: detected (cached for MODELYARD_NODES_HARDWARE_TTL s) with live available RAM,
+    or the profile in MODELYARD_NODES_HARDWARE_FILE."""
+    profile_file = settings.MODELYARD_NODES_HARDWARE_FILE
+    with _cache_lock:
+        fresh = time.monotonic() - _cache["at"] < settings.MODELYARD_NODES_HARDWARE_TTL
+        if _cache["hardware"] is None or not fresh or _cache["key"] != profile_file:
+            _cache["hardware"] = _profile_from_file(Path(profile_file)) if profile_file else _detect_static()
+            _cache["at"], _cache["key"] = time.monotonic(), profile_file
+        hardware = _cache["hardware"]
+    if profile_file:
+        return hardware  # a declared profile: its available RAM is part of the declaration
+    return replace(hardware, available_ram_gb=_available_ram_gb(hardware.available_ram_gb))
+
+
+def hardware_cache_clear() -> None:
+    with _cache_lock:
+        _cache.update(hardware=None, at=0.0, key=None)
+
+
+def _profile_from_file(path: Path) -> Hardware:
+    try:
+        data = json.loads(path.read_text())
+        return hardware_from_system_dict(data.get("system", data) if isinstance(data, dict) else data)
+    except (OSError, ValueError) as error:
+        # A profile the operator asked for and that cannot be used: say so rather than report other hardware.
+        raise Unavailable(f"MODELYARD_NODES_HARDWARE_FILE {path}: {error}") from None
+
+
+def _available_ram_gb(fallback: float) -> float:
+    try:
+        return psutil.virtual_memory().available / GIB
+    except Exception:  # never fail a request over a RAM reading
+        return fallback
+
+
+def _detect_static() -> Hardware:
+    memory = _safe(lambda: psutil.virtual_memory(), None)
+    total = memory.total / GIB if memory else 0.0
+    available = memory.available / GIB if memory else 0.0
+    system = platform.system()
+    machine = platform.machine() or "unknown"
+    cpu_name = _safe(lambda: cpu_model_name(system), "") or platform.processor() or machine
+    gpus: list[Gpu] = []
+    if system == "Darwin" and machine.lower() in {"arm64", "aarch64"}:
+        gpus.append(Gpu(name=cpu_name, vram_gb=total, backend=METAL, unified_memory=True))
+    else:
+        gpus += _safe(lambda: nvidia_gpus(total_ram_gb=total), [])
+        gpus += _safe(lambda: amd_gpus(), [])
+    return Hardware(
+        total_ram_gb=total,
+        available_ram_gb=available,
+        cpu_cores=_safe(lambda: psutil.cpu_count(logical=True), None) or os.cpu_count() or 1,
+        cpu_name=cpu_name,
+        cpu_arch=machine,
+        gpus=group_gpus(gpus),
+    )
+
+
+def _safe(read: Any, default: Any) -> Any:
+    try:
+        return read()
+    except Exception as error:  # detection degrades, it never fails
+        logger.debug("hardware detection: %s: %s", type(error).__name__, error)
+        return default
+
+
+def group_gpus(gpus: list[Gpu]) -> tuple[Gpu, ...]:
+    """Identical cards (same name, VRAM, backend) become one entry with a count."""
+    groups: dict[tuple, Gpu] = {}
+    for gpu in gpus:
+        key = (gpu.name, None if gpu.vram_gb is None else round(gpu.vram_gb, 1), gpu.backend, gpu.unified_memory)
+        seen = groups.get(key)
+        groups[key] = replace(seen, count=seen.count + gpu.count) if seen else gpu
+    return tuple(groups.values())
+
+
+def cpu_model_name(system: str) -> str:
+    if system == "Linux":
+        return linux_cpu_name(Path("/proc/cpuinfo").read_text(errors="replace"), Path("/sys/firmware/devicetree"))
+    if system == "Darwin":
+        return _run(["sysctl", "-n", "machdep.cpu.brand_string"]).strip()
+    return platform.processor()
+
+
+def linux_cpu_name(cpuinfo: str, devicetree: Path) -> str:
+    """x86 has `model name`; ARM boards often have only `Hardware`, `Model` or a device-tree model."""
+    for key in ("model name", "Hardware", "Model", "cpu model"):
+        match = re.search(rf"^{key}\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+        if match:
+            return match.group(1).strip()
+    model_file = devicetree / "base" / "model"
+    if model_file.exists():
+        return model_file.read_text(errors="replace").strip("\x00\n ")
+    return ""
+
+
+def _run(command: list[str]) -> str:
+    if not shutil.which(command[0]):
+        return ""
+    return subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False).stdout
+
+
+# --- NVIDIA -----------------------------------------------------------------------------------------
+
+
+def nvidia_gpus(*, total_ram_gb: float) -> list[Gpu]:
+    """NVIDIA GPUs through NVML (nvidia-ml-py), else `nvidia-smi`; [] when neither is there."""
+    try:
+        return _nvml_gpus(total_ram_gb=total_ram_gb)
+    except ImportError:
+        pass
+    except Exception as error:  # no driver, no device, NVML too old: try the command line
+        logger.debug("NVML unavailable: %s", error)
+    output = _run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"])
+    return parse_nvidia_smi(output, total_ram_gb=total_ram_gb)
+
+
+def _nvml_gpus(*, total_ram_gb: float) -> list[Gpu]:
+    import pynvml
+
+    pynvml.nvmlInit()
+    try:
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            try:
+                vram = pynvml.nvmlDeviceGetMemoryInfo(handle).total / GIB
+            except pynvml.NVMLError:
+                vram = None  # GB10 / Jetson: no dedicated memory to report
+            gpus.append(_nvidia_gpu(name, vram, total_ram_gb=total_ram_gb))
+        return gpus
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def parse_nvidia_smi(output: str, *, total_ram_gb: float) -> list[Gpu]:
+    """`name, memory.total` CSV lines (MiB; "[N/A]" where there is no dedicated memory)."""
+    gpus = []
+    for line in output.splitlines():
+        if "," not in line:
+            continue
+        name, memory = (part.strip() for part in line.rsplit(",", 1))
+        try:
+            vram = float(memory) / 1024
+        except ValueError:
+            vram = None
+        gpus.append(_nvidia_gpu(name, vram, total_ram_gb=total_ram_gb))
+    return gpus
+
+
+def _nvidia_gpu(name: str, vram_gb: float | None, *, total_ram_gb: float) -> Gpu:
+    if vram_gb is None and total_ram_gb:
+        # A GPU without dedicated memory shares the system RAM (GB10, Jetson): unified memory.
+        return Gpu(name=name, vram_gb=total_ram_gb, backend=CUDA, unified_memory=True)
+    return Gpu(name=name, vram_gb=vram_gb, backend=CUDA)
+
+
+# --- AMD --------------------------------------------------------------------------------------------
+
+
+def amd_gpus(sysfs: Path = Path("/sys")) -> list[Gpu]:
+    """AMD GPUs from the amdgpu driver's sysfs files (what rocm-smi reads), discrete ones only."""
+    gpus = []
+    for device in sorted((sysfs / "class" / "drm").glob("card[0-9]*/device")):
+        if not re.fullmatch(r"card\d+", device.parent.name):
+            continue  # connectors (card0-DP-1) point at the same device
+        if _read(device / "vendor").lower() != "0x1002":
+            continue
+        try:
+            vram = int(_read(device / "mem_info_vram_total")) / GIB
+        except ValueError:
+            continue
+        if vram < AMD_MIN_DEDICATED_VRAM_GB:
+            continue
+        name = _read(device / "product_name") or f"AMD GPU {_read(device / 'device') or ''}".strip()
+        gpus.append(Gpu(name=name, vram_gb=vram, backend=ROCM))
+    return gpus
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _round2(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -1,0 +1,404 @@
+"""Public Python API of the nodes app: this node's hardware and model fit, the catalog, the cluster."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.core import jobs, system
+from apps.core.errors import Conflict, Invalid, NotFound, Unavailable
+from apps.nodes import catalog, listing, polling, selectors
+from apps.nodes.hardware import Hardware, hardware_detect, hardware_from_system_dict
+from apps.nodes.models import CatalogModel, Node
+from apps.nodes.scoring import FIT_LEVELS, FitOptions, ModelFacts, ModelFit, fit_model
+
+logger = logging.getLogger(__name__)
+
+POLL_THREADS = 8
+PLACEMENT_FIELDS = (
+    "fit_level",
+    "fit_label",
+    "run_mode",
+    "run_mode_label",
+    "score",
+    "score_components",
+    "estimated_tps",
+    "runtime",
+    "best_quant",
+    "memory_required_gb",
+    "memory_available_gb",
+    "utilization_pct",
+    "notes",
+)
+
+# --- fit on any hardware --------------------------------------------------------------------------
+
+
+def fit_options(*, max_context: int | None = None) -> FitOptions:
+    return FitOptions(
+        context_limit=max_context,
+        default_context=settings.MODELYARD_NODES_DEFAULT_CONTEXT,
+        kv_cache_type=settings.MODELYARD_NODES_KV_CACHE_TYPE,
+        unified_memory_fraction=settings.MODELYARD_NODES_UNIFIED_MEMORY_FRACTION,
+    )
+
+
+def models_fit(*, hardware: Hardware, max_context: int | None = None) -> list[ModelFit]:
+    """Every enabled catalog model scored on `hardware`."""
+    options = fit_options(max_context=max_context)
+    return [fit_model(model, hardware, options) for model in selectors.catalog_facts()]
+
+
+def models_listing(*, hardware: Hardware, node: dict[str, str], query: listing.ModelQuery) -> dict[str, Any]:
+    """The spec's listing envelope: node, system, totals, the filters echoed, and the models."""
+    total, selected = listing.select(models_fit(hardware=hardware, max_context=query.max_context), query)
+    return {
+        "node": node,
+        "system": hardware.as_system_dict(),
+        "total_models": total,
+        "returned_models": len(selected),
+        "filters": query.filters(),
+        "models": [fit.as_dict() for fit in selected],
+    }
+
+
+# --- this node (the node surface) -----------------------------------------------------------------
+
+
+def local_system() -> dict[str, Any]:
+    return {"node": system.node_identity(), "system": hardware_detect().as_system_dict()}
+
+
+def local_models(*, query: listing.ModelQuery) -> dict[str, Any]:
+    return models_listing(hardware=hardware_detect(), node=system.node_identity(), query=query)
+
+
+# --- the catalog ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def catalog_sync(*, path: Path | None = None) -> catalog.SyncReport:
+    """Apply a catalog file (the shipped one by default); fields edited in the admin are kept."""
+    return catalog.catalog_apply(model_class=CatalogModel, path=path or catalog.CATALOG_FILE)
+
+
+def catalog_model_record_admin_edit(*, row: CatalogModel, changed_fields: list[str]) -> CatalogModel:
+    """Remember which facts an admin changed, so that catalog updates leave them alone."""
+    edited = set(row.admin_edited_fields or []) | {name for name in changed_fields if name in catalog.FACT_FIELDS}
+    row.admin_edited_fields = sorted(edited)
+    return row
+
+
+def catalog_model_forget_admin_edits(*, rows: QuerySet[CatalogModel]) -> int:
+    """Let the next catalog sync overwrite these models' admin edits again."""
+    return rows.update(admin_edited_fields=[])
+
+
+# --- the cluster (platform) -----------------------------------------------------------------------
+
+
+def node_local_ensure() -> Node:
+    """The row of the node this server runs on, created or renamed to match MODELYARD_NODE_NAME."""
+    identity = system.node_identity()
+    local = Node.objects.filter(is_local=True).first()
+    if local is None:
+        try:
+            with transaction.atomic():
+                local = Node.objects.create(name=identity["name"], is_local=True, os=identity["os"])
+        except IntegrityError:  # created meanwhile by another process, or a remote node holds the name
+            local = Node.objects.filter(is_local=True).first()
+            if local is None:
+                raise Conflict(f"a registered node is already called {identity['name']!r}") from None
+    elif local.name != identity["name"] and not Node.objects.filter(name=identity["name"]).exists():
+        local.name = identity["name"]
+        local.save(update_fields=["name", "updated_at"])
+    return local
+
+
+def nodes_list() -> QuerySet[Node]:
+    node_local_ensure()
+    return Node.objects.all()
+
+
+def node_get(*, name: str) -> Node:
+    node_local_ensure()
+    node = Node.objects.filter(name=name).first()
+    if node is None:
+        raise NotFound(f"node {name!r} not found")
+    return node
+
+
+def node_register(*, url: str, name: str | None = None, api_key: str = "") -> Node:
+    """Add a node by the URL of its node surface. Without a name, the node must answer to tell its own."""
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise Invalid(f"node url must start with http:// or https://, got {url!r}")
+    if selectors.node_by_url(url=url):
+        raise Conflict(f"a node with url {url} is already registered")
+    name = name or node_name_discover(url=url, api_key=api_key)
+    if Node.objects.filter(name=name).exists():
+        raise Conflict(f"node {name!r} is already registered")
+    node = Node.objects.create(name=name, url=url, api_key=api_key)
+    _poll_remote([node])
+    node.refresh_from_db()
+    return node
+
+
+def node_name_discover(*, url: str, api_key: str = "") -> str:
+    """The name a node gives itself on its /health."""
+    try:
+        return _fetch(url=url.strip().rstrip("/"), api_key=api_key).name
+    except (polling.NodeUnreachable, polling.NodeBadAnswer) as error:
+        raise Unavailable(f"node at {url} did not answer ({error}); give a name to register it anyway") from None
+
+
+def node_delete(*, name: str) -> None:
+    node = node_get(name=name)
+    if node.is_local:
+        raise Conflict("the local node registers itself and cannot be removed; disable it instead")
+    node.delete()
+
+
+def node_poll(*, name: str) -> Node:
+    node = node_get(name=name)
+    nodes_poll(names=[node.name])
+    node.refresh_from_db()
+    return node
+
+
+def nodes_poll(*, names: list[str] | None = None) -> list[Node]:
+    """Poll the enabled nodes (or those named): the local one in process, the others over HTTP, at once."""
+    local = node_local_ensure()
+    nodes = list(Node.objects.filter(name__in=names) if names is not None else selectors.nodes_enabled())
+    if any(node.pk == local.pk for node in nodes):
+        _poll_local(local)
+    _poll_remote([node for node in nodes if not node.is_local])
+    return list(Node.objects.filter(pk__in=[node.pk for node in nodes]))
+
+
+def nodes_poll_summary(*, names: list[str] | None = None) -> dict[str, Any]:
+    """Poll and sum up by status: what the schedule and the admin's "poll now" job return."""
+    polled = nodes_poll(names=names)
+    jobs.progress(len(polled), len(polled), message=f"polled {len(polled)} node(s)")
+    return {node.name: node.status for node in polled}
+
+
+def nodes_poll_enqueue(*, names: list[str]) -> Any:
+    """A "poll now" job, run by a worker, visible with its result in the jobs list."""
+    return jobs.job_enqueue(
+        kind="nodes.poll",
+        func="apps.nodes.tasks.poll_nodes",
+        params={"names": names},
+        owner_surface="platform",
+        owner_ref=",".join(names)[:255],
+    )
+
+
+def node_hardware(*, node: Node) -> Hardware:
+    """The node's hardware: detected live for this node, its last report for the others."""
+    if node.is_local:
+        return hardware_detect()
+    if not node.system:
+        raise Unavailable(f"node {node.name!r} has not reported its hardware yet (status: {node.status})")
+    try:
+        return hardware_from_system_dict(node.system)
+    except ValueError as error:
+        raise Unavailable(f"node {node.name!r} reported hardware that cannot be read: {error}") from None
+
+
+def node_models(*, name: str, query: listing.ModelQuery) -> dict[str, Any]:
+    """A node's model listing, scored here with this platform's catalog on the hardware it last reported."""
+    node = node_get(name=name)
+    hardware = node_hardware(node=node)
+    identity = {"name": node.name, "os": node.os or (system.node_identity()["os"] if node.is_local else "")}
+    body = models_listing(hardware=hardware, node=identity, query=query)
+    body["status"] = Node.Status.HEALTHY if node.is_local else node.status
+    body["last_seen_at"] = _iso(timezone.now() if node.is_local else node.last_seen_at)
+    return body
+
+
+def placement_rank(*, model: str, max_context: int | None = None, min_fit: str | None = None) -> dict[str, Any]:
+    """Rank the cluster's nodes for one model: runnable first, then by score and speed."""
+    row = selectors.catalog_model_find(name=model)
+    facts = ModelFacts(**catalog.facts_of(row))
+    options = fit_options(max_context=max_context)
+    minimum = listing.choice("min_fit", min_fit)
+    node_local_ensure()
+    placements, unavailable = [], []
+    for node in Node.objects.all():
+        reason = _unplaceable(node)
+        if reason:
+            unavailable.append({"node": node.name, "url": node.url or None, "status": node.status, "reason": reason})
+            continue
+        fit = fit_model(facts, node_hardware(node=node), options).as_dict()
+        if minimum and FIT_LEVELS.index(fit["fit_level"]) > FIT_LEVELS.index(minimum):
+            continue
+        placements.append(
+            {
+                "node": node.name,
+                "url": node.url or None,
+                "is_local": node.is_local,
+                "status": Node.Status.HEALTHY if node.is_local else node.status,
+                "last_seen_at": _iso(timezone.now() if node.is_local else node.last_seen_at),
+                **{key: fit[key] for key in PLACEMENT_FIELDS},
+            }
+        )
+    placements.sort(key=lambda p: (p["fit_level"] == "too_tight", -p["score"], -p["estimated_tps"], p["node"]))
+    best = next((p["node"] for p in placements if p["fit_level"] != "too_tight"), None)
+    return {
+        "model": {
+            "name": facts.name,
+            "provider": facts.provider,
+            "parameter_count": facts.parameter_count,
+            "params_b": round(facts.params_b, 2),
+            "is_moe": facts.is_moe,
+            "context_length": facts.context_length,
+            "category": facts.category,
+        },
+        "filters": {"max_context": max_context, "min_fit": minimum},
+        "best": best,
+        "placements": placements,
+        "unavailable": unavailable,
+    }
+
+
+def node_payload(*, node: Node) -> dict[str, Any]:
+    """A node as the cluster API shows it."""
+    local = node.is_local
+    return {
+        "name": node.name,
+        "url": node.url or None,
+        "is_local": local,
+        "enabled": node.enabled,
+        "status": node.status,
+        "node": {"name": node.name, "os": node.os},
+        "last_seen_at": _iso(node.last_seen_at),
+        "last_polled_at": _iso(node.last_polled_at),
+        "latency_ms": node.latency_ms,
+        "consecutive_failures": node.consecutive_failures,
+        "last_error": node.last_error,
+        "system": node.system,
+        "top_models": node.top_models,
+    }
+
+
+# --- polling internals ----------------------------------------------------------------------------
+
+
+def _unplaceable(node: Node) -> str:
+    if not node.enabled:
+        return "disabled"
+    if node.is_local:
+        return ""
+    if node.status != Node.Status.HEALTHY:
+        return f"{node.status}: {node.last_error}" if node.last_error else str(node.status)
+    if not node.system:
+        return "no hardware report yet"
+    return ""
+
+
+def _fetch(*, url: str, api_key: str) -> polling.NodeReport:
+    return polling.node_fetch(
+        url=url,
+        api_key=api_key,
+        timeout=settings.MODELYARD_NODES_POLL_TIMEOUT,
+        top=settings.MODELYARD_NODES_POLL_TOP,
+    )
+
+
+def _poll_local(node: Node) -> None:
+    hardware = hardware_detect()
+    top = listing.model_query(endpoint="top", limit=settings.MODELYARD_NODES_POLL_TOP, min_fit="good")
+    _, best = listing.select(models_fit(hardware=hardware), top)
+    report = polling.NodeReport(
+        name=node.name,
+        os=system.node_identity()["os"],
+        system=hardware.as_system_dict(),
+        top_models=[{key: fit.as_dict()[key] for key in polling.TOP_MODEL_FIELDS} for fit in best],
+        latency_ms=0.0,
+    )
+    _record_report(node, report)
+
+
+def _poll_remote(nodes: list[Node]) -> None:
+    """Fetch every node at once (HTTP only in the threads), then save the outcomes here."""
+    if not nodes:
+        return
+
+    def fetch(node: Node) -> tuple[Node, polling.NodeReport | Exception]:
+        try:
+            return node, _fetch(url=node.url, api_key=node.api_key)
+        except (polling.NodeUnreachable, polling.NodeBadAnswer) as error:
+            return node, error
+
+    with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(nodes))) as pool:
+        outcomes = list(pool.map(fetch, nodes))
+    for node, outcome in outcomes:
+        if isinstance(outcome, polling.NodeReport):
+            _record_report(node, outcome)
+        else:
+            status = Node.Status.UNREACHABLE if isinstance(outcome, polling.NodeUnreachable) else Node.Status.ERROR
+            _record_failure(node, status, str(outcome))
+
+
+def _record_report(node: Node, report: polling.NodeReport) -> None:
+    now = timezone.now()
+    node.status, node.os, node.system, node.top_models = (
+        Node.Status.HEALTHY,
+        report.os,
+        report.system,
+        report.top_models,
+    )
+    node.last_seen_at = node.last_polled_at = now
+    node.latency_ms, node.last_error, node.consecutive_failures = report.latency_ms, "", 0
+    node.save()
+
+
+def _record_failure(node: Node, status: str, error: str) -> None:
+    logger.info("node %s: %s (%s)", node.name, status, error)
+    node.status, node.last_error, node.last_polled_at = status, error[:2000], timezone.now()
+    node.consecutive_failures += 1
+    node.save(update_fields=["status", "last_error", "last_polled_at", "consecutive_failures", "updated_at"])
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+# --- the poll schedule ----------------------------------------------------------------------------
+
+POLL_SCHEDULE_NAME = "nodes.poll"
+POLL_SCHEDULE_FUNC = "apps.nodes.tasks.poll_scheduled"
+_SCHEDULE_LOCK_ID = 0x6E6F646573  # "nodes": one process at a time reconciles the schedule
+
+
+def poll_schedule_ensure() -> Any:
+    """Make the django-q2 schedule match MODELYARD_NODES_POLL_MINUTES (0 removes it). Idempotent."""
+    from django.db import connection
+    from django_q.models import Schedule
+
+    minutes = settings.MODELYARD_NODES_POLL_MINUTES
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULE_LOCK_ID])
+        existing = list(Schedule.objects.filter(name=POLL_SCHEDULE_NAME).order_by("pk"))
+        keep = existing[0] if existing and minutes > 0 else None
+        Schedule.objects.filter(pk__in=[s.pk for s in existing if s is not keep]).delete()
+        if minutes <= 0:
+            return None
+        wanted = {"func": POLL_SCHEDULE_FUNC, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1}
+        if keep is None:
+            return Schedule.objects.create(name=POLL_SCHEDULE_NAME, next_run=timezone.now(), **wanted)
+        if any(getattr(keep, key) != value for key, value in wanted.items()):
+            for key, value in wanted.items():
+                setattr(keep, key, value)
+            keep.save()
+        return keep

@@ -1,0 +1,35 @@
+"""Fixed hardware for deterministic fit tests: the four machines of the issue."""
+
+from apps.nodes.hardware import Gpu, Hardware
+
+GPU_BOX_24GB = Hardware(
+    total_ram_gb=64.0,
+    available_ram_gb=56.0,
+    cpu_cores=16,
+    cpu_name="AMD Ryzen 9 7950X 16-Core Processor",
+    cpu_arch="x86_64",
+    gpus=(Gpu(name="NVIDIA GeForce RTX 4090", vram_gb=24.0, backend="CUDA"),),
+)
+LAPTOP_16GB = Hardware(
+    total_ram_gb=16.0,
+    available_ram_gb=12.0,
+    cpu_cores=8,
+    cpu_name="12th Gen Intel(R) Core(TM) i7-1260P",
+    cpu_arch="x86_64",
+)
+MAC_64GB = Hardware(
+    total_ram_gb=64.0,
+    available_ram_gb=40.0,
+    cpu_cores=12,
+    cpu_name="Apple M2 Max",
+    cpu_arch="arm64",
+    gpus=(Gpu(name="Apple M2 Max", vram_gb=64.0, backend="Metal", unified_memory=True),),
+)
+SERVER_2X80GB = Hardware(
+    total_ram_gb=512.0,
+    available_ram_gb=480.0,
+    cpu_cores=64,
+    cpu_name="AMD EPYC 9354 32-Core Processor",
+    cpu_arch="x86_64",
+    gpus=(Gpu(name="NVIDIA H100 80GB HBM3", vram_gb=80.0, backend="CUDA", count=2),),
+)

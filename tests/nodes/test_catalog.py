@@ -1,0 +1,178 @@
+"""The shipped catalog: real models with their published facts, loaded into Postgres, updatable without
+losing what an admin changed."""
+
+import json
+from datetime import date
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.nodes import services
+from apps.nodes.catalog import CATALOG_FILE, catalog_read
+from apps.nodes.models import CatalogModel
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_shipped_catalog_has_at_least_150_models_of_every_use_case():
+    version, entries = catalog_read()
+    categories = {entry["category"] for entry in entries}
+
+    assert version and len(entries) >= 150
+    assert categories == {"general", "coding", "reasoning", "chat", "multimodal", "embedding"}
+    assert sum(entry["category"] == "embedding" for entry in entries) >= 20
+    assert sum(entry["is_moe"] for entry in entries) >= 20
+
+
+def test_every_entry_is_consistent():
+    for entry in catalog_read()[1]:
+        name = entry["name"]
+        assert "/" in name, name
+        assert 0.01 < entry["params_b"] < 1100 and entry["context_length"] >= 512, name
+        assert entry["num_layers"] and entry["num_kv_heads"], name
+        assert entry["head_dim"] or entry["kv_lora_rank"], name
+        if entry["is_moe"]:
+            assert entry["num_experts"] > entry["active_experts"] >= 1, name
+            assert 0 < entry["active_params_b"] < entry["params_b"], name
+        else:
+            assert entry["active_params_b"] is None and entry["num_experts"] is None, name
+        assert entry["release_date"] is None or date(2021, 1, 1) <= entry["release_date"] <= date(2026, 1, 1), name
+
+
+@pytest.mark.parametrize(
+    ("name", "facts"),
+    [
+        (
+            "meta-llama/Llama-3.1-8B-Instruct",
+            {"num_layers": 32, "num_kv_heads": 8, "head_dim": 128, "context_length": 131072},
+        ),
+        ("meta-llama/Llama-3.1-405B-Instruct", {"num_layers": 126, "num_kv_heads": 8, "head_dim": 128}),
+        ("Qwen/Qwen2.5-7B-Instruct", {"params_b": 7.62, "num_layers": 28, "num_kv_heads": 4, "head_dim": 128}),
+        ("Qwen/Qwen3-30B-A3B", {"num_experts": 128, "active_experts": 8, "num_layers": 48, "num_kv_heads": 4}),
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", {"params_b": 46.70, "active_params_b": 12.88, "num_experts": 8}),
+        ("google/gemma-2-9b-it", {"num_layers": 42, "num_kv_heads": 8, "head_dim": 256, "context_length": 8192}),
+        ("google/gemma-3-27b-it", {"num_layers": 62, "num_kv_heads": 16, "head_dim": 128}),
+        ("microsoft/phi-4", {"num_layers": 40, "num_kv_heads": 10, "context_length": 16384}),
+        (
+            "deepseek-ai/DeepSeek-V3",
+            {"num_layers": 61, "kv_lora_rank": 512, "qk_rope_head_dim": 64, "active_params_b": 37.0},
+        ),
+        ("openai/gpt-oss-20b", {"num_layers": 24, "num_kv_heads": 8, "head_dim": 64, "num_experts": 32}),
+        ("BAAI/bge-small-en-v1.5", {"params_b": 0.0334, "context_length": 512, "num_layers": 12}),
+    ],
+)
+def test_known_models_carry_their_published_config(name, facts):
+    entry = {entry["name"]: entry for entry in catalog_read()[1]}[name]
+    assert {key: entry[key] for key in facts} == facts
+
+
+def test_the_migration_loaded_the_catalog_into_postgres(catalog):
+    assert CatalogModel.objects.count() == len(catalog_read()[1])
+    llama = CatalogModel.objects.get(name="meta-llama/Llama-3.3-70B-Instruct")
+    assert (llama.provider, llama.category, llama.release_date) == ("Meta", "general", date(2024, 12, 6))
+
+
+def newer_catalog(tmp_path, change) -> str:
+    document = json.loads(CATALOG_FILE.read_text())
+    change(document)
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+def test_a_newer_file_updates_facts_adds_models_and_keeps_admin_edits(catalog, admin_client, tmp_path):
+    name = "Qwen/Qwen2.5-7B-Instruct"
+    row = CatalogModel.objects.get(name=name)
+    form = {
+        field: getattr(row, field) if getattr(row, field) is not None else ""
+        for field in ["name", "provider", "parameter_count", "category", "use_case", "params_b", "context_length",
+                      "num_layers", "num_kv_heads", "head_dim", "architecture"]
+    }  # fmt: skip
+    # The admin page posts the hidden initial of fields with a callable default (gguf_sources) too.
+    form.update(release_date="2024-09-19", enabled="on", gguf_sources="[]", context_length=131072)
+    form["initial-gguf_sources"] = "[]"
+    assert admin_client.post(f"/admin/nodes/catalogmodel/{row.pk}/change/", form).status_code == 302
+    row.refresh_from_db()
+    assert (row.context_length, row.admin_edited_fields) == (131072, ["context_length"])
+
+    def change(document):
+        for entry in document["models"]:
+            if entry["name"] == name:
+                entry.update(context_length=65536, use_case="Newer description")
+        document["version"] = "2099.1"
+        document["models"].append(
+            {"name": "example/New-Model-3B", "provider": "Example", "params_b": 3.0, "context_length": 8192,
+             "num_layers": 28, "num_kv_heads": 8, "head_dim": 128, "category": "chat"}
+        )  # fmt: skip
+
+    report = services.catalog_sync(path=newer_catalog(tmp_path, change))
+
+    row.refresh_from_db()
+    assert (row.context_length, row.use_case, row.catalog_version) == (131072, "Newer description", "2099.1")
+    assert report.created == ["example/New-Model-3B"] and report.updated == [name]
+    assert report.kept_admin_edits == {name: ["context_length"]}
+    assert CatalogModel.objects.get(name="example/New-Model-3B").category == "chat"
+
+
+def test_forgetting_admin_edits_lets_the_file_win_again(catalog, tmp_path):
+    row = CatalogModel.objects.get(name="microsoft/phi-4")
+    row.context_length, row.admin_edited_fields = 4096, ["context_length"]
+    row.save()
+    services.catalog_sync()
+    assert CatalogModel.objects.get(pk=row.pk).context_length == 4096
+
+    services.catalog_model_forget_admin_edits(rows=CatalogModel.objects.filter(pk=row.pk))
+    services.catalog_sync()
+    assert CatalogModel.objects.get(pk=row.pk).context_length == 16384
+
+
+def test_models_added_in_the_admin_survive_a_sync(catalog, admin_client):
+    response = admin_client.post(
+        "/admin/nodes/catalogmodel/add/",
+        {"name": "acme/house-model-7b", "provider": "ACME", "parameter_count": "7B", "category": "coding",
+         "params_b": 7.2, "context_length": 16384, "enabled": "on", "gguf_sources": "[]"},
+    )  # fmt: skip
+    assert response.status_code == 302
+
+    report = services.catalog_sync()
+    added = CatalogModel.objects.get(name="acme/house-model-7b")
+    assert added.source == CatalogModel.Source.ADMIN
+    assert report.not_in_file == ["acme/house-model-7b"]
+
+
+def test_the_sync_command_reports_what_it_did(catalog, tmp_path, capsys):
+    call_command("nodes_catalog_sync")
+    report = json.loads(capsys.readouterr().out)
+    assert (report["created"], report["updated"], report["unchanged"]) == (0, 0, CatalogModel.objects.count())
+
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"version": "x", "models": [{"name": "a/b", "params_b": 1}]}))
+    with pytest.raises(CommandError, match="missing context_length"):
+        call_command("nodes_catalog_sync", "--file", str(broken))
+
+
+def test_the_admin_lists_filters_and_searches_the_catalog(catalog, admin_client):
+    page = admin_client.get("/admin/nodes/catalogmodel/")
+    coding = admin_client.get("/admin/nodes/catalogmodel/", {"category__exact": "coding"})
+    google = admin_client.get("/admin/nodes/catalogmodel/", {"provider": "Google"})
+    searched = admin_client.get("/admin/nodes/catalogmodel/", {"q": "starcoder2"})
+
+    assert page.status_code == 200 and page.context["cl"].result_count == CatalogModel.objects.count()
+    assert coding.context["cl"].result_count == CatalogModel.objects.filter(category="coding").count()
+    assert {row.provider for row in google.context["cl"].result_list} == {"Google"}
+    assert {row.name for row in searched.context["cl"].result_list} == {
+        "bigcode/starcoder2-3b",
+        "bigcode/starcoder2-7b",
+        "bigcode/starcoder2-15b",
+        "bigcode/starcoder2-15b-instruct-v0.1",
+    }
+
+
+def test_the_disable_action_hides_models_from_the_node_listing(catalog, admin_client, client):
+    target = CatalogModel.objects.filter(name__icontains="starcoder2")
+    admin_client.post(
+        "/admin/nodes/catalogmodel/",
+        {"action": "disable_models", "_selected_action": list(target.values_list("pk", flat=True))},
+    )
+
+    assert client.get("/api/v1/models/starcoder2", SERVER_PORT=8787).json()["total_models"] == 0

@@ -1,0 +1,404 @@
+"""The node surface (port 8787): specs/node-fit-api.txt — every field, filter, sort, default and error."""
+
+import socket
+from datetime import date
+
+import psutil
+import pytest
+
+from apps.nodes.models import CatalogModel
+from tests.nodes.profiles import GPU_BOX_24GB, LAPTOP_16GB, MAC_64GB
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalog")]
+
+NODE_PORT = 8787
+SYSTEM_FIELDS = {
+    "total_ram_gb",
+    "available_ram_gb",
+    "cpu_cores",
+    "cpu_name",
+    "has_gpu",
+    "gpu_vram_gb",
+    "gpu_name",
+    "gpu_count",
+    "unified_memory",
+    "backend",
+    "gpus",
+}
+MODEL_FIELDS = {
+    "name",
+    "provider",
+    "parameter_count",
+    "params_b",
+    "context_length",
+    "use_case",
+    "category",
+    "release_date",
+    "is_moe",
+    "fit_level",
+    "fit_label",
+    "run_mode",
+    "run_mode_label",
+    "score",
+    "score_components",
+    "estimated_tps",
+    "runtime",
+    "runtime_label",
+    "best_quant",
+    "memory_required_gb",
+    "memory_available_gb",
+    "utilization_pct",
+    "notes",
+    "gguf_sources",
+}
+FILTER_FIELDS = {
+    "limit",
+    "perfect",
+    "min_fit",
+    "runtime",
+    "use_case",
+    "provider",
+    "search",
+    "sort",
+    "max_context",
+    "include_too_tight",
+    "top_only",
+}
+RANK = {"perfect": 0, "good": 1, "marginal": 2, "too_tight": 3}
+
+
+def get(client, path: str, **params):
+    return client.get(path, params, SERVER_PORT=NODE_PORT)
+
+
+@pytest.fixture
+def gpu_box(use_hardware):
+    return use_hardware(GPU_BOX_24GB)
+
+
+# --- /api/v1/system ------------------------------------------------------------------------------
+
+
+def test_system_reports_the_node_and_its_hardware_in_the_spec_shape(client, gpu_box, settings):
+    settings.MODELYARD_NODE_NAME = "worker-1"
+    body = get(client, "/api/v1/system").json()
+
+    assert body["node"] == {"name": "worker-1", "os": "linux"}
+    assert SYSTEM_FIELDS <= set(body["system"])
+    assert body["system"] | {"gpus": None} == {
+        "total_ram_gb": 64.0,
+        "available_ram_gb": 56.0,
+        "cpu_cores": 16,
+        "cpu_name": "AMD Ryzen 9 7950X 16-Core Processor",
+        "has_gpu": True,
+        "gpu_vram_gb": 24.0,
+        "gpu_name": "NVIDIA GeForce RTX 4090",
+        "gpu_count": 1,
+        "unified_memory": False,
+        "backend": "CUDA",
+        "gpus": None,
+        "total_gpu_vram_gb": 24.0,
+        "cpu_arch": "x86_64",
+    }
+    assert body["system"]["gpus"] == [
+        {"name": "NVIDIA GeForce RTX 4090", "vram_gb": 24.0, "backend": "CUDA", "count": 1, "unified_memory": False}
+    ]
+
+
+def test_system_without_a_gpu_has_nulls_as_in_the_spec(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    system = get(client, "/api/v1/system").json()["system"]
+
+    assert (system["has_gpu"], system["gpu_vram_gb"], system["gpu_name"], system["gpu_count"]) == (False, None, None, 0)
+    assert (system["backend"], system["gpus"], system["unified_memory"]) == ("CPU (x86)", [], False)
+
+
+def test_system_detects_this_machine_truthfully(client, settings):
+    settings.MODELYARD_NODES_HARDWARE_FILE = ""
+    system = get(client, "/api/v1/system").json()["system"]
+    memory = psutil.virtual_memory()
+
+    assert system["total_ram_gb"] == round(memory.total / 1024**3, 2)
+    assert abs(system["available_ram_gb"] - memory.available / 1024**3) < 1.0  # read live, moments apart
+    assert system["cpu_cores"] == psutil.cpu_count(logical=True)
+    assert system["cpu_name"]
+    assert system["backend"] in {"CUDA", "ROCm", "Metal", "CPU (x86)", "CPU (ARM)"}
+    assert system["has_gpu"] == bool(system["gpus"])
+
+
+def test_health_is_public_and_names_the_node(client):
+    assert get(client, "/health").json() == {"status": "ok", "node": {"name": socket.gethostname(), "os": "linux"}}
+
+
+def test_an_unusable_hardware_file_is_a_503_with_the_reason(client, settings, tmp_path):
+    broken = tmp_path / "hw.json"
+    broken.write_text("{not json")
+    settings.MODELYARD_NODES_HARDWARE_FILE = str(broken)
+    from apps.nodes.hardware import hardware_cache_clear
+
+    hardware_cache_clear()
+    response = get(client, "/api/v1/system")
+
+    assert response.status_code == 503
+    assert response.json()["error"].startswith(f"MODELYARD_NODES_HARDWARE_FILE {broken}")
+    hardware_cache_clear()
+
+
+# --- /api/v1/models ------------------------------------------------------------------------------
+
+
+def test_the_listing_has_every_field_of_the_spec(client, gpu_box):
+    body = get(client, "/api/v1/models", limit=20, min_fit="marginal", sort="score").json()
+
+    assert set(body) == {"node", "system", "total_models", "returned_models", "filters", "models"}
+    assert body["returned_models"] == len(body["models"]) == 20
+    assert body["filters"] == {
+        "limit": 20,
+        "perfect": None,
+        "min_fit": "marginal",
+        "runtime": None,
+        "use_case": None,
+        "provider": None,
+        "search": None,
+        "sort": "score",
+        "max_context": None,
+        "include_too_tight": True,
+        "top_only": False,
+    }
+    model = body["models"][0]
+    assert MODEL_FIELDS <= set(model)
+    assert set(model["score_components"]) == {"quality", "speed", "fit", "context"}
+    assert model["fit_label"] in {"Perfect", "Good", "Marginal"}
+    assert model["runtime"] == "llamacpp" and model["runtime_label"] == "llama.cpp"
+    assert model["release_date"] is None or date.fromisoformat(model["release_date"])
+
+
+def test_by_default_every_enabled_model_is_listed_with_too_tight_ones_last(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    CatalogModel.objects.filter(name="Qwen/Qwen2-0.5B-Instruct").update(enabled=False)
+    body = get(client, "/api/v1/models").json()
+    levels = [model["fit_level"] for model in body["models"]]
+
+    assert body["total_models"] == body["returned_models"] == CatalogModel.objects.filter(enabled=True).count()
+    assert body["filters"]["limit"] is None
+    assert "too_tight" in levels
+    assert levels.index("too_tight") > max(i for i, level in enumerate(levels) if level != "too_tight")
+    assert "Qwen/Qwen2-0.5B-Instruct" not in {model["name"] for model in body["models"]}
+
+
+def test_limit_caps_the_models_but_not_the_total(client, gpu_box):
+    body = get(client, "/api/v1/models", limit=3).json()
+
+    assert (body["returned_models"], len(body["models"])) == (3, 3)
+    assert body["total_models"] > 3
+
+
+def test_perfect_keeps_only_perfect_fits(client, gpu_box):
+    body = get(client, "/api/v1/models", perfect="true").json()
+
+    assert body["models"] and {model["fit_level"] for model in body["models"]} == {"perfect"}
+    assert body["filters"]["perfect"] is True
+    everything = get(client, "/api/v1/models", perfect="false").json()
+    assert everything["total_models"] > body["total_models"]
+
+
+@pytest.mark.parametrize("min_fit", ["perfect", "good", "marginal", "too_tight"])
+def test_min_fit_keeps_that_level_and_better(client, gpu_box, min_fit):
+    body = get(client, "/api/v1/models", min_fit=min_fit).json()
+
+    assert body["models"]
+    assert all(RANK[model["fit_level"]] <= RANK[min_fit] for model in body["models"])
+    assert body["filters"]["min_fit"] == min_fit
+
+
+def test_include_too_tight_false_drops_models_that_do_not_fit(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    body = get(client, "/api/v1/models", include_too_tight="false").json()
+
+    assert body["models"] and "too_tight" not in {model["fit_level"] for model in body["models"]}
+    assert body["filters"]["include_too_tight"] is False
+
+
+def test_runtime_filters_on_the_runtime_each_model_would_use(client, use_hardware):
+    use_hardware(GPU_BOX_24GB)
+    assert get(client, "/api/v1/models", runtime="mlx").json()["total_models"] == 0
+    llamacpp = get(client, "/api/v1/models", runtime="llama.cpp").json()
+    assert llamacpp["total_models"] > 0 and llamacpp["filters"]["runtime"] == "llamacpp"
+
+    use_hardware(MAC_64GB)
+    mlx = get(client, "/api/v1/models", runtime="mlx").json()
+    assert mlx["total_models"] == get(client, "/api/v1/models", runtime="any").json()["total_models"]
+    assert {model["runtime_label"] for model in mlx["models"]} == {"MLX"}
+    assert get(client, "/api/v1/models", runtime="llamacpp").json()["total_models"] == 0
+
+
+@pytest.mark.parametrize("use_case", ["coding", "reasoning", "chat", "multimodal", "embedding", "general"])
+def test_use_case_keeps_one_category(client, gpu_box, use_case):
+    body = get(client, "/api/v1/models", use_case=use_case.upper()).json()
+
+    assert body["models"]
+    assert {model["category"] for model in body["models"]} == {use_case.title()}
+    assert body["filters"]["use_case"] == use_case
+
+
+def test_provider_is_a_case_insensitive_substring(client, gpu_box):
+    body = get(client, "/api/v1/models", provider="mistral").json()
+
+    assert body["models"] and {model["provider"] for model in body["models"]} == {"Mistral AI"}
+    assert body["filters"]["provider"] == "mistral"
+
+
+def test_search_looks_in_name_provider_and_parameter_count(client, gpu_box):
+    by_name = get(client, "/api/v1/models", search="coder").json()["models"]
+    by_provider = get(client, "/api/v1/models", search="allen ai").json()["models"]
+    by_size = get(client, "/api/v1/models", search="30b-a3b").json()["models"]
+
+    assert by_name and all("coder" in model["name"].lower() for model in by_name)
+    assert by_provider and {model["provider"] for model in by_provider} == {"Allen AI"}
+    assert by_size and all(model["parameter_count"] == "30B-A3B" for model in by_size)
+
+
+def test_max_context_sizes_the_kv_cache_and_is_echoed(client, gpu_box):
+    name = "meta-llama/Llama-3.1-8B-Instruct"
+    short = get(client, f"/api/v1/models/{name}", max_context=2048).json()
+    long = get(client, f"/api/v1/models/{name}", max_context=65536).json()
+
+    kv_per_token = 32 * 2 * 8 * 128 * 2 / 1e9
+    assert short["filters"]["max_context"] == 2048
+    assert long["models"][0]["memory_required_gb"] - short["models"][0]["memory_required_gb"] == pytest.approx(
+        kv_per_token * (65536 - 2048), abs=0.02
+    )
+    assert long["models"][0]["estimation_context"] == 65536
+
+
+SORT_KEYS = {
+    "score": lambda m: -m["score"],
+    "tps": lambda m: -m["estimated_tps"],
+    "params": lambda m: -m["params_b"],
+    "mem": lambda m: -m["utilization_pct"],
+    "ctx": lambda m: -m["context_length"],
+    "date": lambda m: (m["release_date"] is None, "" if m["release_date"] is None else "-" + m["release_date"]),
+    "use_case": lambda m: m["category"],
+}
+
+
+@pytest.mark.parametrize("sort", SORT_KEYS)
+def test_each_sort_orders_runnable_models_and_keeps_too_tight_ones_last(client, use_hardware, sort):
+    use_hardware(LAPTOP_16GB)
+    models = get(client, "/api/v1/models", sort=sort).json()["models"]
+    runnable = [model for model in models if model["fit_level"] != "too_tight"]
+    tight = [model for model in models if model["fit_level"] == "too_tight"]
+
+    assert runnable and tight and models == runnable + tight
+    if sort == "date":
+        dated = [model["release_date"] for model in runnable if model["release_date"]]
+        assert dated == sorted(dated, reverse=True)
+        assert all(model["release_date"] is None for model in runnable[len(dated) :])
+    else:
+        keys = [SORT_KEYS[sort](model) for model in runnable]
+        assert keys == sorted(keys)
+
+
+def test_sort_aliases_are_echoed_as_the_canonical_column(client, gpu_box):
+    assert get(client, "/api/v1/models", sort="tokens").json()["filters"]["sort"] == "tps"
+    assert get(client, "/api/v1/models").json()["filters"]["sort"] == "score"
+
+
+# --- /api/v1/models/top --------------------------------------------------------------------------
+
+
+def test_top_returns_five_runnable_models_by_default(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    body = get(client, "/api/v1/models/top").json()
+
+    assert body["returned_models"] == 5
+    assert "too_tight" not in {model["fit_level"] for model in body["models"]}
+    assert (body["filters"]["limit"], body["filters"]["include_too_tight"], body["filters"]["top_only"]) == (
+        5,
+        False,
+        True,
+    )
+    scores = [model["score"] for model in body["models"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_top_takes_the_same_filters(client, gpu_box):
+    body = get(client, "/api/v1/models/top", limit=3, min_fit="good", use_case="coding").json()
+
+    assert body["returned_models"] == 3
+    assert {model["category"] for model in body["models"]} == {"Coding"}
+    assert all(model["fit_level"] in {"perfect", "good"} for model in body["models"])
+    assert body["filters"]["min_fit"] == "good" and body["filters"]["use_case"] == "coding"
+
+
+def test_top_can_still_be_asked_for_too_tight_models(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    body = get(client, "/api/v1/models/top", include_too_tight="true", sort="params", limit=1).json()
+
+    assert body["models"][0]["fit_level"] != "too_tight"  # runnable ones still come first
+    assert body["filters"]["include_too_tight"] is True
+    tight_only = get(client, "/api/v1/models/top", include_too_tight="true", search="405B", limit=1).json()
+    assert tight_only["models"][0]["fit_level"] == "too_tight"
+
+
+# --- /api/v1/models/{name} -----------------------------------------------------------------------
+
+
+def test_name_is_a_case_insensitive_substring_search_limited_to_20(client, gpu_box):
+    body = get(client, "/api/v1/models/MISTRAL", runtime="any").json()
+
+    assert body["total_models"] > 20 or body["returned_models"] == body["total_models"]
+    assert body["returned_models"] <= 20
+    assert all("mistral" in (m["name"] + m["provider"]).lower() for m in body["models"])
+    assert body["filters"]["search"] == "MISTRAL"
+    assert (body["filters"]["limit"], body["filters"]["include_too_tight"], body["filters"]["top_only"]) == (
+        20,
+        True,
+        False,
+    )
+
+
+def test_a_name_with_a_slash_finds_that_repository(client, gpu_box):
+    body = get(client, "/api/v1/models/qwen/qwen2.5-7b-instruct").json()
+
+    assert [model["name"] for model in body["models"]] == ["Qwen/Qwen2.5-7B-Instruct"]
+
+
+def test_the_path_name_wins_over_a_search_parameter_and_unknown_names_list_nothing(client, gpu_box):
+    assert get(client, "/api/v1/models/gemma", search="llama").json()["filters"]["search"] == "gemma"
+    empty = get(client, "/api/v1/models/no-such-model-anywhere").json()
+    assert (empty["total_models"], empty["models"]) == (0, [])
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"min_fit": "excellent"}, "invalid min_fit value: use perfect|good|marginal|too_tight"),
+        ({"runtime": "vllm"}, "invalid runtime value: use any|mlx|llamacpp"),
+        ({"use_case": "poetry"}, "invalid use_case value: use coding|reasoning|chat|multimodal|embedding|general"),
+        ({"sort": "name"}, "invalid sort value: use score|tps|params|mem|ctx|date|use_case"),
+        ({"limit": "ten"}, "invalid request: limit: A valid integer is required."),
+        ({"max_context": "0"}, "invalid request: max_context: Ensure this value is greater than or equal to 1."),
+        ({"perfect": "maybe"}, "invalid request: perfect: Must be a valid boolean."),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/models", "/api/v1/models/top", "/api/v1/models/llama"])
+def test_invalid_parameters_are_400_with_the_spec_body(client, gpu_box, path, params, error):
+    response = get(client, path, **params)
+
+    assert (response.status_code, response.json()) == (400, {"error": error})
+
+
+def test_an_unknown_path_on_the_node_port_is_a_json_404(client):
+    response = get(client, "/api/v1/nothing")
+    assert (response.status_code, response.json()) == (404, {"error": "Not found"})
+
+
+def test_the_node_surface_schema_documents_the_spec_paths(client):
+    paths = client.get("/api/schema/node/", HTTP_ACCEPT="application/json").json()["paths"]
+
+    assert {"/api/v1/system", "/api/v1/models", "/api/v1/models/top", "/api/v1/models/{name}"} <= set(paths)
+    assert "400" in paths["/api/v1/models"]["get"]["responses"]
