@@ -143,6 +143,8 @@ MODELYARD_HF_TOKEN = env_str("MODELYARD_HF_TOKEN") or env_str("HF_TOKEN")
 MODELYARD_DOWNLOAD_WORKERS = env_int("MODELYARD_DOWNLOAD_WORKERS", 8)
 # Bandwidth cap of one download in bytes per second (0: none).
 MODELYARD_DOWNLOAD_RATE_LIMIT = env_int("MODELYARD_DOWNLOAD_RATE_LIMIT", 0)
+# Hash every downloaded file against the source's listing (sha256 / git blob id); sizes are always checked.
+MODELYARD_DOWNLOAD_VERIFY = env_bool("MODELYARD_DOWNLOAD_VERIFY", True)
 # A download is refused when less than this would stay free on the models disk afterwards...
 MODELYARD_DOWNLOAD_MIN_FREE_BYTES = env_int("MODELYARD_DOWNLOAD_MIN_FREE_BYTES", 1024**3)
 # ...and warned about when less than this percentage of the disk would stay free.
@@ -164,6 +166,17 @@ MODELYARD_BACKEND_MAX_FAILURES = env_int("MODELYARD_BACKEND_MAX_FAILURES", 3)
 MODELYARD_BACKEND_COOLDOWN = env_int("MODELYARD_BACKEND_COOLDOWN", 30)
 
 # --- chains -----------------------------------------------------------------------------------
+
+# A chain stops with an error after this many task runs (retries included): the guard against loops.
+MODELYARD_CHAINS_MAX_STEPS = env_int("MODELYARD_CHAINS_MAX_STEPS", 100)
+# Seconds a task may take when it sets no `timeout` (0: no limit beyond the backend's own timeout).
+MODELYARD_CHAINS_TASK_TIMEOUT = env_int("MODELYARD_CHAINS_TASK_TIMEOUT", 300)
+# Largest reply (bytes) a remote hook or the http_request hook may send back.
+MODELYARD_CHAINS_HOOK_MAX_BYTES = env_int("MODELYARD_CHAINS_HOOK_MAX_BYTES", 1024 * 1024)
+# Hosts the built-in http_request hook may call (comma-separated; empty: any host).
+MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS = env_list("MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS")
+# Recorded chain runs older than this many days are deleted as new runs start (0: keep them all).
+MODELYARD_CHAINS_RUN_RETENTION_DAYS = env_int("MODELYARD_CHAINS_RUN_RETENTION_DAYS", 30)
 
 # --- applications -------------------------------------------------------------------------
 

@@ -1,0 +1,81 @@
+"""The HTTP calls of hooks: one request, a bounded time, a bounded reply, failures as HookFailed."""
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from apps.chains.hooks.base import HookFailed
+
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def is_json(self) -> bool:
+        return "json" in self.content_type
+
+    def json(self, what: str) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise HookFailed(f"{what} did not answer JSON: {self.text[:200]!r}") from None
+
+
+def seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def send(
+    *,
+    what: str,
+    method: str,
+    url: str,
+    timeout_s: float,
+    json_body: Any = None,
+    content: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> Reply:
+    """Send one request; a reply that is not 2xx, too slow or too large is a HookFailed naming `what`."""
+    limit = settings.MODELYARD_CHAINS_HOOK_MAX_BYTES
+    started = time.monotonic()
+    try:
+        with (
+            httpx.Client(timeout=timeout_s, follow_redirects=True) as client,
+            client.stream(
+                method,
+                url,
+                json=json_body if content is None and json_body is not None else None,
+                content=content,
+                headers=headers,
+                params=params,
+            ) as response,
+        ):
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body.extend(chunk)
+                if len(body) > limit:
+                    raise HookFailed(f"{what} answered more than {limit} bytes (MODELYARD_CHAINS_HOOK_MAX_BYTES)")
+                if time.monotonic() - started > timeout_s:
+                    raise httpx.ReadTimeout("the reply took too long")
+    except httpx.TimeoutException:
+        raise HookFailed(f"{what} timed out after {seconds(timeout_s)}") from None
+    except httpx.HTTPError as error:
+        raise HookFailed(f"{what} could not be reached: {error or type(error).__name__}") from None
+    reply = Reply(status=response.status_code, content_type=response.headers.get("content-type", ""), body=bytes(body))
+    if not 200 <= reply.status < 300:
+        raise HookFailed(f"{what} answered HTTP {reply.status}: {reply.text[:200]}")
+    return reply
