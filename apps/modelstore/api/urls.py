@@ -1,1 +1,48 @@
-urlpatterns: list = []
+"""Routes of the model store, mounted at the platform's root.
+
+Model ids contain '/', so the routes that take one are regular expressions with the id last.
+Specific paths come before the catch-all ones (`/v1/models/download` before `/v1/models/{name}`).
+"""
+
+from django.urls import re_path
+
+from apps.modelstore.api import hub, views
+
+MODEL_ID = r"(?P<model_id>[^?#]+?)"
+
+urlpatterns = [
+    # model-store API
+    re_path(r"^api/v1/search/?$", views.SearchView.as_view(), name="modelstore-search"),
+    re_path(r"^api/v1/models/?$", views.ModelListView.as_view(), name="modelstore-models"),
+    re_path(
+        rf"^api/v1/models/(?P<source>[^/]+)/{MODEL_ID}/?$", views.ModelDetailView.as_view(), name="modelstore-model"
+    ),
+    re_path(r"^api/v1/downloads/?$", views.DownloadView.as_view(), name="modelstore-downloads"),
+    re_path(r"^api/v1/status/?$", views.StatusView.as_view(), name="modelstore-status"),
+    re_path(r"^api/v1/clean/?$", views.CleanView.as_view(), name="modelstore-clean"),
+    re_path(r"^api/v1/export/?$", views.ExportView.as_view(), name="modelstore-export"),
+    # models cache API
+    re_path(r"^v1/models/?$", views.CacheListView.as_view(), name="models-cache"),
+    re_path(r"^v1/models/download/?$", views.CacheDownloadView.as_view(), name="models-cache-download"),
+    re_path(r"^v1/models/validate-download/?$", views.ValidateDownloadView.as_view(), name="models-cache-validate"),
+    re_path(rf"^v1/models/{MODEL_ID}/quantizations/?$", views.QuantizationsView.as_view(), name="models-cache-quants"),
+    re_path(r"^v1/models/(?P<model_name>[^?#]+?)/?$", views.CacheDeleteView.as_view(), name="models-cache-delete"),
+    # the mirror: the Hugging Face hub protocol
+    re_path(r"^hub/api/models/?$", hub.HubModelListView.as_view(), name="hub-models"),
+    re_path(
+        r"^hub/api/models/(?P<repo_id>.+?)/revision/(?P<revision>[^/]+)/?$",
+        hub.HubModelRevisionView.as_view(),
+        name="hub-model-revision",
+    ),
+    re_path(
+        r"^hub/api/models/(?P<repo_id>.+?)/tree/(?P<revision>[^/]+)(?:/(?P<path>.*))?$",
+        hub.HubTreeView.as_view(),
+        name="hub-model-tree",
+    ),
+    re_path(r"^hub/api/models/(?P<repo_id>.+?)/?$", hub.HubModelInfoView.as_view(), name="hub-model"),
+    re_path(
+        r"^hub/(?P<repo_id>.+?)/resolve/(?P<revision>[^/]+)/(?P<path>.+)$",
+        hub.HubResolveView.as_view(),
+        name="hub-resolve",
+    ),
+]

@@ -1,0 +1,179 @@
+"""The mirror: the store over the Hugging Face hub's HTTP protocol, under `/hub/`.
+
+`HF_ENDPOINT=http://host:8000/hub` makes any `huggingface_hub` client (transformers, `hf`,
+another Modelyard) read the store: model info, file listings, and files with HEAD, ranged GET,
+`ETag` and `X-Repo-Commit`. Access follows the API key rules: the client's `HF_TOKEN` is sent as
+`Authorization: Bearer`, so a Modelyard key works as the token.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.errors import NotFound
+from apps.core.schema import ErrorSerializer as HubErrorSerializer
+from apps.modelstore import mirror, services
+
+CHUNK_SIZE = 1024 * 1024
+REPO = OpenApiParameter("repo_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. org/name")
+REVISION = OpenApiParameter("revision", OpenApiTypes.STR, OpenApiParameter.PATH, description="main or the commit")
+NOT_FOUND = {401: HubErrorSerializer, 404: HubErrorSerializer}
+
+
+class HubView(APIView):
+    """Errors as the hub writes them: `{"error": …}` and an `X-Error-Code` header."""
+
+    error_key = "error"
+
+    def initial(self, request: HttpRequest, *args: object, **kwargs: object) -> None:
+        if not settings.MODELYARD_MIRROR_ENABLED:
+            raise NotFound("the mirror is disabled (MODELYARD_MIRROR_ENABLED=false)")
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(
+        self, request: HttpRequest, response: HttpResponse, *args: object, **kwargs: object
+    ) -> HttpResponse:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        data = getattr(response, "data", None)
+        if response.status_code >= 400 and isinstance(data, dict):
+            if data.get("error_code"):
+                response["X-Error-Code"] = data["error_code"]
+            if data.get("commit"):
+                response["X-Repo-Commit"] = data["commit"]
+            if response.status_code == 416 and data.get("size") is not None:
+                response["Content-Range"] = f"bytes */{data['size']}"
+            if response.status_code == 401 and request.headers.get("Authorization"):
+                response["X-Error-Message"] = "Invalid credentials in Authorization header"
+        return response
+
+
+class HubModelListView(HubView):
+    @extend_schema(
+        operation_id="hub_models_list",
+        description="`HfApi.list_models`: search, author, filter (tags, all required), pipeline_tag, "
+        "num_parameters (min:6B,max:9B), limit.",
+        parameters=[
+            OpenApiParameter("search", OpenApiTypes.STR),
+            OpenApiParameter("author", OpenApiTypes.STR),
+            OpenApiParameter("filter", OpenApiTypes.STR, many=True),
+            OpenApiParameter("pipeline_tag", OpenApiTypes.STR),
+            OpenApiParameter("num_parameters", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 401: HubErrorSerializer},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        params = request.query_params
+        limit = params.get("limit")
+        repos = mirror.search(
+            search_text=params.get("search"),
+            author=params.get("author"),
+            tags=params.getlist("filter"),
+            pipeline_tag=params.get("pipeline_tag"),
+            num_parameters=params.get("num_parameters"),
+            limit=int(limit) if limit and limit.isdigit() else None,
+        )
+        return Response([mirror.model_info(repo) for repo in repos])
+
+
+class HubModelInfoView(HubView):
+    @extend_schema(
+        operation_id="hub_model_info",
+        description="`HfApi.model_info` at `main`; `blobs=true` adds sizes, blob ids and LFS hashes.",
+        parameters=[REPO, OpenApiParameter("blobs", OpenApiTypes.BOOL)],
+        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+    )
+    def get(self, request: HttpRequest, repo_id: str, revision: str = mirror.DEFAULT_REVISION) -> Response:
+        repo = mirror.repo_get(repo_id)
+        mirror.revision_check(repo, revision)
+        blobs = request.query_params.get("blobs", "").lower() in {"1", "true"}
+        return Response(mirror.model_info(repo, blobs=blobs))
+
+
+class HubModelRevisionView(HubModelInfoView):
+    @extend_schema(
+        operation_id="hub_model_info_revision",
+        description="`HfApi.model_info(revision=…)`: `main` or the commit it resolves to.",
+        parameters=[REPO, REVISION, OpenApiParameter("blobs", OpenApiTypes.BOOL)],
+        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+    )
+    def get(self, request: HttpRequest, repo_id: str, revision: str = mirror.DEFAULT_REVISION) -> Response:
+        return super().get(request, repo_id, revision)
+
+
+class HubTreeView(HubView):
+    @extend_schema(
+        operation_id="hub_model_tree",
+        description="`HfApi.list_repo_tree` / `list_repo_files`: files and folders, `recursive=true` for all.",
+        parameters=[REPO, REVISION, OpenApiParameter("path", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+    )
+    def get(self, request: HttpRequest, repo_id: str, revision: str, path: str = "") -> Response:
+        repo = mirror.repo_get(repo_id)
+        mirror.revision_check(repo, revision)
+        recursive = request.query_params.get("recursive", "").lower() in {"1", "true"}
+        return Response(mirror.tree(repo, path=path or "", recursive=recursive))
+
+
+class HubResolveView(HubView):
+    """`hf_hub_download`: HEAD for the metadata, GET (ranged for resumes) for the bytes."""
+
+    @extend_schema(
+        operation_id="hub_resolve",
+        parameters=[REPO, REVISION, OpenApiParameter("path", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 206: OpenApiTypes.BINARY, **NOT_FOUND},
+    )
+    def get(self, request: HttpRequest, repo_id: str, revision: str, path: str) -> HttpResponse:
+        return self._answer(request, repo_id, revision, path, with_body=True)
+
+    @extend_schema(exclude=True)
+    def head(self, request: HttpRequest, repo_id: str, revision: str, path: str) -> HttpResponse:
+        return self._answer(request, repo_id, revision, path, with_body=False)
+
+    def _answer(self, request: HttpRequest, repo_id: str, revision: str, path: str, *, with_body: bool) -> HttpResponse:
+        repo = mirror.repo_get(repo_id)
+        try:
+            mirror.revision_check(repo, revision)
+            file_path, record = mirror.file_get(repo, path)
+        except NotFound as error:
+            error.fields["commit"] = repo.sha
+            raise
+        size = record["size"]
+        headers = mirror.file_headers(repo, path, record)
+        span = mirror.byte_range(request.headers.get("Range"), size) if with_body else None
+        start, end = span if span else (0, size - 1)
+        length = max(end - start + 1, 0)
+        headers["Content-Length"] = str(length)
+        status = 206 if span else 200
+        if span:
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        if not with_body:
+            return HttpResponse(status=200, headers=headers)
+        services.local_model_touch(model=repo.model)
+        response = StreamingHttpResponse(_file_chunks(file_path, start, length), status=status)
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+
+async def _file_chunks(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
+    """The bytes of a file from `start`, read in a thread so the server's loop never blocks on disk."""
+    stream = await asyncio.to_thread(path.open, "rb")
+    try:
+        await asyncio.to_thread(stream.seek, start)
+        remaining = length
+        while remaining > 0:
+            chunk = await asyncio.to_thread(stream.read, min(CHUNK_SIZE, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        stream.close()

@@ -1,0 +1,267 @@
+"""Request and response shapes of the model-store API and the models cache API, as the specs write them."""
+
+from datetime import UTC
+
+from rest_framework import serializers
+
+from apps.modelstore import services, units
+from apps.modelstore.models import LocalModel
+from apps.modelstore.sources import DEFAULT_SOURCE
+
+FORMATS = ["gguf", "safetensors", "pytorch"]
+
+
+# --- model-store API (/api/v1/…) --------------------------------------------------------------------
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    query = serializers.CharField(required=False, allow_null=True, default=None, help_text="Free-text search query")
+    source = serializers.CharField(default=DEFAULT_SOURCE, help_text="Source plugin to query")
+    provider = serializers.CharField(required=False, allow_null=True, default=None, help_text="Author/organization")
+    params = serializers.CharField(
+        required=False, allow_null=True, default=None, help_text="Parameter count: '7b' (±20%), '<3b', '>=30b', '500m'"
+    )
+    size = serializers.CharField(
+        required=False, allow_null=True, default=None, help_text="Total size: '<100gb', '>=500mb' (binary units)"
+    )
+    format = serializers.ChoiceField(choices=FORMATS, required=False, allow_null=True, default=None)
+    task = serializers.CharField(required=False, allow_null=True, default=None, help_text="Pipeline tag")
+    license = serializers.CharField(required=False, allow_null=True, default=None, help_text="e.g. apache-2.0")
+    limit = serializers.IntegerField(default=20, min_value=1, max_value=100)
+
+    def validate_params(self, value: str | None) -> units.Bound | None:
+        return _parsed(units.parse_params_filter, value)
+
+    def validate_size(self, value: str | None) -> units.Bound | None:
+        return _parsed(units.parse_size_filter, value)
+
+
+def _parsed(parse: object, value: str | None) -> units.Bound | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse(value)  # type: ignore[operator]
+    except Exception as error:
+        raise serializers.ValidationError(getattr(error, "message", str(error))) from None
+
+
+class RemoteModelSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    model_id = serializers.CharField()
+    model_name = serializers.CharField()
+    author = serializers.CharField()
+    total_size_bytes = serializers.IntegerField()
+    file_count = serializers.IntegerField()
+    parameter_count = serializers.FloatField(allow_null=True, help_text="Billions of parameters (8 for 8.03e9)")
+    architecture = serializers.CharField(allow_null=True)
+    format = serializers.ListField(child=serializers.CharField())
+    quantization = serializers.CharField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    license = serializers.CharField(allow_null=True)
+    downloads = serializers.IntegerField()
+    likes = serializers.IntegerField()
+    created_at = serializers.CharField()
+    updated_at = serializers.CharField()
+    web_url = serializers.CharField()
+    repo_url = serializers.CharField()
+
+    def to_representation(self, instance: object) -> dict:
+        return instance.as_dict()  # type: ignore[attr-defined]
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    query = serializers.CharField(allow_null=True)
+    source = serializers.CharField()
+    count = serializers.IntegerField()
+    results = RemoteModelSerializer(many=True)
+
+
+class LocalModelSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    model_id = serializers.CharField()
+    path = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    downloaded_at = serializers.CharField(help_text="UTC, e.g. 2025-02-12T14:30:00.123456")
+    last_used = serializers.CharField(allow_null=True)
+    files = serializers.ListField(child=serializers.CharField())
+    metadata = serializers.DictField()
+
+    def to_representation(self, instance: LocalModel) -> dict:
+        return {
+            "source": instance.source,
+            "model_id": instance.model_id,
+            "path": instance.path,
+            "size_bytes": instance.size_bytes,
+            "downloaded_at": services.naive_iso(instance.downloaded_at),
+            "last_used": services.naive_iso(instance.last_used),
+            "files": instance.files,
+            "metadata": instance.metadata,
+        }
+
+
+class ModelListQuerySerializer(serializers.Serializer):
+    source = serializers.CharField(required=False, allow_null=True, default=None)
+
+
+class ModelListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    models = LocalModelSerializer(many=True)
+
+
+class ModelDetailSerializer(serializers.Serializer):
+    local = LocalModelSerializer(allow_null=True)
+    remote = RemoteModelSerializer(allow_null=True)
+
+
+class ModelDeletedSerializer(serializers.Serializer):
+    deleted = serializers.BooleanField()
+    model_id = serializers.CharField()
+    source = serializers.CharField()
+
+
+class DownloadRequestSerializer(serializers.Serializer):
+    model_id = serializers.CharField(help_text="Model identifier, or its hub URL")
+    source = serializers.CharField(default=DEFAULT_SOURCE)
+    force = serializers.BooleanField(default=False, help_text="Re-download even if present")
+    include_patterns = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, default=None, help_text='e.g. ["*Q4_K_M*"]'
+    )
+
+
+class DownloadResponseSerializer(serializers.Serializer):
+    model_id = serializers.CharField()
+    source = serializers.CharField()
+    path = serializers.CharField()
+    files = serializers.ListField(child=serializers.CharField())
+    size_bytes = serializers.IntegerField()
+
+
+class SourceStatusSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    size_bytes = serializers.IntegerField()
+
+
+class StatusSerializer(serializers.Serializer):
+    model_count = serializers.IntegerField()
+    total_size_bytes = serializers.IntegerField()
+    storage_path = serializers.CharField()
+    sources = serializers.DictField(child=SourceStatusSerializer())
+
+
+class CleanRequestSerializer(serializers.Serializer):
+    unused = serializers.BooleanField(default=False, help_text="Remove models not used within `days`")
+    days = serializers.IntegerField(default=30, min_value=0)
+    all = serializers.BooleanField(default=False, help_text="Remove all models")
+    dry_run = serializers.BooleanField(default=False, help_text="List what would be removed without deleting")
+
+
+class CleanResponseSerializer(serializers.Serializer):
+    removed = serializers.IntegerField()
+    freed_bytes = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    models = serializers.ListField(child=serializers.CharField())
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=list(services.EXPORT_FORMATS), default="kitt")
+
+
+class ExportResponseSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    count = serializers.IntegerField()
+    content = serializers.ListField(child=serializers.JSONField(), help_text="Paths (kitt) or model objects (json)")
+
+
+# --- models cache API (/v1/models…) ----------------------------------------------------------------
+
+
+class ProviderQuerySerializer(serializers.Serializer):
+    provider = serializers.CharField(default="universal", help_text="'universal' (every source) or a source name")
+
+
+class CacheModelSerializer(serializers.Serializer):
+    model_id = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    size_human = serializers.CharField()
+    last_modified = serializers.CharField()
+    revisions = serializers.ListField(child=serializers.CharField())
+    id = serializers.CharField(help_text="OpenAI list field: the model id")
+    object = serializers.CharField(help_text='OpenAI list field: "model"')
+    created = serializers.IntegerField(help_text="OpenAI list field: Unix time it was stored")
+    owned_by = serializers.CharField(help_text="OpenAI list field: author, or the source")
+    source = serializers.CharField()
+
+    def to_representation(self, instance: LocalModel) -> dict:
+        return {
+            "model_id": instance.model_id,
+            "size_bytes": instance.size_bytes,
+            "size_human": units.human_size_decimal(instance.size_bytes),
+            "last_modified": instance.downloaded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "revisions": ["main"],
+            "id": instance.model_id,
+            "object": "model",
+            "created": int(instance.downloaded_at.timestamp()),
+            "owned_by": instance.author or instance.source,
+            "source": instance.source,
+        }
+
+
+class CacheListSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    data = CacheModelSerializer(many=True)
+
+
+class CacheDownloadRequestSerializer(serializers.Serializer):
+    provider = serializers.CharField(default="universal")
+    model_name = serializers.CharField()
+    include_patterns = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, default=None
+    )
+    quantization = serializers.CharField(
+        required=False, allow_null=True, default=None, help_text="Only the GGUF files of this quantization, e.g. Q4_K_M"
+    )
+    force = serializers.BooleanField(default=False)
+
+
+class ValidateDownloadRequestSerializer(serializers.Serializer):
+    model_name = serializers.CharField()
+    provider = serializers.CharField(default="universal")
+    include_patterns = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, default=None
+    )
+
+
+class DiskInfoSerializer(serializers.Serializer):
+    total_bytes = serializers.IntegerField()
+    used_bytes = serializers.IntegerField()
+    free_bytes = serializers.IntegerField()
+    path = serializers.CharField()
+    percent_free = serializers.FloatField()
+
+
+class ValidateDownloadSerializer(serializers.Serializer):
+    can_download = serializers.BooleanField()
+    warning = serializers.BooleanField()
+    message = serializers.CharField()
+    available_bytes = serializers.IntegerField()
+    required_bytes = serializers.IntegerField()
+    cache_info = DiskInfoSerializer()
+    system_info = DiskInfoSerializer()
+
+
+class QuantizationSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    quantization = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    size_human = serializers.CharField()
+
+
+class QuantizationsSerializer(serializers.Serializer):
+    options = QuantizationSerializer(many=True)
+
+
+class CacheDeletedSerializer(serializers.Serializer):
+    model_name = serializers.CharField()
+    revisions_deleted = serializers.IntegerField()
+    size_freed = serializers.IntegerField()
+    path = serializers.CharField()

@@ -1,0 +1,298 @@
+"""HTTP views of the model-store API (`/api/v1/…`) and of the models cache API (`/v1/models…`)."""
+
+import json
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
+from django.http import HttpRequest, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core import jobs
+from apps.core.errors import Invalid
+from apps.core.schema import DetailErrorSerializer
+from apps.core.sse import EventStreamRenderer
+from apps.modelstore import services, sources
+from apps.modelstore.api import serializers
+from apps.modelstore.sources.base import SearchFilters
+
+ERROR = DetailErrorSerializer
+MODEL_ID_PARAMETER = OpenApiParameter(
+    "model_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Model identifier; may contain '/'"
+)
+
+
+def _query(serializer_class: type, request: HttpRequest) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _body(serializer_class: type, request: HttpRequest) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- model-store API ---------------------------------------------------------------------------------
+
+
+class FormatIsAFilter(DefaultContentNegotiation):
+    """The spec's `format` query parameter is a search filter, not DRF's renderer override."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+class SearchView(APIView):
+    content_negotiation_class = FormatIsAFilter
+
+    @extend_schema(
+        operation_id="modelstore_search",
+        parameters=[serializers.SearchQuerySerializer],
+        responses={200: serializers.SearchResponseSerializer, 400: ERROR, 502: ERROR, 503: ERROR},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        query = _query(serializers.SearchQuerySerializer, request)
+        filters = SearchFilters(
+            query=query["query"],
+            provider=query["provider"],
+            params=query["params"],
+            size=query["size"],
+            format=query["format"],
+            task=query["task"],
+            license=query["license"],
+            limit=query["limit"],
+        )
+        results = services.model_search(source=query["source"], filters=filters)
+        body = {"query": query["query"], "source": query["source"], "count": len(results), "results": results}
+        return Response(serializers.SearchResponseSerializer(body).data)
+
+
+class ModelListView(APIView):
+    @extend_schema(
+        operation_id="modelstore_models_list",
+        parameters=[serializers.ModelListQuerySerializer],
+        responses=serializers.ModelListSerializer,
+    )
+    def get(self, request: HttpRequest) -> Response:
+        query = _query(serializers.ModelListQuerySerializer, request)
+        models = services.local_model_list(source=query["source"])
+        return Response({"count": len(models), "models": serializers.LocalModelSerializer(models, many=True).data})
+
+
+class ModelDetailView(APIView):
+    @extend_schema(
+        operation_id="modelstore_models_retrieve",
+        parameters=[MODEL_ID_PARAMETER],
+        responses={200: serializers.ModelDetailSerializer, 404: ERROR},
+    )
+    def get(self, request: HttpRequest, source: str, model_id: str) -> Response:
+        found = services.model_describe(source=source, model_id=model_id)
+        return Response(serializers.ModelDetailSerializer(found).data)
+
+    @extend_schema(
+        operation_id="modelstore_models_destroy",
+        parameters=[MODEL_ID_PARAMETER],
+        responses={200: serializers.ModelDeletedSerializer, 404: ERROR, 409: ERROR},
+    )
+    def delete(self, request: HttpRequest, source: str, model_id: str) -> Response:
+        model = services.local_model_delete(source=source, model_id=model_id)
+        return Response({"deleted": True, "model_id": model.model_id, "source": model.source})
+
+
+class DownloadView(APIView):
+    @extend_schema(
+        operation_id="modelstore_download",
+        description="Download a model. Runs synchronously — set long client timeouts. Two requests for the "
+        "same model share one download job; progress is at `/api/v1/jobs/?kind=modelstore.download`.",
+        request=serializers.DownloadRequestSerializer,
+        responses={
+            200: serializers.DownloadResponseSerializer,
+            400: ERROR,
+            404: OpenApiResponse(ERROR, description="Model (or any file matching include_patterns) not found"),
+            500: OpenApiResponse(ERROR, description="Download failed"),
+            507: OpenApiResponse(ERROR, description="Not enough disk space"),
+        },
+    )
+    def post(self, request: HttpRequest) -> Response:
+        body = _body(serializers.DownloadRequestSerializer, request)
+        start = services.download_start(
+            model_id=body["model_id"],
+            source=body["source"],
+            include_patterns=body["include_patterns"],
+            force=body["force"],
+        )
+        model = services.download_wait(start=start)
+        return Response(services.download_payload(model))
+
+
+class StatusView(APIView):
+    @extend_schema(operation_id="modelstore_status", responses=serializers.StatusSerializer)
+    def get(self, request: HttpRequest) -> Response:
+        return Response(services.store_status())
+
+
+class CleanView(APIView):
+    @extend_schema(
+        operation_id="modelstore_clean",
+        request=serializers.CleanRequestSerializer,
+        responses=serializers.CleanResponseSerializer,
+    )
+    def post(self, request: HttpRequest) -> Response:
+        body = _body(serializers.CleanRequestSerializer, request)
+        return Response(services.store_clean(**body))
+
+
+class ExportView(APIView):
+    @extend_schema(
+        operation_id="modelstore_export",
+        request=serializers.ExportRequestSerializer,
+        responses=serializers.ExportResponseSerializer,
+    )
+    def post(self, request: HttpRequest) -> Response:
+        body = _body(serializers.ExportRequestSerializer, request)
+        return Response(services.store_export(format=body["format"]))
+
+
+# --- models cache API --------------------------------------------------------------------------------
+
+
+def _source_of_provider(provider: str) -> str | None:
+    """None for "universal" (every source), else the source it names."""
+    if provider in services.ANY_PROVIDER:
+        return None
+    if provider not in sources.SOURCES:
+        raise Invalid(f"unknown provider {provider!r}; use 'universal' or one of {', '.join(sources.source_names())}")
+    return provider
+
+
+class CacheListView(APIView):
+    @extend_schema(
+        operation_id="models_cache_list",
+        parameters=[serializers.ProviderQuerySerializer],
+        responses={200: serializers.CacheListSerializer, 400: ERROR},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        provider = _query(serializers.ProviderQuerySerializer, request)["provider"]
+        models = services.local_model_list(source=_source_of_provider(provider))
+        return Response({"object": "list", "data": serializers.CacheModelSerializer(models, many=True).data})
+
+
+class CacheDownloadView(APIView):
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
+    @extend_schema(
+        operation_id="models_cache_download",
+        description=(
+            'Server-Sent Events, `data:` lines only: `{"event": "progress", "downloaded", "total", "percent", '
+            '"speed_bps", "eta_s"}` as the download goes, then `{"event": "complete", "model_name", "path", '
+            '"size_bytes"}` or `{"event": "error", "message"}`. Closing the stream does not stop the download.'
+        ),
+        request=serializers.CacheDownloadRequestSerializer,
+        responses={(200, "text/event-stream"): OpenApiTypes.STR, 400: ERROR, 404: ERROR, 507: ERROR},
+    )
+    def post(self, request: HttpRequest) -> StreamingHttpResponse:
+        body = _body(serializers.CacheDownloadRequestSerializer, request)
+        patterns = body["include_patterns"]
+        if body["quantization"]:
+            patterns = [*(patterns or []), f"*{body['quantization']}*.gguf"]
+        start = services.download_start(
+            model_id=body["model_name"],
+            source=_source_of_provider(body["provider"]) or sources.DEFAULT_SOURCE,
+            include_patterns=patterns,
+            force=body["force"],
+        )
+        response = StreamingHttpResponse(_cache_download_frames(start), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+
+def _data_frame(data: dict) -> bytes:
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+async def _cache_download_frames(start: services.DownloadStart) -> AsyncIterator[bytes]:
+    """The models cache API's stream: `data:` lines without `event:` names, as its spec shows."""
+    model_name = start.model_id
+    if start.job is None:
+        model = start.model
+        yield _data_frame(
+            {"event": "complete", "model_name": model_name, "path": model.path, "size_bytes": model.size_bytes}
+        )
+        return
+    async for item in jobs.job_event_stream(job_id=str(start.job.id)):
+        if item is None:
+            yield b": keep-alive\n\n"
+            continue
+        event, job = item
+        progress = job["progress"]
+        if event in ("state", "progress") and progress.get("total"):
+            total, done = progress["total"], progress.get("current") or 0
+            yield _data_frame(
+                {
+                    "event": "progress",
+                    "downloaded": done,
+                    "total": total,
+                    "percent": int(100 * done / total) if total else 0,
+                    "speed_bps": progress.get("speed_bps"),
+                    "eta_s": progress.get("eta_s"),
+                }
+            )
+        elif event == "complete":
+            result = job["result"] or {}
+            yield _data_frame(
+                {
+                    "event": "complete",
+                    "model_name": model_name,
+                    "path": result.get("path"),
+                    "size_bytes": result.get("size_bytes"),
+                }
+            )
+        elif event in ("error", "cancelled"):
+            yield _data_frame({"event": "error", "message": job["error"] or f"download {event}"})
+
+
+class ValidateDownloadView(APIView):
+    @extend_schema(
+        operation_id="models_cache_validate_download",
+        request=serializers.ValidateDownloadRequestSerializer,
+        responses={200: serializers.ValidateDownloadSerializer, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: HttpRequest) -> Response:
+        body = _body(serializers.ValidateDownloadRequestSerializer, request)
+        check = services.download_validate(
+            model_id=body["model_name"],
+            source=_source_of_provider(body["provider"]) or sources.DEFAULT_SOURCE,
+            include_patterns=body["include_patterns"],
+        )
+        return Response(check)
+
+
+class QuantizationsView(APIView):
+    @extend_schema(
+        operation_id="models_cache_quantizations",
+        parameters=[MODEL_ID_PARAMETER],
+        responses={200: serializers.QuantizationsSerializer, 404: ERROR},
+    )
+    def get(self, request: HttpRequest, model_id: str) -> Response:
+        return Response({"options": services.quantizations_list(model_id=model_id)})
+
+
+class CacheDeleteView(APIView):
+    @extend_schema(
+        operation_id="models_cache_delete",
+        parameters=[
+            OpenApiParameter("model_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="May contain '/'"),
+            serializers.ProviderQuerySerializer,
+        ],
+        responses={200: serializers.CacheDeletedSerializer, 400: ERROR, 404: ERROR},
+    )
+    def delete(self, request: HttpRequest, model_name: str) -> Response:
+        provider = _query(serializers.ProviderQuerySerializer, request)["provider"]
+        _source_of_provider(provider)
+        return Response(services.cache_delete(model_name=model_name, provider=provider))

@@ -1,0 +1,46 @@
+"""One writer per model folder, across processes (web, workers, `manage.py pull`)."""
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator
+
+from django.db import connection
+
+from apps.core.errors import Conflict
+from apps.modelstore import layout
+
+
+@contextlib.contextmanager
+def model_lock(
+    source: str,
+    model_id: str,
+    *,
+    wait: bool = True,
+    on_wait: Callable[[], None] | None = None,
+    poll_s: float = 1.0,
+) -> Iterator[None]:
+    """Hold the model's lock file. `wait=False` raises Conflict when someone else holds it;
+    otherwise `on_wait` runs every `poll_s` while waiting (to report, or to stop by raising)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(layout.lock_path(source, model_id)))
+    while True:
+        try:
+            lock.acquire(timeout=0 if not wait else poll_s)
+            break
+        except Timeout:
+            if not wait:
+                raise Conflict(f"{source}/{model_id} is being downloaded; try again when it is done") from None
+            if on_wait is not None:
+                on_wait()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def advisory_xact_lock(name: str) -> None:
+    """A PostgreSQL advisory lock held until the current transaction ends."""
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
