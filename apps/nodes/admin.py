@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from apps.core.errors import DomainError
 from apps.nodes import services
+from apps.nodes.catalog import ATTENTION_FIELDS
 from apps.nodes.models import CatalogModel, Node
 
 
@@ -34,19 +35,7 @@ class CatalogModelAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "provider", "parameter_count", "category", "use_case", "release_date", "enabled"]}),
         ("Size", {"fields": ["params_b", "is_moe", "active_params_b", "num_experts", "active_experts"]}),
-        (
-            "Attention (sizes the KV cache)",
-            {
-                "fields": [
-                    "context_length",
-                    "num_layers",
-                    "num_kv_heads",
-                    "head_dim",
-                    "kv_lora_rank",
-                    "qk_rope_head_dim",
-                ]
-            },
-        ),
+        ("Attention (sizes the KV cache)", {"fields": ATTENTION_FIELDS}),
         ("More", {"fields": ["architecture", "gguf_sources"]}),
         ("Catalog", {"fields": ["source", "admin_edited_fields", "catalog_version", "created_at", "updated_at"]}),
     ]

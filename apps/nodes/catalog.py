@@ -2,8 +2,9 @@
 
 `apps/nodes/data/models.json` is `{"version": ..., "models": [{...}, ...]}`; each model carries the
 facts of `CatalogModel`. Applying a file creates the models it adds and updates the others, except
-for the fields an admin changed (`admin_edited_fields`). Models the file no longer lists are kept:
-they may be an admin's own additions, and disabling one is an admin's decision.
+for the fields an admin changed (`admin_edited_fields`) and the models an admin added (`source`
+"admin"), which a later file listing the same name does not overwrite. Models the file no longer
+lists are kept: they may be an admin's own additions, and disabling one is an admin's decision.
 
 The functions take the model class, so the data migration can run them with its historical model.
 """
@@ -20,6 +21,8 @@ from apps.core.errors import Invalid
 
 CATALOG_FILE = Path(__file__).resolve().parent / "data" / "models.json"
 
+# The context window and the attention shape that size the KV cache.
+ATTENTION_FIELDS = ("context_length", "num_layers", "num_kv_heads", "head_dim", "kv_lora_rank", "qk_rope_head_dim")
 FACT_FIELDS = (
     "provider",
     "parameter_count",
@@ -28,12 +31,7 @@ FACT_FIELDS = (
     "is_moe",
     "num_experts",
     "active_experts",
-    "context_length",
-    "num_layers",
-    "num_kv_heads",
-    "head_dim",
-    "kv_lora_rank",
-    "qk_rope_head_dim",
+    *ATTENTION_FIELDS,
     "architecture",
     "category",
     "use_case",
@@ -117,7 +115,8 @@ def catalog_apply(*, model_class: type, path: Path = CATALOG_FILE) -> SyncReport
             to_create.append(model_class(name=entry["name"], catalog_version=version, **{f: entry[f] for f in facts}))
             report.created.append(entry["name"])
             continue
-        protected = set(row.admin_edited_fields or [])
+        # A model an admin added is the admin's in every fact; a catalog model, in the facts the admin changed.
+        protected = set(facts) if row.source == "admin" else set(row.admin_edited_fields or [])
         changed = [f for f in facts if f not in protected and getattr(row, f) != entry[f]]
         for name in changed:
             setattr(row, name, entry[name])

@@ -16,8 +16,9 @@ USE_CASES = ("coding", "reasoning", "chat", "multimodal", "embedding", "general"
 
 # Spellings clients of such tools send, mapped to the canonical value echoed in `filters`.
 ALIASES = {
-    "sort": {"tokens": "tps", "throughput": "tps", "parameters": "params", "memory": "mem", "context": "ctx",
-             "release": "date", "use": "use_case", "usecase": "use_case"},
+    "sort": {"tokens": "tps", "throughput": "tps", "parameters": "params", "memory": "mem", "mem_pct": "mem",
+             "utilization": "mem", "context": "ctx", "release": "date", "released": "date", "use": "use_case",
+             "usecase": "use_case"},
     "min_fit": {"tight": "too_tight", "tootight": "too_tight"},
     "runtime": {"llama.cpp": "llamacpp", "llama_cpp": "llamacpp"},
     "use_case": {"code": "coding", "reason": "reasoning", "vision": "multimodal", "embed": "embedding"},

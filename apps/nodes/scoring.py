@@ -191,18 +191,9 @@ class ModelFit:
             return None
         return 100.0 * self.memory_required_gb / self.memory_available_gb
 
-    def as_dict(self) -> dict[str, Any]:
-        model = self.model
+    def fit_dict(self) -> dict[str, Any]:
+        """How the model runs on the hardware: the spec's fields from `fit_level` to `notes`."""
         return {
-            "name": model.name,
-            "provider": model.provider,
-            "parameter_count": model.parameter_count,
-            "params_b": round(model.params_b, 2),
-            "context_length": model.context_length,
-            "use_case": model.use_case,
-            "category": CATEGORY_LABELS.get(model.category, model.category.title()),
-            "release_date": model.release_date,
-            "is_moe": model.is_moe,
             "fit_level": self.fit_level,
             "fit_label": FIT_LABELS[self.fit_level],
             "run_mode": self.run_mode,
@@ -217,6 +208,22 @@ class ModelFit:
             "memory_available_gb": round(self.memory_available_gb, 2),
             "utilization_pct": None if self.utilization_pct is None else round(self.utilization_pct, 1),
             "notes": list(self.notes),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """A model of the spec's listing: the model's facts, its fit, and a few additions at the end."""
+        model = self.model
+        return {
+            "name": model.name,
+            "provider": model.provider,
+            "parameter_count": model.parameter_count,
+            "params_b": round(model.params_b, 2),
+            "context_length": model.context_length,
+            "use_case": model.use_case,
+            "category": CATEGORY_LABELS.get(model.category, model.category.title()),
+            "release_date": model.release_date,
+            "is_moe": model.is_moe,
+            **self.fit_dict(),
             "gguf_sources": list(model.gguf_sources),
             "active_params_b": None if model.active_params_b is None else round(model.active_params_b, 2),
             "estimation_context": self.context,
@@ -308,11 +315,7 @@ def fit_model(model: ModelFacts, hardware: Hardware, options: FitOptions | None 
     if plan.choice and plan.choice.context < context:
         notes.append(f"Context halved to {plan.choice.context} tokens to fit")
     if plan.choice and plan.choice.quant != ladder[0]:
-        top_need = plan.need(ladder[0], plan.choice.context)
-        notes.append(
-            f"Quantized down to {plan.choice.quant}: {ladder[0]} needs {top_need:.1f} GB, "
-            f"{plan.available_gb:.1f} GB available"
-        )
+        notes.append(_downgrade_note(model, hardware, plan, plan.choice, ladder[0], kv_type))
 
     quant = plan.choice.quant if plan.choice else ladder[-1]
     used_context = plan.choice.context if plan.choice else plan.smallest_context
@@ -430,6 +433,19 @@ def _plan(
             f"({vram + ram:.1f} GB of VRAM and free RAM together)"
         )
     return spill
+
+
+def _downgrade_note(model: ModelFacts, hardware: Hardware, plan: _Plan, choice: _Choice, top: str, kv: str) -> str:
+    """Why the best quant did not fit: the memory it needed against the memory there was."""
+    if plan.run_mode == "moe_offload":  # either side may be the limit: the GPU or the RAM holding the experts
+        on_gpu, in_ram = moe_offload_split_gb(model, top, choice.context, kv)
+        return (
+            f"Quantized down to {choice.quant}: at {top} the active experts need {on_gpu:.1f} GB of "
+            f"{plan.available_gb:.1f} GB of VRAM and the offloaded experts {in_ram:.1f} GB of "
+            f"{hardware.available_ram_gb:.1f} GB of free RAM"
+        )
+    need = plan.need(top, choice.context)
+    return f"Quantized down to {choice.quant}: {top} needs {need:.1f} GB, {plan.available_gb:.1f} GB available"
 
 
 def _fit_level(required: float, available: float, run_mode: str, notes: list[str]) -> str:

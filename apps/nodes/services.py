@@ -23,21 +23,6 @@ from apps.nodes.scoring import FIT_LEVELS, FitOptions, ModelFacts, ModelFit, fit
 logger = logging.getLogger(__name__)
 
 POLL_THREADS = 8
-PLACEMENT_FIELDS = (
-    "fit_level",
-    "fit_label",
-    "run_mode",
-    "run_mode_label",
-    "score",
-    "score_components",
-    "estimated_tps",
-    "runtime",
-    "best_quant",
-    "memory_required_gb",
-    "memory_available_gb",
-    "utilization_pct",
-    "notes",
-)
 
 # --- fit on any hardware --------------------------------------------------------------------------
 
@@ -219,10 +204,7 @@ def node_models(*, name: str, query: listing.ModelQuery) -> dict[str, Any]:
     node = node_get(name=name)
     hardware = node_hardware(node=node)
     identity = {"name": node.name, "os": node.os or (system.node_identity()["os"] if node.is_local else "")}
-    body = models_listing(hardware=hardware, node=identity, query=query)
-    body["status"] = Node.Status.HEALTHY if node.is_local else node.status
-    body["last_seen_at"] = _iso(timezone.now() if node.is_local else node.last_seen_at)
-    return body
+    return {**models_listing(hardware=hardware, node=identity, query=query), **_liveness(node)}
 
 
 def placement_rank(*, model: str, max_context: int | None = None, min_fit: str | None = None) -> dict[str, Any]:
@@ -238,18 +220,11 @@ def placement_rank(*, model: str, max_context: int | None = None, min_fit: str |
         if reason:
             unavailable.append({"node": node.name, "url": node.url or None, "status": node.status, "reason": reason})
             continue
-        fit = fit_model(facts, node_hardware(node=node), options).as_dict()
+        fit = fit_model(facts, node_hardware(node=node), options).fit_dict()
         if minimum and FIT_LEVELS.index(fit["fit_level"]) > FIT_LEVELS.index(minimum):
             continue
         placements.append(
-            {
-                "node": node.name,
-                "url": node.url or None,
-                "is_local": node.is_local,
-                "status": Node.Status.HEALTHY if node.is_local else node.status,
-                "last_seen_at": _iso(timezone.now() if node.is_local else node.last_seen_at),
-                **{key: fit[key] for key in PLACEMENT_FIELDS},
-            }
+            {"node": node.name, "url": node.url or None, "is_local": node.is_local, **_liveness(node), **fit}
         )
     placements.sort(key=lambda p: (p["fit_level"] == "too_tight", -p["score"], -p["estimated_tps"], p["node"]))
     best = next((p["node"] for p in placements if p["fit_level"] != "too_tight"), None)
@@ -271,12 +246,11 @@ def placement_rank(*, model: str, max_context: int | None = None, min_fit: str |
 
 
 def node_payload(*, node: Node) -> dict[str, Any]:
-    """A node as the cluster API shows it."""
-    local = node.is_local
-    return {
+    """A node as the cluster API shows it: its last poll, or for this node what it reports right now."""
+    payload = {
         "name": node.name,
         "url": node.url or None,
-        "is_local": local,
+        "is_local": node.is_local,
         "enabled": node.enabled,
         "status": node.status,
         "node": {"name": node.name, "os": node.os},
@@ -288,9 +262,26 @@ def node_payload(*, node: Node) -> dict[str, Any]:
         "system": node.system,
         "top_models": node.top_models,
     }
+    if node.is_local:  # live even when the poll schedule is off or no worker runs
+        report = _local_report(node)
+        payload.update(
+            _liveness(node),
+            node={"name": node.name, "os": report.os},
+            system=report.system,
+            top_models=report.top_models,
+            latency_ms=report.latency_ms,
+        )
+    return payload
 
 
 # --- polling internals ----------------------------------------------------------------------------
+
+
+def _liveness(node: Node) -> dict[str, Any]:
+    """Status and last-seen time as the cluster API shows them: this node is alive while it answers."""
+    if node.is_local:
+        return {"status": Node.Status.HEALTHY, "last_seen_at": _iso(timezone.now())}
+    return {"status": node.status, "last_seen_at": _iso(node.last_seen_at)}
 
 
 def _unplaceable(node: Node) -> str:
@@ -314,18 +305,22 @@ def _fetch(*, url: str, api_key: str) -> polling.NodeReport:
     )
 
 
-def _poll_local(node: Node) -> None:
+def _local_report(node: Node) -> polling.NodeReport:
+    """What this node would answer to a poll: its hardware and its top models, as the remote poll reads them."""
     hardware = hardware_detect()
     top = listing.model_query(endpoint="top", limit=settings.MODELYARD_NODES_POLL_TOP, min_fit="good")
     _, best = listing.select(models_fit(hardware=hardware), top)
-    report = polling.NodeReport(
+    return polling.NodeReport(
         name=node.name,
         os=system.node_identity()["os"],
         system=hardware.as_system_dict(),
         top_models=[{key: fit.as_dict()[key] for key in polling.TOP_MODEL_FIELDS} for fit in best],
         latency_ms=0.0,
     )
-    _record_report(node, report)
+
+
+def _poll_local(node: Node) -> None:
+    _record_report(node, _local_report(node))
 
 
 def _poll_remote(nodes: list[Node]) -> None:

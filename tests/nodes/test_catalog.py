@@ -140,6 +140,25 @@ def test_models_added_in_the_admin_survive_a_sync(catalog, admin_client):
     assert report.not_in_file == ["acme/house-model-7b"]
 
 
+def test_a_newer_file_listing_a_model_added_in_the_admin_leaves_it_alone(catalog, tmp_path):
+    CatalogModel.objects.create(
+        name="acme/house-model-7b", provider="ACME", parameter_count="7B", params_b=7.2, context_length=16384,
+        category="coding", source=CatalogModel.Source.ADMIN,
+    )  # fmt: skip
+
+    def change(document):
+        document["models"].append(
+            {"name": "acme/house-model-7b", "provider": "Someone", "params_b": 8.0, "context_length": 4096,
+             "num_layers": 32, "num_kv_heads": 8, "head_dim": 128, "category": "chat"}
+        )  # fmt: skip
+
+    report = services.catalog_sync(path=newer_catalog(tmp_path, change))
+
+    added = CatalogModel.objects.get(name="acme/house-model-7b")
+    assert (added.provider, added.params_b, added.context_length, added.category) == ("ACME", 7.2, 16384, "coding")
+    assert report.updated == [] and "provider" in report.kept_admin_edits["acme/house-model-7b"]
+
+
 def test_the_sync_command_reports_what_it_did(catalog, tmp_path, capsys):
     call_command("nodes_catalog_sync")
     report = json.loads(capsys.readouterr().out)

@@ -31,23 +31,24 @@ def by_name(client) -> dict[str, dict]:
 
 
 @pytest.mark.django_db
-def test_the_local_node_registers_itself_and_is_polled_in_process(client, catalog, use_hardware):
+def test_the_local_node_registers_itself_and_reports_live_before_any_poll(client, catalog, use_hardware):
     use_hardware(LAPTOP_16GB)
     nodes = by_name(client)
     local_name = socket.gethostname()
 
     assert list(nodes) == [local_name]
-    assert (nodes[local_name]["is_local"], nodes[local_name]["status"], nodes[local_name]["url"]) == (
-        True,
-        "unknown",
-        None,
-    )
+    local = nodes[local_name]
+    assert (local["is_local"], local["status"], local["url"], local["last_polled_at"]) == (True, "healthy", None, None)
+    assert local["last_seen_at"] and local["system"]["total_ram_gb"] == 16.0
+    assert local["node"] == {"name": local_name, "os": "linux"}
+    own_top = client.get("/api/v1/models/top", {"limit": 5, "min_fit": "good"}, SERVER_PORT=8787).json()["models"]
+    assert [model["name"] for model in local["top_models"]] == [model["name"] for model in own_top]
+    assert {model["fit_level"] for model in local["top_models"]} <= {"perfect", "good"}
+    assert Node.objects.get(is_local=True).status == Node.Status.UNKNOWN  # shown live, not written
 
     polled = client.post(f"/api/v1/nodes/{local_name}/poll").json()
-    assert polled["status"] == "healthy" and polled["last_seen_at"]
-    assert polled["system"]["total_ram_gb"] == 16.0
-    assert 0 < len(polled["top_models"]) <= 5
-    assert {model["fit_level"] for model in polled["top_models"]} <= {"perfect", "good"}
+    assert polled["status"] == "healthy" and polled["last_polled_at"]
+    assert Node.objects.get(is_local=True).system["total_ram_gb"] == 16.0
 
 
 @live
@@ -204,6 +205,11 @@ def test_placement_ranks_the_nodes_for_one_model(client, catalog, second_node, d
         (socket.gethostname(), "marginal", "cpu", "Q4_K_M"),
     ]
     assert body["placements"][0]["score"] > body["placements"][1]["score"]
+    # Each entry is the model's fit as that node itself lists it.
+    own = httpx.get(f"{second_node.url}/api/v1/models/Qwen/Qwen2.5-14B-Instruct").json()["models"][0]
+    fit_fields = set(own) & set(body["placements"][0])
+    assert fit_fields >= {"fit_level", "run_mode", "score", "score_components", "estimated_tps", "notes"}
+    assert {key: body["placements"][0][key] for key in fit_fields} == {key: own[key] for key in fit_fields}
     assert [(u["node"], u["status"]) for u in body["unavailable"]] == [("ghost", "unreachable")]
 
     picky = client.get("/api/v1/placement", {"model": "Qwen/Qwen2.5-14B-Instruct", "min_fit": "good"}).json()

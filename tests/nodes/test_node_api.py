@@ -299,9 +299,21 @@ def test_each_sort_orders_runnable_models_and_keeps_too_tight_ones_last(client, 
         assert keys == sorted(keys)
 
 
-def test_sort_aliases_are_echoed_as_the_canonical_column(client, gpu_box):
-    assert get(client, "/api/v1/models", sort="tokens").json()["filters"]["sort"] == "tps"
+@pytest.mark.parametrize(
+    ("alias", "column"), [("tokens", "tps"), ("Memory", "mem"), ("mem_pct", "mem"), ("released", "date")]
+)
+def test_sort_aliases_are_echoed_as_the_canonical_column(client, gpu_box, alias, column):
+    assert get(client, "/api/v1/models", sort=alias).json()["filters"]["sort"] == column
     assert get(client, "/api/v1/models").json()["filters"]["sort"] == "score"
+
+
+def test_blank_parameters_are_not_set(client, gpu_box):
+    blank = get(client, "/api/v1/models/top", search="", provider=" ", sort="", min_fit="", limit="", perfect="")
+    plain = get(client, "/api/v1/models/top")
+
+    assert blank.status_code == 200
+    assert blank.json()["filters"] == plain.json()["filters"]
+    assert [model["name"] for model in blank.json()["models"]] == [model["name"] for model in plain.json()["models"]]
 
 
 # --- /api/v1/models/top --------------------------------------------------------------------------
@@ -400,5 +412,13 @@ def test_an_unknown_path_on_the_node_port_is_a_json_404(client):
 def test_the_node_surface_schema_documents_the_spec_paths(client):
     paths = client.get("/api/schema/node/", HTTP_ACCEPT="application/json").json()["paths"]
 
-    assert {"/api/v1/system", "/api/v1/models", "/api/v1/models/top", "/api/v1/models/{name}"} <= set(paths)
-    assert "400" in paths["/api/v1/models"]["get"]["responses"]
+    operations = {path: paths[path]["get"]["operationId"] for path in paths if path.startswith("/api/v1/")}
+    assert operations == {
+        "/api/v1/system": "node_system",
+        "/api/v1/models": "node_models",
+        "/api/v1/models/top": "node_models_top",
+        "/api/v1/models/{name}": "node_models_search",
+    }
+    for path in ["/api/v1/models", "/api/v1/models/top", "/api/v1/models/{name}"]:
+        assert "400" in paths[path]["get"]["responses"], path
+        assert {"limit", "min_fit", "sort"} <= {parameter["name"] for parameter in paths[path]["get"]["parameters"]}

@@ -122,7 +122,11 @@ def test_a_moe_too_big_for_vram_keeps_its_active_experts_on_the_gpu():
     assert fit.moe_offloaded_gb == pytest.approx((116.83 - 5.13) * 0.48)
     assert fit.estimated_tps == pytest.approx(1008 / (5.13 * 0.48) * 0.55 * 0.8)  # active parameters only
     assert any("Rated good, not perfect: MoE offload" in note for note in fit.notes)
-    assert any("Quantized down to Q3_K_M" in note for note in fit.notes)
+    # Q8_0's active experts (6.5 GB) fit the GPU; its other experts do not fit the free RAM.
+    assert (
+        "Quantized down to Q3_K_M: at Q8_0 the active experts need 6.5 GB of 24.0 GB of VRAM "
+        "and the offloaded experts 117.3 GB of 56.0 GB of free RAM"
+    ) in fit.notes
 
 
 # --- the 16 GB laptop without a GPU --------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Input validation and the documented shapes of the node surface and the cluster API."""
 
+from django.http import QueryDict
 from rest_framework import serializers
 
 from apps.nodes import listing, services
@@ -32,9 +33,16 @@ class FitQuerySerializer(serializers.Serializer):
         return listing.model_query(endpoint=endpoint, **data)
 
 
-def parsed_query(request_params: object, *, endpoint: str, search: str | None = None) -> listing.ModelQuery:
-    # A plain dict, not the QueryDict: DRF treats an absent boolean in form-style input as False.
-    serializer = FitQuerySerializer(data=request_params.dict())  # type: ignore[attr-defined]
+def present_params(query_params: QueryDict) -> dict[str, str]:
+    """The query's parameters as a plain dict, leaving out blank ones (`?search=&sort=`, what forms send).
+
+    A plain dict, not the QueryDict: DRF reads an absent boolean in form-style input as False.
+    """
+    return {key: value for key, value in query_params.dict().items() if value.strip()}
+
+
+def parsed_query(query_params: QueryDict, *, endpoint: str, search: str | None = None) -> listing.ModelQuery:
+    serializer = FitQuerySerializer(data=present_params(query_params))
     serializer.is_valid(raise_exception=True)
     return serializer.model_query(endpoint=endpoint, search=search)
 
@@ -91,16 +99,9 @@ class FitScoreComponentsSerializer(serializers.Serializer):
     context = serializers.FloatField()
 
 
-class FitModelSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    provider = serializers.CharField()
-    parameter_count = serializers.CharField()
-    params_b = serializers.FloatField()
-    context_length = serializers.IntegerField()
-    use_case = serializers.CharField()
-    category = serializers.CharField()
-    release_date = serializers.CharField(allow_null=True)
-    is_moe = serializers.BooleanField()
+class FitResultSerializer(serializers.Serializer):
+    """How a model runs on a node: the spec's model fields from `fit_level` to `notes`."""
+
     fit_level = serializers.ChoiceField(choices=["perfect", "good", "marginal", "too_tight"])
     fit_label = serializers.CharField()
     run_mode = serializers.ChoiceField(choices=["gpu", "tensor_parallel", "moe_offload", "cpu_offload", "cpu"])
@@ -115,6 +116,18 @@ class FitModelSerializer(serializers.Serializer):
     memory_available_gb = serializers.FloatField()
     utilization_pct = serializers.FloatField(allow_null=True)
     notes = serializers.ListField(child=serializers.CharField())
+
+
+class FitModelSerializer(FitResultSerializer):
+    name = serializers.CharField()
+    provider = serializers.CharField()
+    parameter_count = serializers.CharField()
+    params_b = serializers.FloatField()
+    context_length = serializers.IntegerField()
+    use_case = serializers.CharField()
+    category = serializers.CharField()
+    release_date = serializers.CharField(allow_null=True)
+    is_moe = serializers.BooleanField()
     gguf_sources = serializers.ListField(child=serializers.DictField())
     active_params_b = serializers.FloatField(allow_null=True)
     estimation_context = serializers.IntegerField(help_text="Context (tokens) the memory estimate is for.")
@@ -177,7 +190,9 @@ class ClusterNodeSerializer(serializers.Serializer):
     consecutive_failures = serializers.IntegerField()
     last_error = serializers.CharField(allow_blank=True)
     system = NodeSystemSerializer(allow_null=True)
-    top_models = NodeTopModelSerializer(many=True, help_text="The node's own /api/v1/models/top at the last poll.")
+    top_models = NodeTopModelSerializer(
+        many=True, help_text="Its own /api/v1/models/top?min_fit=good at the last poll (this node: now)."
+    )
 
     def to_representation(self, instance: Node) -> dict:
         return services.node_payload(node=instance)
@@ -205,25 +220,12 @@ class PlacementModelSerializer(serializers.Serializer):
     category = serializers.CharField()
 
 
-class PlacementSerializer(serializers.Serializer):
+class PlacementSerializer(FitResultSerializer):
     node = serializers.CharField()
     url = serializers.CharField(allow_null=True)
     is_local = serializers.BooleanField()
     status = serializers.CharField()
     last_seen_at = serializers.DateTimeField(allow_null=True)
-    fit_level = serializers.CharField()
-    fit_label = serializers.CharField()
-    run_mode = serializers.CharField()
-    run_mode_label = serializers.CharField()
-    score = serializers.FloatField()
-    score_components = FitScoreComponentsSerializer()
-    estimated_tps = serializers.FloatField()
-    runtime = serializers.CharField()
-    best_quant = serializers.CharField()
-    memory_required_gb = serializers.FloatField()
-    memory_available_gb = serializers.FloatField()
-    utilization_pct = serializers.FloatField(allow_null=True)
-    notes = serializers.ListField(child=serializers.CharField())
 
 
 class UnplacedNodeSerializer(serializers.Serializer):

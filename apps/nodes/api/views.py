@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -31,47 +31,56 @@ class SystemView(APIView):
         return Response(services.local_system())
 
 
+def listing_schema(operation_id: str, description: str, *parameters: OpenApiParameter):  # noqa: ANN201
+    """The documentation of one of the spec's three listings (same query and response, other defaults)."""
+    return extend_schema_view(
+        get=extend_schema(
+            operation_id=operation_id,
+            description=description,
+            parameters=[serializers.FitQuerySerializer, *parameters],
+            responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
+        )
+    )
+
+
+@listing_schema("node_models", "Every catalog model scored for this node; too-tight ones are included, last.")
 class ModelsView(APIView):
-    @extend_schema(
-        operation_id="node_models",
-        description="Every catalog model scored for this node; too-tight ones are included, last.",
-        parameters=[serializers.FitQuerySerializer],
-        responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
-    )
-    def get(self, request: HttpRequest) -> Response:
-        return Response(services.local_models(query=parsed_query(request.query_params, endpoint="models")))
+    """The spec's listings; `endpoint` picks their defaults (see `listing.model_query`)."""
 
+    endpoint = "models"
 
-class TopModelsView(APIView):
-    @extend_schema(
-        operation_id="node_models_top",
-        description="The best runnable models for scheduling: limit defaults to 5, include_too_tight to false.",
-        parameters=[serializers.FitQuerySerializer],
-        responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
-    )
-    def get(self, request: HttpRequest) -> Response:
-        return Response(services.local_models(query=parsed_query(request.query_params, endpoint="top")))
-
-
-class ModelSearchView(APIView):
-    @extend_schema(
-        operation_id="node_models_search",
-        description="Models whose name, provider or size contains {name} (any case); limit defaults to 20.",
-        parameters=[
-            serializers.FitQuerySerializer,
-            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Substring, any case."),
-        ],
-        responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
-    )
-    def get(self, request: HttpRequest, name: str) -> Response:
-        query = parsed_query(request.query_params, endpoint="name", search=name.rstrip("/"))
+    def get(self, request: HttpRequest, name: str | None = None) -> Response:
+        search = None if name is None else name.rstrip("/")
+        query = parsed_query(request.query_params, endpoint=self.endpoint, search=search)
         return Response(services.local_models(query=query))
+
+
+@listing_schema(
+    "node_models_top", "The best runnable models for scheduling: limit defaults to 5, include_too_tight to false."
+)
+class TopModelsView(ModelsView):
+    endpoint = "top"
+
+
+@listing_schema(
+    "node_models_search",
+    "Models whose name, provider or size contains {name} (any case); limit defaults to 20.",
+    OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Substring, any case."),
+)
+class ModelSearchView(ModelsView):
+    endpoint = "name"
 
 
 # --- the cluster (platform port) ------------------------------------------------------------------
 
 NOT_FOUND = OpenApiResponse(serializers.ClusterErrorSerializer, description="No such node")
 NODE_PARAMETERS = [OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Node name.")]
+NODE_LISTING_RESPONSES = {
+    200: serializers.ClusterListingSerializer,
+    400: OpenApiResponse(serializers.ClusterErrorSerializer, description="An invalid choice parameter"),
+    404: NOT_FOUND,
+    503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No hardware report yet"),
+}
 
 
 class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -145,32 +154,24 @@ class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="The node's model listing (same filters as the node surface's /api/v1/models), scored "
         "with this platform's catalog on the hardware the node last reported.",
         parameters=[*NODE_PARAMETERS, serializers.FitQuerySerializer],
-        responses={
-            200: serializers.ClusterListingSerializer,
-            400: OpenApiResponse(serializers.ClusterErrorSerializer, description="An invalid choice parameter"),
-            404: NOT_FOUND,
-            503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No hardware report yet"),
-        },
+        responses=NODE_LISTING_RESPONSES,
     )
     @action(detail=True, methods=["get"])
     def models(self, request: HttpRequest, name: str) -> Response:
-        query = parsed_query(request.query_params, endpoint="models")
-        return Response(services.node_models(name=name, query=query))
+        return self._listing(request, name=name, endpoint="models")
 
     @extend_schema(
         operation_id="nodes_models_top",
         description="The node's best runnable models (limit 5, include_too_tight false by default).",
         parameters=[*NODE_PARAMETERS, serializers.FitQuerySerializer],
-        responses={
-            200: serializers.ClusterListingSerializer,
-            400: OpenApiResponse(serializers.ClusterErrorSerializer, description="An invalid choice parameter"),
-            404: NOT_FOUND,
-            503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No hardware report yet"),
-        },
+        responses=NODE_LISTING_RESPONSES,
     )
     @action(detail=True, methods=["get"], url_path="models/top")
     def models_top(self, request: HttpRequest, name: str) -> Response:
-        query = parsed_query(request.query_params, endpoint="top")
+        return self._listing(request, name=name, endpoint="top")
+
+    def _listing(self, request: HttpRequest, *, name: str, endpoint: str) -> Response:
+        query = parsed_query(request.query_params, endpoint=endpoint)
         return Response(services.node_models(name=name, query=query))
 
 
@@ -186,6 +187,6 @@ class PlacementView(APIView):
         },
     )
     def get(self, request: HttpRequest) -> Response:
-        query = serializers.PlacementQuerySerializer(data=request.query_params.dict())
+        query = serializers.PlacementQuerySerializer(data=serializers.present_params(request.query_params))
         query.is_valid(raise_exception=True)
         return Response(services.placement_rank(**query.validated_data))
