@@ -1,4 +1,5 @@
 import json
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin
@@ -49,8 +50,15 @@ class RemoteHookAdmin(admin.ModelAdmin):
     fields = ["id", "name", "endpoint_url", "method", "timeout_ms", "created_at", "updated_at"]
 
 
-def _pretty(data: object) -> str:
-    return format_html("<pre style='white-space:pre-wrap;max-width:60em'>{}</pre>", json.dumps(data, indent=2))
+def _pretty_json(attribute: str, description: str) -> Callable[[admin.ModelAdmin, ChainRun], str]:
+    """A read-only admin field showing the JSON in `attribute`, indented."""
+
+    @admin.display(description=description)
+    def show(model_admin: admin.ModelAdmin, run: ChainRun) -> str:
+        data = json.dumps(getattr(run, attribute), indent=2, ensure_ascii=False)
+        return format_html("<pre style='white-space:pre-wrap;max-width:60em'>{}</pre>", data)
+
+    return show
 
 
 @admin.register(ChainRun)
@@ -105,25 +113,11 @@ class ChainRunAdmin(admin.ModelAdmin):
     def error_excerpt(self, run: ChainRun) -> str:
         return run.error[:80] + ("…" if len(run.error) > 80 else "")
 
-    @admin.display(description="input")
-    def pretty_input(self, run: ChainRun) -> str:
-        return _pretty(run.input)
-
-    @admin.display(description="output")
-    def pretty_output(self, run: ChainRun) -> str:
-        return _pretty(run.output)
-
-    @admin.display(description="state")
-    def pretty_state(self, run: ChainRun) -> str:
-        return _pretty(run.state)
-
-    @admin.display(description="print lines and alerts")
-    def pretty_log(self, run: ChainRun) -> str:
-        return _pretty(run.log)
-
-    @admin.display(description="chain")
-    def pretty_definition(self, run: ChainRun) -> str:
-        return _pretty(run.definition)
+    pretty_input = _pretty_json("input", "input")
+    pretty_output = _pretty_json("output", "output")
+    pretty_state = _pretty_json("state", "state")
+    pretty_log = _pretty_json("log", "print lines and alerts")
+    pretty_definition = _pretty_json("definition", "chain")
 
     @admin.action(description="Run again in the background")
     def run_again(self, request: HttpRequest, queryset: QuerySet[ChainRun]) -> None:

@@ -135,13 +135,14 @@ class _ChainReader:
     def problem(task_id: str, field_name: str, message: str) -> Invalid:
         return Invalid(f'task "{task_id}": {field_name}: {message}', task=task_id, field=field_name)
 
-    def text(self, raw: dict, key: str, task_id: str = "") -> str:
+    def text(self, raw: dict, key: str, task_id: str = "", *, where: str = "") -> str:
+        """The string at `key` ("" when absent); `where` is the path of `raw` inside the task."""
         value = raw.get(key)
         if value is None:
             return ""
         if not isinstance(value, str):
             if task_id:
-                raise self.problem(task_id, key, "must be a string")
+                raise self.problem(task_id, f"{where}.{key}" if where else key, "must be a string")
             raise Invalid(f"chain.{key}: must be a string", field=key)
         return value
 
@@ -232,6 +233,13 @@ class _ChainReader:
         return handler
 
     def check_template(self, task_id: str, key: str, template: str, known: Iterable[str]) -> None:
+        unsupported = templates.unsupported_tags(template)
+        if unsupported:
+            raise self.problem(
+                task_id,
+                key,
+                f"{unsupported[0]!r} is not supported: a template only names variables, as {{{{ .input }}}}",
+            )
         unknown = templates.unknown_references(template, known)
         if unknown:
             raise self.problem(
@@ -246,10 +254,10 @@ class _ChainReader:
             raise self.problem(task_id, "transition", "must be an object with 'branches'")
         alert_variables = self.variables | set(ALERT_VARIABLES)
 
-        on_failure = self.text(transition, "on_failure", task_id)
+        on_failure = self.text(transition, "on_failure", task_id, where="transition")
         if on_failure and on_failure not in self.task_ids:
             raise self.problem(task_id, "transition.on_failure", f"no task has the id {on_failure!r}")
-        on_failure_alert = self.text(transition, "on_failure_alert", task_id)
+        on_failure_alert = self.text(transition, "on_failure_alert", task_id, where="transition")
         self.check_template(task_id, "transition.on_failure_alert", on_failure_alert, alert_variables)
 
         raw_branches = transition.get("branches") or []
@@ -278,10 +286,10 @@ class _ChainReader:
             trouble = transitions.when_problem(operator, when)
             if trouble:
                 raise self.problem(task_id, f"{where}.when", trouble)
-            goto = self.text(raw_branch, "goto", task_id)
+            goto = self.text(raw_branch, "goto", task_id, where=where)
             if not transitions.is_end(goto) and goto not in self.task_ids:
                 raise self.problem(task_id, f"{where}.goto", f"no task has the id {goto!r} (use 'end' to finish)")
-            alert = self.text(raw_branch, "alert_on_match", task_id)
+            alert = self.text(raw_branch, "alert_on_match", task_id, where=where)
             self.check_template(task_id, f"{where}.alert_on_match", alert, alert_variables)
             branches.append(Branch(operator=operator, when=when, goto=goto, alert_on_match=alert))
         return on_failure, on_failure_alert, tuple(branches)
@@ -308,12 +316,12 @@ class _ChainReader:
             return None
         if not isinstance(compose, dict):
             raise self.problem(task_id, "compose", "must be an object with 'with_var' and 'strategy'")
-        with_var = self.text(compose, "with_var", task_id)
+        with_var = self.text(compose, "with_var", task_id, where="compose")
         if not with_var:
             raise self.problem(task_id, "compose.with_var", "names the variable to merge in; it is missing")
         if with_var not in self.variables:
             raise self.problem(task_id, "compose.with_var", f"{with_var!r} is neither 'input' nor a task id")
-        strategy = self.text(compose, "strategy", task_id)
+        strategy = self.text(compose, "strategy", task_id, where="compose")
         if strategy and strategy not in COMPOSE_STRATEGIES:
             raise self.problem(
                 task_id, "compose.strategy", f"{strategy!r} is unknown; use one of {', '.join(COMPOSE_STRATEGIES)}"
@@ -372,8 +380,10 @@ class _ChainReader:
         if _present(by_type) and _present(by_name) and by_type != by_name:
             raise self.problem(task_id, "hook", f"'type' ({by_type!r}) and 'name' ({by_name!r}) disagree")
         name = by_type if _present(by_type) else by_name
-        if not isinstance(name, str) or not name:
+        if not _present(name):
             raise self.problem(task_id, "hook.type", "names the hook to run; it is missing")
+        if not isinstance(name, str):
+            raise self.problem(task_id, "hook.type", "must be the name of a hook (see GET /supported)")
         if name not in self.hook_names:
             supported = ", ".join(sorted(self.hook_names))
             raise self.problem(task_id, "hook.type", f"{name!r} is not a known hook (supported: {supported})")
@@ -382,9 +392,8 @@ class _ChainReader:
             args = {}
         if not isinstance(args, dict):
             raise self.problem(task_id, "hook.args", "must be an object")
-        unknown = [variable for variable in templates.args_references(args) if variable not in self.variables]
-        if unknown:
-            raise self.problem(task_id, "hook.args", f"{{{{ .{unknown[0]} }}}} names no variable")
+        for template in templates.args_templates(args):
+            self.check_template(task_id, "hook.args", template, self.variables)
         return TaskHook(name=name, args=args)
 
     def retries(self, raw: dict, task_id: str) -> int:

@@ -304,19 +304,20 @@ class _ChainRun:
         outcome: Outcome | None = None,
         error: str = "",
     ) -> dict:
-        """One captured state unit (execapi's taskengine_CapturedStateUnit)."""
+        """One captured state unit (execapi's taskengine_CapturedStateUnit). Inputs and outputs may
+        be private: they are kept only with `debug: true`, else left empty (the spec's shape stays)."""
+        debug = self.chain.debug
         unit = {
             "taskID": task.id,
             "taskHandler": task.handler,
+            "input": values.as_record(input) if debug else "",
+            "output": values.as_record(outcome.output) if debug and outcome else "",
             "inputType": input_type,
             "outputType": outcome.output_type if outcome else values.ANY,
             "transition": "",
             "duration": duration_ns,
             "error": {"error": error} if error else {},
         }
-        if self.chain.debug:  # inputs and outputs may be private: kept only when asked for
-            unit["input"] = values.as_record(input)
-            unit["output"] = values.as_record(outcome.output) if outcome else ""
         self.result.state.append(unit)
         return unit
 

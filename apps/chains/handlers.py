@@ -72,10 +72,6 @@ def read_integer(text: str) -> int:
     return int(number)
 
 
-def _number_text(number: float) -> str:
-    return str(int(number)) if number == int(number) else str(number)
-
-
 def read_range(text: str) -> str:
     """ "5-7" as "5-7", a single number N as "N-N"."""
     cleaned = clean_answer(text)
@@ -87,14 +83,14 @@ def read_range(text: str) -> str:
         low, high = float(match.group(1)), float(match.group(2))
         if low > high:
             raise TaskFailed(f"the range {cleaned!r} has its low bound above its high one")
-        return f"{_number_text(low)}-{_number_text(high)}"
+        return f"{values.as_text(low)}-{values.as_text(high)}"
     try:
         number = read_number(text)
     except TaskFailed:
         raise TaskFailed(
             f'expected a range such as "5-7" or a number, the model answered {text.strip()[:200]!r}'
         ) from None
-    return f"{_number_text(number)}-{_number_text(number)}"
+    return f"{values.as_text(number)}-{values.as_text(number)}"
 
 
 def read_condition(text: str, conditions: tuple[str, ...]) -> str:

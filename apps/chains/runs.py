@@ -63,11 +63,11 @@ def run_prepare(*, chain: Any, input: Any, input_type: str) -> PreparedRun:
 def run_start(prepared: PreparedRun, *, definition: Any, mode: str) -> ChainRun:
     runs_prune()
     return ChainRun.objects.create(
-        chain_id=prepared.chain.id,
-        description=prepared.chain.description,
+        chain_id=values.storable(prepared.chain.id),
+        description=values.storable(prepared.chain.description),
         mode=mode,
-        definition=definition,
-        input=prepared.input,
+        definition=values.storable(definition),
+        input=values.storable(prepared.input),
         input_type=prepared.input_type,
     )
 
@@ -84,31 +84,37 @@ def runs_prune() -> int:
 
 
 def run_execute(run: ChainRun, prepared: PreparedRun, *, on_step: Any = None) -> ChainResult:
-    """Run the chain and record how it went on `run`."""
+    """Run the chain and record how it went on `run` (a crash is recorded too, then raised)."""
     timeout = settings.MODELYARD_CHAINS_TASK_TIMEOUT
-    result = chain_execute(
-        prepared.chain,
-        input=prepared.input,
-        input_type=prepared.input_type,
-        default_model=prepared.default_model,
-        remote_hooks=prepared.remote_hooks,
-        max_steps=settings.MODELYARD_CHAINS_MAX_STEPS,
-        default_timeout_s=float(timeout) if timeout > 0 else None,
-        on_step=on_step,
-    )
+    try:
+        result = chain_execute(
+            prepared.chain,
+            input=prepared.input,
+            input_type=prepared.input_type,
+            default_model=prepared.default_model,
+            remote_hooks=prepared.remote_hooks,
+            max_steps=settings.MODELYARD_CHAINS_MAX_STEPS,
+            default_timeout_s=float(timeout) if timeout > 0 else None,
+            on_step=on_step,
+        )
+    except Exception as error:
+        run_fail(run, f"crashed: {type(error).__name__}: {error}")
+        raise
     if result.cancelled:
         run.status = ChainRun.Status.CANCELLED
     else:
         run.status = ChainRun.Status.SUCCEEDED if result.succeeded else ChainRun.Status.FAILED
-    run.output, run.output_type = (result.output, result.output_type) if result.succeeded else (None, "")
-    run.state, run.log, run.error = result.state, result.log, result.error
+    run.output, run.output_type = (
+        (values.storable(result.output), result.output_type) if result.succeeded else (None, "")
+    )
+    run.state, run.log, run.error = values.storable([result.state, result.log, result.error])
     run.steps, run.duration_ns, run.finished_at = result.steps, result.duration_ns, timezone.now()
     run.save()
     return result
 
 
 def run_fail(run: ChainRun, error: str) -> None:
-    run.status, run.error, run.finished_at = ChainRun.Status.FAILED, error, timezone.now()
+    run.status, run.error, run.finished_at = ChainRun.Status.FAILED, values.storable(error), timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
 
 
@@ -149,5 +155,5 @@ def chain_run_job(*, run_id: str) -> dict:
     if result.cancelled:
         raise jobs.JobCancelled()
     if not result.succeeded:
-        raise jobs.JobFailed(result.error)
-    return result.response()
+        raise jobs.JobFailed(values.storable(result.error))
+    return values.storable(result.response())  # saved as the job's result

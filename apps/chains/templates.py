@@ -13,6 +13,7 @@ from typing import Any
 from apps.chains.values import as_text
 
 REFERENCE = re.compile(r"\{\{-?\s*\.([A-Za-z_][\w\-]*)\s*-?\}\}")
+TAG = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 
 
 class TemplateError(Exception):
@@ -27,6 +28,12 @@ def references(template: str) -> list[str]:
 def unknown_references(template: str, known: Iterable[str]) -> list[str]:
     known_names = set(known)
     return [name for name in references(template) if name not in known_names]
+
+
+def unsupported_tags(template: str) -> list[str]:
+    """The `{{ ... }}` tags that are not a plain variable reference (Go's pipes, functions, `if`):
+    refused up front rather than sent to a model as they are."""
+    return [tag for tag in TAG.findall(template or "") if not REFERENCE.fullmatch(tag)]
 
 
 def render(template: str, variables: Mapping[str, Any], *, strict: bool = True) -> str:
@@ -55,11 +62,12 @@ def render_args(args: Any, variables: Mapping[str, Any]) -> Any:
     return args
 
 
-def args_references(args: Any) -> list[str]:
+def args_templates(args: Any) -> list[str]:
+    """Every string inside hook args (each one a template), at any depth."""
     if isinstance(args, str):
-        return references(args)
+        return [args]
     if isinstance(args, dict):
-        return [name for value in args.values() for name in args_references(value)]
+        return [text for value in args.values() for text in args_templates(value)]
     if isinstance(args, list):
-        return [name for value in args for name in args_references(value)]
+        return [text for value in args for text in args_templates(value)]
     return []

@@ -90,9 +90,16 @@ def checked_chat_history(value: Any) -> dict:
     return chat_history(
         messages,
         model=str(value.get("model") or ""),
-        input_tokens=int(value.get("inputTokens") or 0),
-        output_tokens=int(value.get("outputTokens") or 0),
+        input_tokens=_token_count(value, "inputTokens"),
+        output_tokens=_token_count(value, "outputTokens"),
     )
+
+
+def _token_count(history: dict, key: str) -> int:
+    count = history.get(key) or 0
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise Invalid(f"input.{key} must be a whole number of tokens", field="input")
+    return count
 
 
 def as_text(value: Any) -> str:
@@ -103,6 +110,8 @@ def as_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))  # as Go prints a float64: a score of 8 reads "8", so `equals "8"` matches
     if isinstance(value, int | float):
         return str(value)
     if is_chat_history(value):
@@ -139,4 +148,16 @@ def loose_json(value: Any) -> Any:
             return json.loads(candidate)
         except ValueError:
             continue
+    return value
+
+
+def storable(value: Any) -> Any:
+    """`value` with NUL characters replaced (U+FFFD): PostgreSQL text and jsonb cannot hold U+0000,
+    and a model or hook may answer one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
     return value

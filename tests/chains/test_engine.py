@@ -171,7 +171,22 @@ def test_a_branch_alert_is_rendered_with_the_output(run_chain, ollama):
     }
     response = run_chain(chain_of(task), input="essay")
     log = ChainRun.objects.get(pk=response["X-Chain-Run-Id"]).log
-    assert log == [{"kind": "alert", "taskID": "score", "text": "high score 9.0 on essay"}]
+    assert log == [{"kind": "alert", "taskID": "score", "text": "high score 9 on essay"}]
+
+
+def test_a_whole_score_reads_as_a_whole_number_in_branches_and_templates(run_chain, ollama):
+    ollama.answer = lambda model, prompt: "Score: 8.0"
+    tasks = [
+        {
+            "id": "score",
+            "handler": "parse_score",
+            "transition": {"branches": [{"operator": "equals", "when": "8", "goto": "say"}]},
+        },
+        step("say", "noop", prompt_template="scored {{ .score }}"),
+    ]
+    body = run_chain(chain_of(*tasks)).json()
+    assert body["output"] == "scored 8"
+    assert [unit["transition"] for unit in body["state"]] == ["say", "end"]
 
 
 def test_a_task_that_takes_longer_than_its_timeout_fails_and_on_failure_applies(run_chain, ollama):
@@ -229,7 +244,8 @@ def test_without_debug_the_state_keeps_no_inputs_or_outputs(run_chain, ollama):
     task = {"id": "ask", "handler": "raw_string", "prompt_template": "secret {{ .input }}", "transition": to_end()}
     body = run_chain(chain_of(task, debug=False), input="password").json()
     [unit] = body["state"]
-    assert "input" not in unit and "output" not in unit
+    assert (unit["input"], unit["output"]) == ("", "")  # the spec's fields stay, empty
+    assert unit["outputType"] == "string" and unit["transition"] == "end"
     assert "password" not in json.dumps(body["state"])
 
 

@@ -270,6 +270,29 @@ def test_http_request_fails_on_an_error_status_and_off_the_allowed_hosts(run_cha
     assert len(hook_server.requests) == 1
 
 
+def test_http_request_follows_redirects_only_to_allowed_hosts(run_chain, hook_server, settings):
+    settings.MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    port = hook_server.url.rsplit(":", 1)[1]
+    task = step("get", "hook", hook={"type": "http_request", "args": {"url": f"{hook_server.url}/start"}})
+
+    hook_server.redirect_next(f"{hook_server.url}/allowed")
+    followed = run_chain(chain_of(task))
+    hook_server.redirect_next(f"http://localhost:{port}/elsewhere")  # the same server, by a host not allowed
+    refused = run_chain(chain_of(task))
+
+    assert followed.status_code == 200, followed.content
+    assert "may not call 'localhost'" in refused.json()["error"]
+    assert [request.path for request in hook_server.requests] == ["/start", "/allowed", "/start"]
+
+
+def test_a_remote_hook_with_an_unusable_url_fails_its_task_cleanly(client, run_chain):
+    make_hook(client, name="spec-like", url="http://hooks-endpoint:port")  # the spec's own example URL
+    task = step("call", "hook", hook={"type": "spec-like"})
+    response = run_chain(chain_of(task))
+    assert response.status_code == 422
+    assert "has an invalid URL" in response.json()["error"]
+
+
 # --- admin ------------------------------------------------------------------------------------------
 
 

@@ -28,6 +28,22 @@ def test_a_sync_run_is_recorded_with_its_output_state_and_timing(run_chain):
     assert run.finished_at is not None and run.job is None
 
 
+def test_nul_characters_are_answered_as_sent_and_recorded_replaced(run_chain):
+    chain = chain_of(step("a\x00", "hook", hook={"type": "echo", "args": {"message": "out\x00put"}}), debug=True)
+
+    response = run_chain(chain, input="in\x00put")
+    queued = run_chain(chain, input="in\x00put", query="?async=true").json()
+    jobs.job_run(job_id=queued["jobId"])
+
+    assert response.status_code == 200, response.content
+    assert response.json()["output"] == "out\x00put"
+    run = ChainRun.objects.get(pk=response["X-Chain-Run-Id"])
+    assert (run.input, run.output, run.state[0]["taskID"]) == ("in\ufffdput", "out\ufffdput", "a\ufffd")
+    job = Job.objects.get(pk=queued["jobId"])
+    assert job.state == "SUCCESS", job.error
+    assert job.result["output"] == "out\ufffdput"
+
+
 def test_async_returns_a_job_whose_result_is_the_response_body(run_chain):
     chain = chain_of(step("a", "noop", "b"), step("b", "noop", prompt_template="<{{ .a }}>"))
     response = run_chain(chain, input="x", query="?async=true")
@@ -129,7 +145,7 @@ def test_runs_are_browsable_in_the_admin_and_can_be_run_again(admin_client, run_
     )
 
     assert listing.status_code == 200 and b"test-chain" in listing.content
-    assert detail.status_code == 200 and b"again" in detail.content
+    assert detail.status_code == 200 and b"again" in detail.content and b"taskHandler" in detail.content
     assert rerun.status_code == 200 and b"Queued 1 run(s)." in rerun.content
     queued = ChainRun.objects.get(mode="async")
     assert (queued.input, queued.definition, queued.job.kind) == (
@@ -137,3 +153,19 @@ def test_runs_are_browsable_in_the_admin_and_can_be_run_again(admin_client, run_
         ChainRun.objects.get(pk=run_id).definition,
         "chains.run",
     )
+
+
+def test_a_run_that_crashes_is_recorded_as_failed_not_left_running():
+    chain = chain_of(step("a", "noop"))
+    prepared = runs.run_prepare(chain=chain, input="x", input_type="string")
+    run = runs.run_start(prepared, definition=chain, mode=ChainRun.Mode.SYNC)
+
+    def broken_progress(step: int, task_id: str) -> None:
+        raise RuntimeError("progress store is down")
+
+    with pytest.raises(RuntimeError):
+        runs.run_execute(run, prepared, on_step=broken_progress)
+
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("failed", "crashed: RuntimeError: progress store is down")
+    assert run.finished_at is not None

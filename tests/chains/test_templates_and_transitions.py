@@ -12,6 +12,8 @@ VARIABLES = {
     "previous_output": 42,
     "summarize": "a summary",
     "score-task": 7.5,
+    "whole": 8.0,
+    "big": 1e21,
     "flag": True,
     "chat": chat_history([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}]),
     "data": {"b": 1, "a": [1, 2]},
@@ -25,6 +27,7 @@ VARIABLES = {
         ("Q: {{.input}}", "Q: the question"),
         ("{{ .previous_output }} / {{.summarize}}", "42 / a summary"),
         ("score {{ .score-task }}, flag {{ .flag }}", "score 7.5, flag true"),
+        ("whole {{ .whole }}, big {{ .big }}", "whole 8, big 1e+21"),
         ("last: {{ .chat }}", "last: hello there"),
         ("json: {{ .data }}", 'json: {"a": [1, 2], "b": 1}'),
         ("no references {{ here }}", "no references {{ here }}"),
@@ -47,8 +50,21 @@ def test_hook_args_are_rendered_at_every_depth():
         "nested": {"list": ["a summary", 3]},
         "n": 1,
     }
-    assert templates.args_references(args) == ["input", "summarize"]
+    assert templates.args_templates(args) == ["http://h/{{ .input }}", "{{.summarize}}"]
     assert templates.unknown_references("{{ .input }} {{ .nope }}", ["input"]) == ["nope"]
+
+
+@pytest.mark.parametrize(
+    ("template", "unsupported"),
+    [
+        ("{{ .input }} and {{- .input -}}", []),
+        ("{{ .input | upper }}", ["{{ .input | upper }}"]),
+        ("{{ if .flag }}yes{{ end }}", ["{{ if .flag }}", "{{ end }}"]),
+        ("{{ here }}", ["{{ here }}"]),
+    ],
+)
+def test_only_plain_variable_references_are_supported(template, unsupported):
+    assert templates.unsupported_tags(template) == unsupported
 
 
 @pytest.mark.parametrize(

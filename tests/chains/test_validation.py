@@ -130,6 +130,31 @@ INVALID_TASKS = [
         'task "a": transition.branches[0].alert_on_match: {{ .secret }} names no variable',
         id="alert-unknown-variable",
     ),
+    pytest.param(
+        [noop(transition={"branches": [{"goto": 5}]})],
+        'task "a": transition.branches[0].goto: must be a string',
+        id="goto-not-a-string",
+    ),
+    pytest.param(
+        [noop(transition={"on_failure": ["b"]})],
+        'task "a": transition.on_failure: must be a string',
+        id="on-failure-not-a-string",
+    ),
+    pytest.param(
+        [noop(prompt_template="{{ .input | upper }}")],
+        "task \"a\": prompt_template: '{{ .input | upper }}' is not supported: a template only names variables",
+        id="template-pipeline",
+    ),
+    pytest.param(
+        [{"id": "a", "handler": "hook", "hook": {"type": "echo", "args": {"to": ["{{ .who }}"]}}}],
+        'task "a": hook.args: {{ .who }} names no variable',
+        id="hook-args-unknown-variable",
+    ),
+    pytest.param(
+        [{"id": "a", "handler": "hook", "hook": {"type": 3}}],
+        'task "a": hook.type: must be the name of a hook',
+        id="hook-type-not-a-string",
+    ),
 ]
 
 
@@ -158,6 +183,8 @@ def test_the_error_body_also_carries_the_task_and_field(run_chain):
         ({"chain": chain_of(noop()), "input": 3, "inputType": "string"}, "input must be a string"),
         ({"chain": chain_of(noop()), "input": {"messages": [{"content": "hi"}]}, "inputType": "chat_history"},
          "input.messages[0] must have a role"),
+        ({"chain": chain_of(noop()), "input": {"messages": [], "inputTokens": "many"}, "inputType": "chat_history"},
+         "input.inputTokens must be a whole number of tokens"),
     ],
 )  # fmt: skip
 def test_a_malformed_request_is_a_400(client, body, message):

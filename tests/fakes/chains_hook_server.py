@@ -4,6 +4,7 @@
         server.reply = lambda request: {"output": request.json["input"].upper()}
         server.delay_s = 0.5             # answer late
         server.fail_next(2, status=503)  # the next two requests fail
+        server.redirect_next(url)        # the next request is redirected (302) to `url`
         server.requests                  # every request: method, path, query, headers, json
 
 By default it answers `{"output": {"echo": <the request's JSON or query>}}`.
@@ -39,6 +40,7 @@ class HookServer:
         self.content_type = "application/json"
         self.requests: list[HookRequest] = []
         self._failures: list[int] = []
+        self._redirects: list[str] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -53,6 +55,14 @@ class HookServer:
     def _next_failure(self) -> int | None:
         with self._lock:
             return self._failures.pop(0) if self._failures else None
+
+    def redirect_next(self, url: str) -> None:
+        with self._lock:
+            self._redirects.append(url)
+
+    def _next_redirect(self) -> str | None:
+        with self._lock:
+            return self._redirects.pop(0) if self._redirects else None
 
     def start(self) -> "HookServer":
         owner = self
@@ -75,9 +85,12 @@ class HookServer:
                     owner.requests.append(request)
                 if owner.delay_s:
                     time.sleep(owner.delay_s)
-                failure = owner._next_failure()
+                failure, redirect = owner._next_failure(), owner._next_redirect()
+                headers = {"Location": redirect} if redirect else {}
                 if failure is not None:
                     status, body, content_type = failure, b'{"error": "injected failure"}', "application/json"
+                elif redirect is not None:
+                    status, body, content_type = 302, b"", "text/plain"
                 else:
                     reply = owner.reply(request)
                     is_text = isinstance(reply, str) and owner.content_type != "application/json"
@@ -86,6 +99,8 @@ class HookServer:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)

@@ -131,8 +131,8 @@ class CapturedStateUnitSerializer(serializers.Serializer):
     transition = serializers.CharField(help_text="The task that ran next, 'end', or empty (retried or stopped).")
     duration = serializers.IntegerField(help_text="Nanoseconds.")
     error = serializers.DictField(help_text='{} or {"error": "..."}')
-    input = serializers.CharField(required=False, help_text="Only when the chain has debug: true.")
-    output = serializers.CharField(required=False, help_text="Only when the chain has debug: true.")
+    input = serializers.CharField(allow_blank=True, help_text='Empty ("") unless the chain has debug: true.')
+    output = serializers.CharField(allow_blank=True, help_text='Empty ("") unless the chain has debug: true.')
 
 
 class TaskExecutionResponseSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ class HookCall:
     input: Any
     input_type: str
     args: dict = field(default_factory=dict)
-    timeout_s: float | None = None  # what is left of the task's time; None: no limit of the task's own
+    timeout_s: float | None = None  # the task's timeout; None: no limit of the task's own
 
 
 @dataclass(frozen=True)

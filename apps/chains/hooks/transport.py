@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,13 +49,22 @@ def send(
     content: str | bytes | None = None,
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
+    allowed_hosts: Collection[str] = (),
 ) -> Reply:
-    """Send one request; a reply that is not 2xx, too slow or too large is a HookFailed naming `what`."""
+    """Send one request; a reply that is not 2xx, too slow or too large is a HookFailed naming `what`.
+
+    With `allowed_hosts`, every request (redirects too) must go to one of them.
+    """
     limit = settings.MODELYARD_CHAINS_HOOK_MAX_BYTES
     started = time.monotonic()
+
+    def check_host(request: httpx.Request) -> None:
+        if allowed_hosts and request.url.host not in allowed_hosts:
+            raise HookFailed(f"{what} may not call {request.url.host!r}: not in MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS")
+
     try:
         with (
-            httpx.Client(timeout=timeout_s, follow_redirects=True) as client,
+            httpx.Client(timeout=timeout_s, follow_redirects=True, event_hooks={"request": [check_host]}) as client,
             client.stream(
                 method,
                 url,
@@ -73,6 +83,8 @@ def send(
                     raise httpx.ReadTimeout("the reply took too long")
     except httpx.TimeoutException:
         raise HookFailed(f"{what} timed out after {seconds(timeout_s)}") from None
+    except httpx.InvalidURL as error:  # e.g. a port that is not a number; not an httpx.HTTPError
+        raise HookFailed(f"{what} has an invalid URL: {error}") from None
     except httpx.HTTPError as error:
         raise HookFailed(f"{what} could not be reached: {error or type(error).__name__}") from None
     reply = Reply(status=response.status_code, content_type=response.headers.get("content-type", ""), body=bytes(body))
