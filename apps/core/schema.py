@@ -2,6 +2,7 @@
 appears in the schema (a drf-spectacular extension)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 
@@ -15,6 +16,16 @@ class ErrorSerializer(serializers.Serializer):
     """`{"error": "..."}`: the error body of the runtime, node and forecast specs."""
 
     error = serializers.CharField()
+
+
+ERROR_RESPONSE = OpenApiResponse(ErrorSerializer, description='`{"error": …}`')
+
+
+class RuntimeApi:
+    # Views of specs/runtime-api.md answer errors as `{"error": "..."}` on the platform port,
+    # whose other specs say `{"detail": ...}` (a comment, not a docstring: the schema would show a
+    # docstring as every operation's description).
+    error_key = "error"
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

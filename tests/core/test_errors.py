@@ -81,6 +81,13 @@ def test_malformed_json_is_refused_in_the_surface_shape(surface, status, body):
         assert response.data["error"].startswith("invalid JSON body: JSON parse error")
 
 
+def test_json_nested_too_deeply_for_the_parser_is_a_parse_error_not_a_500():
+    response = call(NODE, "[" * 100_000 + "]" * 100_000)
+
+    assert response.status_code == 400
+    assert response.data["error"].startswith("invalid JSON body: JSON parse error")
+
+
 @pytest.mark.parametrize(
     ("error", "status"), [(NotFound("pool 'x' not found"), 404), (Conflict("pool 'x' exists"), 409)]
 )

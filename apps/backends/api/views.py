@@ -3,7 +3,7 @@
 from adrf.views import APIView as AsyncAPIView
 from django.http import HttpRequest, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -12,17 +12,11 @@ from rest_framework.views import APIView
 from apps.backends import downloads, gateway, selectors, services
 from apps.backends.api import serializers as s
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
-from apps.core.schema import ErrorSerializer
+from apps.core.schema import ERROR_RESPONSE as ERROR
+from apps.core.schema import RuntimeApi
 from apps.core.sse import EventStreamRenderer, sse_response
 
-ERROR = OpenApiResponse(ErrorSerializer, description='`{"error": …}`')
 TEXT = OpenApiTypes.STR
-
-
-class RuntimeApi:
-    """The runtime spec answers errors as `{"error": "..."}`."""
-
-    error_key = "error"
 
 
 def _changed_by_id(serializer_class: type, request: HttpRequest) -> dict:

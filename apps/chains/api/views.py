@@ -9,16 +9,10 @@ from rest_framework.views import APIView
 
 from apps.chains import selectors, services
 from apps.chains.api import serializers as s
-from apps.core.schema import ErrorSerializer
+from apps.core.schema import ERROR_RESPONSE as ERROR
+from apps.core.schema import RuntimeApi
 
-ERROR = OpenApiResponse(ErrorSerializer, description='`{"error": …}`')
 TEXT = OpenApiTypes.STR
-
-
-class RuntimeApi:
-    # The runtime spec answers errors as `{"error": "..."}` (a comment, not a docstring: the schema
-    # would show a docstring as every operation's description).
-    error_key = "error"
 
 
 def _hook_fields(request: HttpRequest) -> dict:
