@@ -50,6 +50,16 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -120,7 +130,11 @@ MODELYARD_NODES_DEFAULT_CONTEXT = env_int("MODELYARD_NODES_DEFAULT_CONTEXT", 819
 # KV cache element type sized by the fit: f16, q8_0, fp8 or q4_0 (used only where the runtime supports it).
 MODELYARD_NODES_KV_CACHE_TYPE = env_str("MODELYARD_NODES_KV_CACHE_TYPE", "f16")
 # Share of unified memory (Apple) the GPU may use; macOS wires about 75 % by default.
-MODELYARD_NODES_UNIFIED_MEMORY_FRACTION = float(env_str("MODELYARD_NODES_UNIFIED_MEMORY_FRACTION", "0.75"))
+MODELYARD_NODES_UNIFIED_MEMORY_FRACTION = env_float("MODELYARD_NODES_UNIFIED_MEMORY_FRACTION", 0.75)
+if not 0 < MODELYARD_NODES_UNIFIED_MEMORY_FRACTION <= 1:
+    raise ValueError(
+        f"MODELYARD_NODES_UNIFIED_MEMORY_FRACTION must be in (0, 1], got {MODELYARD_NODES_UNIFIED_MEMORY_FRACTION}"
+    )
 # Seconds detected hardware is cached; available RAM is always read live.
 MODELYARD_NODES_HARDWARE_TTL = env_int("MODELYARD_NODES_HARDWARE_TTL", 60)
 # A JSON hardware profile (the /api/v1/system "system" object) reported instead of detection.
@@ -135,9 +149,9 @@ MODELYARD_NODES_POLL_TOP = env_int("MODELYARD_NODES_POLL_TOP", 5)
 # The hub the store searches and downloads from: the real Hugging Face hub, or any HF-compatible
 # endpoint such as another Modelyard's mirror (`http://host:8000/hub`). HF_ENDPOINT/HF_TOKEN are
 # honoured when the MODELYARD_ names are unset.
-MODELYARD_HF_ENDPOINT = (
-    env_str("MODELYARD_HF_ENDPOINT") or env_str("HF_ENDPOINT") or "https://huggingface.co"
-).rstrip("/")
+MODELYARD_HF_ENDPOINT = (env_str("MODELYARD_HF_ENDPOINT") or env_str("HF_ENDPOINT") or "https://huggingface.co").rstrip(
+    "/"
+)
 MODELYARD_HF_TOKEN = env_str("MODELYARD_HF_TOKEN") or env_str("HF_TOKEN")
 # Files of one model fetched at the same time.
 MODELYARD_DOWNLOAD_WORKERS = env_int("MODELYARD_DOWNLOAD_WORKERS", 8)
@@ -167,13 +181,14 @@ MODELYARD_BACKEND_COOLDOWN = env_int("MODELYARD_BACKEND_COOLDOWN", 30)
 
 # --- chains -----------------------------------------------------------------------------------
 
-# A chain stops with an error after this many task runs (retries included): the guard against loops.
+# A chain stops with an error after this many task runs (retries included, so it also caps
+# retry_on_failure): the guard against loops.
 MODELYARD_CHAINS_MAX_STEPS = env_int("MODELYARD_CHAINS_MAX_STEPS", 100)
 # Seconds a task may take when it sets no `timeout` (0: no limit beyond the backend's own timeout).
 MODELYARD_CHAINS_TASK_TIMEOUT = env_int("MODELYARD_CHAINS_TASK_TIMEOUT", 300)
 # Largest reply (bytes) a remote hook or the http_request hook may send back.
 MODELYARD_CHAINS_HOOK_MAX_BYTES = env_int("MODELYARD_CHAINS_HOOK_MAX_BYTES", 1024 * 1024)
-# Hosts the built-in http_request hook may call (comma-separated; empty: any host).
+# Hosts the built-in http_request hook may call, redirects included (comma-separated; empty: any host).
 MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS = env_list("MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS")
 # Recorded chain runs older than this many days are deleted as new runs start (0: keep them all).
 MODELYARD_CHAINS_RUN_RETENTION_DAYS = env_int("MODELYARD_CHAINS_RUN_RETENTION_DAYS", 30)
@@ -310,7 +325,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.auth.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.core.error_handlers.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
