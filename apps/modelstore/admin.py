@@ -1,3 +1,5 @@
+import contextlib
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -213,11 +215,8 @@ class DownloadJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected downloads")
     def cancel_downloads(self, request: HttpRequest, queryset: QuerySet[DownloadJob]) -> None:
-        cancelled = 0
-        for job in queryset:
-            try:
+        unfinished = list(queryset.exclude(state__in=DownloadJob.FINISHED_STATES))
+        for job in unfinished:
+            with contextlib.suppress(Conflict):  # it finished in the meantime
                 jobs.job_cancel(job_id=str(job.id))
-                cancelled += 1
-            except Conflict:
-                pass
-        self.message_user(request, f"Asked {cancelled} download(s) to stop; finished ones were left alone.")
+        self.message_user(request, f"Asked {len(unfinished)} download(s) to stop; finished ones were left alone.")

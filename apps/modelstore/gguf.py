@@ -33,6 +33,11 @@ class GGUFError(ValueError):
     """Not a GGUF file, or one whose header could not be read."""
 
 
+def split_set(filename: str) -> str:
+    """The name shared by the shards of a split GGUF (`m-Q4_K_M-00001-of-00002.gguf` → `m-Q4_K_M`)."""
+    return SPLIT_SUFFIX.sub("", filename.removesuffix(".gguf"))
+
+
 def quantization_label(filename: str) -> str | None:
     """`Qwen3-1.7B-Q4_K_M.gguf` → `Q4_K_M`; `model.f16.gguf` → `F16`; None when the name has none."""
     stem = SPLIT_SUFFIX.sub("", Path(filename).name.removesuffix(".gguf"))

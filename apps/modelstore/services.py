@@ -22,7 +22,7 @@ from apps.core.errors import Conflict, Invalid, NotFound, Unavailable
 from apps.core.models import Job
 from apps.modelstore import disk, layout, locks, manifest, metadata, selectors, sources
 from apps.modelstore.errors import BadGateway, DownloadFailed, InsufficientStorage
-from apps.modelstore.gguf import quantization_label
+from apps.modelstore.gguf import quantization_label, split_set
 from apps.modelstore.models import DOWNLOAD_JOB_KIND, LocalModel
 from apps.modelstore.sources.base import RemoteModel, SearchFilters
 from apps.modelstore.units import billions, human_size_binary
@@ -291,25 +291,46 @@ def quantizations_list(*, model_id: str, source: str = sources.DEFAULT_SOURCE) -
         if stored is None:
             raise
         files = [(name, record["size"]) for name, record in stored.manifest.items()]
-    options = [
-        {
-            "filename": name,
-            "quantization": quantization_label(name) or "unknown",
-            "size_bytes": size,
-            "size_human": human_size_binary(size),
-        }
-        for name, size in files
-        if name.lower().endswith(".gguf")
-    ]
+    shards: dict[str, list[tuple[str, int]]] = {}
+    for name, size in sorted(files):
+        if name.lower().endswith(".gguf"):
+            shards.setdefault(split_set(name), []).append((name, size))
+    # A split GGUF is one option: its first shard (what llama.cpp is given) and the size of all.
+    options = []
+    for parts in shards.values():
+        first, size = parts[0][0], sum(part_size for _name, part_size in parts)
+        options.append(
+            {
+                "filename": first,
+                "quantization": quantization_label(first) or "unknown",
+                "size_bytes": size,
+                "size_human": human_size_binary(size),
+            }
+        )
     return sorted(options, key=lambda option: option["size_bytes"])
+
+
+def provider_source(*, provider: str) -> str | None:
+    """The source a models cache API `provider` names: None for "universal" (every source)."""
+    if provider in ANY_PROVIDER:
+        return None
+    if provider not in sources.SOURCES:
+        raise Invalid(f"unknown provider {provider!r}; use 'universal' or one of {', '.join(sources.source_names())}")
+    return provider
+
+
+def provider_download_source(*, provider: str) -> str:
+    """Where a models cache API download of `provider` comes from: "universal" means the hub."""
+    return provider_source(provider=provider) or sources.DEFAULT_SOURCE
 
 
 def cache_delete(*, model_name: str, provider: str = "universal") -> dict[str, Any]:
     """The models cache API's delete: every stored copy of `model_name` (of one source if given)."""
+    source = provider_source(provider=provider)
     model_name = layout.check_model_id(model_name)
     rows = LocalModel.objects.filter(model_id=model_name)
-    if provider not in ANY_PROVIDER:
-        rows = rows.filter(source=provider)
+    if source is not None:
+        rows = rows.filter(source=source)
     found = list(rows)
     if not found:
         raise NotFound(f"model {model_name} is not cached")
@@ -333,14 +354,19 @@ class DownloadStart:
     model: LocalModel | None
 
 
-def download_plan(*, source: str, model_id: str, include_patterns: list[str] | None = None) -> tuple[list[Any], int]:
-    """The source's files a download would fetch and the bytes it still needs (partials counted)."""
+def download_plan(
+    *, source: str, model_id: str, include_patterns: list[str] | None = None, force: bool = False
+) -> tuple[list[Any], int]:
+    """The source's files a download would fetch and the bytes it still needs: files already stored
+    and the parts of partial files are not counted, unless `force` (which fetches everything again)."""
     from huggingface_hub.utils import filter_repo_objects
 
     listing = sources.source_get(source).list_files(model_id)
     chosen = list(filter_repo_objects(listing.files, allow_patterns=include_patterns, key=lambda item: item.path))
     if include_patterns and not chosen:
         raise NotFound(f"no file of {source}/{model_id} matches include_patterns {include_patterns}")
+    if force:
+        return chosen, sum(item.size for item in chosen)
     stored = LocalModel.objects.filter(source=source, model_id=model_id).first()
     needed = 0
     for item in chosen:
@@ -376,6 +402,7 @@ def download_start(
     model_id: str,
     source: str = sources.DEFAULT_SOURCE,
     include_patterns: list[str] | None = None,
+    quantization: str | None = None,
     force: bool = False,
     refresh: bool = False,
     owner_surface: str = "platform",
@@ -386,9 +413,12 @@ def download_start(
     asked for) is returned at once, without asking the source. Otherwise the source is asked first,
     so an unknown model (404), patterns that match nothing (404) and a full disk (507) are refused
     before any job. `refresh` fetches only what changed at the source; `force` fetches everything.
+    `quantization` (`Q4_K_M`) adds the GGUF files of that quantization to `include_patterns`.
     """
     sources.source_get(source)
     model_id = sources_model_id(model_id)
+    if quantization:
+        include_patterns = [*(include_patterns or []), f"*{quantization}*.gguf"]
     patterns = [pattern for pattern in (include_patterns or []) if pattern] or None
     params = {"source": source, "model_id": model_id, "include_patterns": patterns, "force": force}
     if not force and not refresh:
@@ -399,7 +429,7 @@ def download_start(
     if running is not None:
         return DownloadStart(source=source, model_id=model_id, job=running, model=None)
 
-    _files, needed = download_plan(source=source, model_id=model_id, include_patterns=patterns)
+    _files, needed = download_plan(source=source, model_id=model_id, include_patterns=patterns, force=force)
     check = disk.download_check(required_bytes=needed)
     if not check["can_download"]:
         raise InsufficientStorage(check["message"], required_bytes=needed, available_bytes=check["available_bytes"])

@@ -96,3 +96,22 @@ def test_download_jobs_are_listed_with_bytes_and_progress(admin_client):
     content = page.content.decode()
     assert '<progress value="25.0" max="100"' in content
     assert "512.0 KB / 2.0 MB" in content and "1.0 MB/s" in content
+
+
+def test_cancelling_download_jobs_stops_the_unfinished_ones_only(admin_client):
+    running, finished = (
+        Job.objects.create(kind=DOWNLOAD_JOB_KIND, func="apps.modelstore.tasks.download_model", state=state)
+        for state in (Job.State.STARTED, Job.State.SUCCESS)
+    )
+
+    response = admin_client.post(
+        "/admin/modelstore/downloadjob/",
+        {"action": "cancel_downloads", "_selected_action": [running.pk, finished.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Asked 1 download(s) to stop" in response.content.decode()
+    running.refresh_from_db()
+    finished.refresh_from_db()
+    assert running.cancel_requested and not finished.cancel_requested

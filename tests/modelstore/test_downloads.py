@@ -222,3 +222,20 @@ def test_a_stored_hub_model_is_shown_with_its_local_and_remote_sides(client, hub
     assert body["remote"]["model_id"] == LLAMA
     assert body["remote"]["total_size_bytes"] == body["local"]["size_bytes"]
     assert body["remote"]["license"] == "apache-2.0"
+
+
+def test_a_forced_download_needs_room_for_every_file_again(hub_store):
+    download(GGUF, include_patterns=["*Q4_K_M*"])
+
+    _files, needed = services.download_plan(source="huggingface", model_id=GGUF, include_patterns=["*Q4_K_M*"])
+    _files, forced = services.download_plan(
+        source="huggingface", model_id=GGUF, include_patterns=["*Q4_K_M*"], force=True
+    )
+
+    assert (needed, forced) == (0, 300_000)
+
+
+def test_a_quantization_asks_for_the_gguf_files_of_that_quantization(hub_store):
+    start = services.download_start(model_id=GGUF, quantization="Q8_0", include_patterns=["README.md"])
+
+    assert start.job.params["include_patterns"] == ["README.md", "*Q8_0*.gguf"]

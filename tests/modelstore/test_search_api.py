@@ -167,3 +167,15 @@ def test_validate_download_refuses_when_the_disk_would_fill(client, hub_store, s
     assert body["can_download"] is False
     assert body["required_bytes"] == 300_000
     assert body["message"].startswith("Insufficient disk space")
+
+
+def test_an_sse_client_gets_a_refused_download_as_json_with_the_reason(client, hub_store, hub):
+    response = client.post(
+        "/v1/models/download",
+        {"model_name": "acme/nothing"},
+        content_type="application/json",
+        HTTP_ACCEPT="text/event-stream",
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"model 'acme/nothing' not found on {hub.url}"}

@@ -266,3 +266,39 @@ def test_the_mirror_can_be_switched_off(client, stored, settings):
 
     assert response.status_code == 404
     assert response.json() == {"error": "the mirror is disabled (MODELYARD_MIRROR_ENABLED=false)"}
+
+
+def test_a_split_gguf_is_one_quantization_option_named_by_its_first_shard(client, stored, settings):
+    from tests.fakes.servers import free_port
+
+    settings.MODELYARD_HF_ENDPOINT = f"http://127.0.0.1:{free_port()}"
+    stored(
+        "mine/big-GGUF",
+        files={
+            "Q4_K_M/big-Q4_K_M-00001-of-00002.gguf": b"G" * 1536,
+            "Q4_K_M/big-Q4_K_M-00002-of-00002.gguf": b"G" * 512,
+            "big-Q2_K.gguf": b"G" * 1024,
+        },
+    )
+
+    body = client.get("/v1/models/mine/big-GGUF/quantizations").json()
+
+    assert body["options"] == [
+        {"filename": "big-Q2_K.gguf", "quantization": "Q2_K", "size_bytes": 1024, "size_human": "1.0 KB"},
+        {
+            "filename": "Q4_K_M/big-Q4_K_M-00001-of-00002.gguf",
+            "quantization": "Q4_K_M",
+            "size_bytes": 2048,
+            "size_human": "2.0 KB",
+        },
+    ]
+
+
+def test_the_models_cache_delete_refuses_an_unknown_provider(client, stored):
+    model = stored("org/model", source="huggingface")
+
+    response = client.delete("/v1/models/org/model?provider=ollama")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "unknown provider 'ollama'; use 'universal' or one of huggingface"}
+    assert Path(model.path).exists()

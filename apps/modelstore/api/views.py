@@ -1,24 +1,27 @@
 """HTTP views of the model-store API (`/api/v1/…`) and of the models cache API (`/v1/models…`)."""
 
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
 from django.http import HttpRequest, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers as drf_serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core import jobs
-from apps.core.errors import Invalid
 from apps.core.schema import DetailErrorSerializer
-from apps.core.sse import EventStreamRenderer
-from apps.modelstore import services, sources
+from apps.core.sse import KEEPALIVE_FRAME, EventStreamRenderer
+from apps.modelstore import services
 from apps.modelstore.api import serializers
 from apps.modelstore.sources.base import SearchFilters
+
+logger = logging.getLogger(__name__)
 
 ERROR = DetailErrorSerializer
 MODEL_ID_PARAMETER = OpenApiParameter(
@@ -45,6 +48,16 @@ class FormatIsAFilter(DefaultContentNegotiation):
     """The spec's `format` query parameter is a search filter, not DRF's renderer override."""
 
     settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+class ErrorsAsJSON(DefaultContentNegotiation):
+    """The stream is written by the view itself, so DRF renders only errors raised before it starts:
+    those are JSON whatever the client accepts (an SSE client sends `Accept: text/event-stream`)."""
+
+    def select_renderer(
+        self, request: HttpRequest, renderers: list, format_suffix: str | None = None
+    ) -> tuple[object, str]:
+        return renderers[0], renderers[0].media_type
 
 
 class SearchView(APIView):
@@ -136,38 +149,45 @@ class StatusView(APIView):
         return Response(services.store_status())
 
 
-class CleanView(APIView):
-    @extend_schema(
-        operation_id="modelstore_clean",
-        request=serializers.CleanRequestSerializer,
-        responses=serializers.CleanResponseSerializer,
-    )
+class BodyCommandView(APIView):
+    """A POST whose validated body is the keyword arguments of one service, answered with its result.
+    Subclasses declare the four parts (the OpenAPI operation is made from them) and a docstring."""
+
+    operation_id: str
+    body_serializer: type[drf_serializers.Serializer]
+    answer_serializer: type[drf_serializers.Serializer]
+    service: Callable[..., dict]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        schema = extend_schema(
+            operation_id=cls.operation_id, request=cls.body_serializer, responses=cls.answer_serializer
+        )
+        extend_schema_view(post=schema)(cls)
+
     def post(self, request: HttpRequest) -> Response:
-        body = _body(serializers.CleanRequestSerializer, request)
-        return Response(services.store_clean(**body))
+        return Response(type(self).service(**_body(self.body_serializer, request)))
 
 
-class ExportView(APIView):
-    @extend_schema(
-        operation_id="modelstore_export",
-        request=serializers.ExportRequestSerializer,
-        responses=serializers.ExportResponseSerializer,
-    )
-    def post(self, request: HttpRequest) -> Response:
-        body = _body(serializers.ExportRequestSerializer, request)
-        return Response(services.store_export(format=body["format"]))
+class CleanView(BodyCommandView):
+    """Clean unused or all models."""
+
+    operation_id = "modelstore_clean"
+    body_serializer = serializers.CleanRequestSerializer
+    answer_serializer = serializers.CleanResponseSerializer
+    service = services.store_clean
+
+
+class ExportView(BodyCommandView):
+    """Export model list: `kitt` (paths) or `json` (full details)."""
+
+    operation_id = "modelstore_export"
+    body_serializer = serializers.ExportRequestSerializer
+    answer_serializer = serializers.ExportResponseSerializer
+    service = services.store_export
 
 
 # --- models cache API --------------------------------------------------------------------------------
-
-
-def _source_of_provider(provider: str) -> str | None:
-    """None for "universal" (every source), else the source it names."""
-    if provider in services.ANY_PROVIDER:
-        return None
-    if provider not in sources.SOURCES:
-        raise Invalid(f"unknown provider {provider!r}; use 'universal' or one of {', '.join(sources.source_names())}")
-    return provider
 
 
 class CacheListView(APIView):
@@ -178,12 +198,13 @@ class CacheListView(APIView):
     )
     def get(self, request: HttpRequest) -> Response:
         provider = _query(serializers.ProviderQuerySerializer, request)["provider"]
-        models = services.local_model_list(source=_source_of_provider(provider))
+        models = services.local_model_list(source=services.provider_source(provider=provider))
         return Response({"object": "list", "data": serializers.CacheModelSerializer(models, many=True).data})
 
 
 class CacheDownloadView(APIView):
     renderer_classes = [JSONRenderer, EventStreamRenderer]
+    content_negotiation_class = ErrorsAsJSON
 
     @extend_schema(
         operation_id="models_cache_download",
@@ -197,13 +218,11 @@ class CacheDownloadView(APIView):
     )
     def post(self, request: HttpRequest) -> StreamingHttpResponse:
         body = _body(serializers.CacheDownloadRequestSerializer, request)
-        patterns = body["include_patterns"]
-        if body["quantization"]:
-            patterns = [*(patterns or []), f"*{body['quantization']}*.gguf"]
         start = services.download_start(
             model_id=body["model_name"],
-            source=_source_of_provider(body["provider"]) or sources.DEFAULT_SOURCE,
-            include_patterns=patterns,
+            source=services.provider_download_source(provider=body["provider"]),
+            include_patterns=body["include_patterns"],
+            quantization=body["quantization"],
             force=body["force"],
         )
         response = StreamingHttpResponse(_cache_download_frames(start), content_type="text/event-stream")
@@ -217,44 +236,49 @@ def _data_frame(data: dict) -> bytes:
 
 
 async def _cache_download_frames(start: services.DownloadStart) -> AsyncIterator[bytes]:
-    """The models cache API's stream: `data:` lines without `event:` names, as its spec shows."""
+    """The models cache API's stream: `data:` lines without `event:` names, as its spec shows.
+    A failure after the headers are sent still ends the stream with an error event."""
+    try:
+        async for frame in _cache_download_events(start):
+            yield KEEPALIVE_FRAME if frame is None else _data_frame(frame)
+    except Exception as error:
+        logger.exception("models cache download stream failed")
+        yield _data_frame({"event": "error", "message": f"{type(error).__name__}: {error}"})
+
+
+async def _cache_download_events(start: services.DownloadStart) -> AsyncIterator[dict | None]:
+    """progress… then complete (or error) of the download; None while nothing happens."""
     model_name = start.model_id
     if start.job is None:
         model = start.model
-        yield _data_frame(
-            {"event": "complete", "model_name": model_name, "path": model.path, "size_bytes": model.size_bytes}
-        )
+        yield {"event": "complete", "model_name": model_name, "path": model.path, "size_bytes": model.size_bytes}
         return
     async for item in jobs.job_event_stream(job_id=str(start.job.id)):
         if item is None:
-            yield b": keep-alive\n\n"
+            yield None
             continue
         event, job = item
         progress = job["progress"]
         if event in ("state", "progress") and progress.get("total"):
             total, done = progress["total"], progress.get("current") or 0
-            yield _data_frame(
-                {
-                    "event": "progress",
-                    "downloaded": done,
-                    "total": total,
-                    "percent": int(100 * done / total) if total else 0,
-                    "speed_bps": progress.get("speed_bps"),
-                    "eta_s": progress.get("eta_s"),
-                }
-            )
+            yield {
+                "event": "progress",
+                "downloaded": done,
+                "total": total,
+                "percent": int(100 * done / total),
+                "speed_bps": progress.get("speed_bps"),
+                "eta_s": progress.get("eta_s"),
+            }
         elif event == "complete":
             result = job["result"] or {}
-            yield _data_frame(
-                {
-                    "event": "complete",
-                    "model_name": model_name,
-                    "path": result.get("path"),
-                    "size_bytes": result.get("size_bytes"),
-                }
-            )
+            yield {
+                "event": "complete",
+                "model_name": model_name,
+                "path": result.get("path"),
+                "size_bytes": result.get("size_bytes"),
+            }
         elif event in ("error", "cancelled"):
-            yield _data_frame({"event": "error", "message": job["error"] or f"download {event}"})
+            yield {"event": "error", "message": job["error"] or f"download {event}"}
 
 
 class ValidateDownloadView(APIView):
@@ -267,7 +291,7 @@ class ValidateDownloadView(APIView):
         body = _body(serializers.ValidateDownloadRequestSerializer, request)
         check = services.download_validate(
             model_id=body["model_name"],
-            source=_source_of_provider(body["provider"]) or sources.DEFAULT_SOURCE,
+            source=services.provider_download_source(provider=body["provider"]),
             include_patterns=body["include_patterns"],
         )
         return Response(check)
@@ -294,5 +318,4 @@ class CacheDeleteView(APIView):
     )
     def delete(self, request: HttpRequest, model_name: str) -> Response:
         provider = _query(serializers.ProviderQuerySerializer, request)["provider"]
-        _source_of_provider(provider)
         return Response(services.cache_delete(model_name=model_name, provider=provider))
