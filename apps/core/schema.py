@@ -18,6 +18,16 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+class DiskUsageSerializer(serializers.Serializer):
+    """One disk as `apps.core.system.disk_usage` describes it (projects spec, model store)."""
+
+    total_bytes = serializers.IntegerField()
+    used_bytes = serializers.IntegerField()
+    free_bytes = serializers.IntegerField()
+    path = serializers.CharField()
+    percent_free = serializers.FloatField()
+
+
 ERROR_RESPONSE = OpenApiResponse(ErrorSerializer, description='`{"error": …}`')
 
 

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from apps.core import jobs
 from apps.core.models import Job
-from apps.core.schema import DetailErrorSerializer, ErrorSerializer  # noqa: F401  (re-exported)
+from apps.core.schema import DetailErrorSerializer, DiskUsageSerializer, ErrorSerializer  # noqa: F401  (re-exported)
 
 
 class JobProgressSerializer(serializers.Serializer):
@@ -74,14 +74,6 @@ class MessageSerializer(serializers.Serializer):
 class InfoSerializer(serializers.Serializer):
     version = serializers.CharField()
     data_directory = serializers.CharField()
-
-
-class DiskUsageSerializer(serializers.Serializer):
-    total_bytes = serializers.IntegerField()
-    used_bytes = serializers.IntegerField()
-    free_bytes = serializers.IntegerField()
-    path = serializers.CharField()
-    percent_free = serializers.FloatField()
 
 
 class DiskSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from datetime import UTC
 
 from rest_framework import serializers
 
+from apps.core.schema import DiskUsageSerializer
 from apps.modelstore import services, units
 from apps.modelstore.models import LocalModel
 from apps.modelstore.sources import DEFAULT_SOURCE
@@ -231,22 +232,14 @@ class ValidateDownloadRequestSerializer(serializers.Serializer):
     )
 
 
-class DiskInfoSerializer(serializers.Serializer):
-    total_bytes = serializers.IntegerField()
-    used_bytes = serializers.IntegerField()
-    free_bytes = serializers.IntegerField()
-    path = serializers.CharField()
-    percent_free = serializers.FloatField()
-
-
 class ValidateDownloadSerializer(serializers.Serializer):
     can_download = serializers.BooleanField()
     warning = serializers.BooleanField()
     message = serializers.CharField()
     available_bytes = serializers.IntegerField()
     required_bytes = serializers.IntegerField()
-    cache_info = DiskInfoSerializer()
-    system_info = DiskInfoSerializer()
+    cache_info = DiskUsageSerializer()
+    system_info = DiskUsageSerializer()
 
 
 class QuantizationSerializer(serializers.Serializer):
