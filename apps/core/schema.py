@@ -18,6 +18,13 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+class NodeIdentitySerializer(serializers.Serializer):
+    """`{"name", "os"}`: the node in every surface's `/health` and in the node-fit API."""
+
+    name = serializers.CharField()
+    os = serializers.CharField()
+
+
 class DiskUsageSerializer(serializers.Serializer):
     """One disk as `apps.core.system.disk_usage` describes it (projects spec, model store)."""
 

@@ -2,7 +2,12 @@ from rest_framework import serializers
 
 from apps.core import jobs
 from apps.core.models import Job
-from apps.core.schema import DetailErrorSerializer, DiskUsageSerializer, ErrorSerializer  # noqa: F401  (re-exported)
+from apps.core.schema import (  # noqa: F401  (re-exported)
+    DetailErrorSerializer,
+    DiskUsageSerializer,
+    ErrorSerializer,
+    NodeIdentitySerializer,
+)
 
 
 class JobProgressSerializer(serializers.Serializer):
@@ -39,11 +44,6 @@ class JobFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Job.State.choices, required=False)
     kind = serializers.CharField(required=False)
     owner_ref = serializers.CharField(required=False)
-
-
-class NodeIdentitySerializer(serializers.Serializer):
-    name = serializers.CharField()
-    os = serializers.CharField()
 
 
 class PlatformHealthSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from django.http import QueryDict
 from rest_framework import serializers
 
+from apps.core.schema import NodeIdentitySerializer
 from apps.nodes import listing, services
 from apps.nodes.models import Node
 
@@ -50,19 +51,6 @@ def parsed_query(query_params: QueryDict, *, endpoint: str, search: str | None =
 # --- response shapes (documentation) ---------------------------------------------------------------
 
 
-class NodeErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
-
-
-class ClusterErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class FitNodeIdentitySerializer(serializers.Serializer):
-    name = serializers.CharField()
-    os = serializers.CharField()
-
-
 class NodeGpuSerializer(serializers.Serializer):
     name = serializers.CharField()
     vram_gb = serializers.FloatField(allow_null=True, help_text="Per card; the system RAM for unified memory.")
@@ -88,7 +76,7 @@ class NodeSystemSerializer(serializers.Serializer):
 
 
 class NodeSystemResponseSerializer(serializers.Serializer):
-    node = FitNodeIdentitySerializer()
+    node = NodeIdentitySerializer()
     system = NodeSystemSerializer()
 
 
@@ -149,7 +137,7 @@ class FitFiltersSerializer(serializers.Serializer):
 
 
 class FitListingSerializer(serializers.Serializer):
-    node = FitNodeIdentitySerializer()
+    node = NodeIdentitySerializer()
     system = NodeSystemSerializer()
     total_models = serializers.IntegerField(help_text="Models that passed the filters, before the limit.")
     returned_models = serializers.IntegerField()
@@ -183,7 +171,7 @@ class ClusterNodeSerializer(serializers.Serializer):
     is_local = serializers.BooleanField()
     enabled = serializers.BooleanField()
     status = serializers.CharField(help_text="healthy, unreachable, error or unknown (never polled)")
-    node = FitNodeIdentitySerializer()
+    node = NodeIdentitySerializer()
     last_seen_at = serializers.DateTimeField(allow_null=True)
     last_polled_at = serializers.DateTimeField(allow_null=True)
     latency_ms = serializers.FloatField(allow_null=True)

@@ -7,13 +7,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.schema import DetailErrorSerializer, ErrorSerializer
 from apps.nodes import services
 from apps.nodes.api import serializers
 from apps.nodes.api.serializers import parsed_query
 from apps.nodes.models import Node
 
 BAD_REQUEST = OpenApiResponse(
-    serializers.NodeErrorSerializer,
+    ErrorSerializer,
     description='An invalid parameter, e.g. {"error": "invalid min_fit value: use perfect|good|marginal|too_tight"}',
 )
 
@@ -73,13 +74,13 @@ class ModelSearchView(ModelsView):
 
 # --- the cluster (platform port) ------------------------------------------------------------------
 
-NOT_FOUND = OpenApiResponse(serializers.ClusterErrorSerializer, description="No such node")
+NOT_FOUND = OpenApiResponse(DetailErrorSerializer, description="No such node")
 NODE_PARAMETERS = [OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Node name.")]
 NODE_LISTING_RESPONSES = {
     200: serializers.ClusterListingSerializer,
-    400: OpenApiResponse(serializers.ClusterErrorSerializer, description="An invalid choice parameter"),
+    400: OpenApiResponse(DetailErrorSerializer, description="An invalid choice parameter"),
     404: NOT_FOUND,
-    503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No hardware report yet"),
+    503: OpenApiResponse(DetailErrorSerializer, description="No hardware report yet"),
 }
 
 
@@ -107,8 +108,8 @@ class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=serializers.ClusterNodeCreateSerializer,
         responses={
             201: serializers.ClusterNodeSerializer,
-            409: OpenApiResponse(serializers.ClusterErrorSerializer, description="Name or URL already registered"),
-            503: OpenApiResponse(serializers.ClusterErrorSerializer, description="No name given and the node is down"),
+            409: OpenApiResponse(DetailErrorSerializer, description="Name or URL already registered"),
+            503: OpenApiResponse(DetailErrorSerializer, description="No name given and the node is down"),
         },
     )
     def create(self, request: HttpRequest) -> Response:
@@ -131,7 +132,7 @@ class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={
             204: None,
             404: NOT_FOUND,
-            409: OpenApiResponse(serializers.ClusterErrorSerializer, description="The local node"),
+            409: OpenApiResponse(DetailErrorSerializer, description="The local node"),
         },
     )
     def destroy(self, request: HttpRequest, name: str) -> Response:
@@ -182,8 +183,8 @@ class PlacementView(APIView):
         parameters=[serializers.PlacementQuerySerializer],
         responses={
             200: serializers.PlacementResponseSerializer,
-            400: OpenApiResponse(serializers.ClusterErrorSerializer, description="Ambiguous model or invalid min_fit"),
-            404: OpenApiResponse(serializers.ClusterErrorSerializer, description="Model not in the catalog"),
+            400: OpenApiResponse(DetailErrorSerializer, description="Ambiguous model or invalid min_fit"),
+            404: OpenApiResponse(DetailErrorSerializer, description="Model not in the catalog"),
         },
     )
     def get(self, request: HttpRequest) -> Response:
