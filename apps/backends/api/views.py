@@ -15,22 +15,15 @@ from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.core.schema import ERROR_RESPONSE as ERROR
 from apps.core.schema import RuntimeApi
 from apps.core.sse import EventStreamRenderer, sse_response
+from apps.core.validation import validated
 
 TEXT = OpenApiTypes.STR
 
 
 def _changed_by_id(serializer_class: type, request: HttpRequest) -> dict:
-    data = serializer_class(data=request.data)
-    data.is_valid(raise_exception=True)
-    fields = dict(data.validated_data)
+    fields = validated(serializer_class, request.data)
     fields.pop("id", None)  # the ID in the path wins over the body
     return fields
-
-
-def _created(serializer_class: type, request: HttpRequest) -> dict:
-    data = serializer_class(data=request.data)
-    data.is_valid(raise_exception=True)
-    return dict(data.validated_data)
 
 
 # --- backends ------------------------------------------------------------------------------------
@@ -52,7 +45,7 @@ class BackendViewSet(RuntimeApi, viewsets.ViewSet):
         responses={201: s.BackendSerializer, "default": ERROR},
     )
     def create(self, request: HttpRequest) -> Response:
-        backend = services.backend_create(**_created(s.BackendSerializer, request))
+        backend = services.backend_create(**validated(s.BackendSerializer, request.data))
         return Response(s.BackendSerializer(backend).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="getBackend", responses={200: s.BackendDetailsSerializer, "default": ERROR})
@@ -99,7 +92,7 @@ class PoolViewSet(RuntimeApi, viewsets.ViewSet):
         operation_id="createPool", request=s.PoolSerializer, responses={201: s.PoolSerializer, "default": ERROR}
     )
     def create(self, request: HttpRequest) -> Response:
-        pool = services.pool_create(**_created(s.PoolSerializer, request))
+        pool = services.pool_create(**validated(s.PoolSerializer, request.data))
         return Response(s.PoolSerializer(pool).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="getPool", responses={200: s.PoolSerializer, "default": ERROR})
@@ -156,7 +149,7 @@ class ModelViewSet(RuntimeApi, viewsets.ViewSet):
         responses={201: s.RegisteredModelSerializer, "default": ERROR},
     )
     def create(self, request: HttpRequest) -> Response:
-        registered = services.model_create(**_created(s.RegisteredModelSerializer, request))
+        registered = services.model_create(**validated(s.RegisteredModelSerializer, request.data))
         return Response(s.RegisteredModelSerializer(registered).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -297,7 +290,9 @@ class ProviderConfigureView(RuntimeApi, APIView):
         responses={200: s.ProviderConfigSerializer, "default": ERROR},
     )
     def post(self, request: HttpRequest, provider_type: str) -> Response:
-        config = services.provider_config_set(type=provider_type, **_created(s.ProviderConfigureSerializer, request))
+        config = services.provider_config_set(
+            type=provider_type, **validated(s.ProviderConfigureSerializer, request.data)
+        )
         return Response(services.provider_config_masked(config))
 
 

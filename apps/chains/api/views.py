@@ -11,14 +11,9 @@ from apps.chains import selectors, services
 from apps.chains.api import serializers as s
 from apps.core.schema import ERROR_RESPONSE as ERROR
 from apps.core.schema import RuntimeApi
+from apps.core.validation import validated
 
 TEXT = OpenApiTypes.STR
-
-
-def _hook_fields(request: HttpRequest) -> dict:
-    body = s.RemoteHookSerializer(data=request.data)
-    body.is_valid(raise_exception=True)
-    return dict(body.validated_data)
 
 
 @extend_schema(tags=["hooks"])
@@ -51,7 +46,7 @@ class RemoteHookViewSet(RuntimeApi, viewsets.ViewSet):
         responses={201: s.RemoteHookSerializer, "default": ERROR},
     )
     def create(self, request: HttpRequest) -> Response:
-        hook = services.remote_hook_create(**_hook_fields(request))
+        hook = services.remote_hook_create(**validated(s.RemoteHookSerializer, request.data))
         return Response(s.RemoteHookSerializer(hook).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -70,7 +65,7 @@ class RemoteHookViewSet(RuntimeApi, viewsets.ViewSet):
         responses={200: s.RemoteHookSerializer, "default": ERROR},
     )
     def update(self, request: HttpRequest, pk: str) -> Response:
-        fields = _hook_fields(request)
+        fields = validated(s.RemoteHookSerializer, request.data)
         fields.pop("id", None)
         hook = services.remote_hook_update(hook_id=pk, **fields)
         return Response(s.RemoteHookSerializer(hook).data)

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from apps.core import jobs
 from apps.core.schema import DetailErrorSerializer
 from apps.core.sse import KEEPALIVE_FRAME, EventStreamRenderer
+from apps.core.validation import validated
 from apps.modelstore import services
 from apps.modelstore.api import serializers
 from apps.modelstore.sources.base import SearchFilters
@@ -27,18 +28,6 @@ ERROR = DetailErrorSerializer
 MODEL_ID_PARAMETER = OpenApiParameter(
     "model_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Model identifier; may contain '/'"
 )
-
-
-def _query(serializer_class: type, request: HttpRequest) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _body(serializer_class: type, request: HttpRequest) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # --- model-store API ---------------------------------------------------------------------------------
@@ -69,7 +58,7 @@ class SearchView(APIView):
         responses={200: serializers.SearchResponseSerializer, 400: ERROR, 502: ERROR, 503: ERROR},
     )
     def get(self, request: HttpRequest) -> Response:
-        query = _query(serializers.SearchQuerySerializer, request)
+        query = validated(serializers.SearchQuerySerializer, request.query_params)
         filters = SearchFilters(
             query=query["query"],
             provider=query["provider"],
@@ -92,7 +81,7 @@ class ModelListView(APIView):
         responses=serializers.ModelListSerializer,
     )
     def get(self, request: HttpRequest) -> Response:
-        query = _query(serializers.ModelListQuerySerializer, request)
+        query = validated(serializers.ModelListQuerySerializer, request.query_params)
         models = services.local_model_list(source=query["source"])
         return Response({"count": len(models), "models": serializers.LocalModelSerializer(models, many=True).data})
 
@@ -132,7 +121,7 @@ class DownloadView(APIView):
         },
     )
     def post(self, request: HttpRequest) -> Response:
-        body = _body(serializers.DownloadRequestSerializer, request)
+        body = validated(serializers.DownloadRequestSerializer, request.data)
         start = services.download_start(
             model_id=body["model_id"],
             source=body["source"],
@@ -166,7 +155,7 @@ class BodyCommandView(APIView):
         extend_schema_view(post=schema)(cls)
 
     def post(self, request: HttpRequest) -> Response:
-        return Response(type(self).service(**_body(self.body_serializer, request)))
+        return Response(type(self).service(**validated(self.body_serializer, request.data)))
 
 
 class CleanView(BodyCommandView):
@@ -197,7 +186,7 @@ class CacheListView(APIView):
         responses={200: serializers.CacheListSerializer, 400: ERROR},
     )
     def get(self, request: HttpRequest) -> Response:
-        provider = _query(serializers.ProviderQuerySerializer, request)["provider"]
+        provider = validated(serializers.ProviderQuerySerializer, request.query_params)["provider"]
         models = services.local_model_list(source=services.provider_source(provider=provider))
         return Response({"object": "list", "data": serializers.CacheModelSerializer(models, many=True).data})
 
@@ -217,7 +206,7 @@ class CacheDownloadView(APIView):
         responses={(200, "text/event-stream"): OpenApiTypes.STR, 400: ERROR, 404: ERROR, 507: ERROR},
     )
     def post(self, request: HttpRequest) -> StreamingHttpResponse:
-        body = _body(serializers.CacheDownloadRequestSerializer, request)
+        body = validated(serializers.CacheDownloadRequestSerializer, request.data)
         start = services.download_start(
             model_id=body["model_name"],
             source=services.provider_download_source(provider=body["provider"]),
@@ -288,7 +277,7 @@ class ValidateDownloadView(APIView):
         responses={200: serializers.ValidateDownloadSerializer, 400: ERROR, 404: ERROR},
     )
     def post(self, request: HttpRequest) -> Response:
-        body = _body(serializers.ValidateDownloadRequestSerializer, request)
+        body = validated(serializers.ValidateDownloadRequestSerializer, request.data)
         check = services.download_validate(
             model_id=body["model_name"],
             source=services.provider_download_source(provider=body["provider"]),
@@ -317,5 +306,5 @@ class CacheDeleteView(APIView):
         responses={200: serializers.CacheDeletedSerializer, 400: ERROR, 404: ERROR},
     )
     def delete(self, request: HttpRequest, model_name: str) -> Response:
-        provider = _query(serializers.ProviderQuerySerializer, request)["provider"]
+        provider = validated(serializers.ProviderQuerySerializer, request.query_params)["provider"]
         return Response(services.cache_delete(model_name=model_name, provider=provider))
