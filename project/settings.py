@@ -122,6 +122,10 @@ MODELYARD_ENV_API_KEYS = [key for key in (env_str("MODELYARD_API_KEY"), env_str(
 MODELYARD_WORKERS = env_int("MODELYARD_WORKERS", 2)
 MODELYARD_JOB_TIMEOUT = env_int("MODELYARD_JOB_TIMEOUT", 24 * 3600)
 MODELYARD_JOB_MAX_ATTEMPTS = env_int("MODELYARD_JOB_MAX_ATTEMPTS", 2)
+# Seconds of silence after which an event stream sends a keep-alive comment.
+MODELYARD_SSE_KEEPALIVE_S = env_float("MODELYARD_SSE_KEEPALIVE_S", 4.0)
+if MODELYARD_SSE_KEEPALIVE_S <= 0:
+    raise ValueError(f"MODELYARD_SSE_KEEPALIVE_S must be above 0, got {MODELYARD_SSE_KEEPALIVE_S}")
 
 # --- nodes ----------------------------------------------------------------------------------
 
@@ -318,6 +322,15 @@ Q_CLUSTER = {
 
 # --- API ------------------------------------------------------------------------------------
 
+# Largest request body (bytes) any API takes: a larger one is answered 413. File uploads stream
+# with their own limit.
+MODELYARD_MAX_BODY_BYTES = env_int("MODELYARD_MAX_BODY_BYTES", 8 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MODELYARD_MAX_BODY_BYTES
+# More query (or form) parameters than this is a 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# A JSON body nesting lists and objects deeper than this is refused (400/422).
+MODELYARD_MAX_JSON_DEPTH = env_int("MODELYARD_MAX_JSON_DEPTH", 64)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.core.auth.ApiKeyAuthentication",
@@ -327,7 +340,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.core.error_handlers.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -344,6 +357,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ProviderTypeEnum": "apps.backends.providers.PROVIDER_TYPES",
+        "OpenAIToolTypeEnum": "apps.backends.api.openai_api.TOOL_TYPES",
+        "OpenAIResponseFormatTypeEnum": "apps.backends.api.openai_api.RESPONSE_FORMAT_TYPES",
+    },
 }
 
 # --- i18n, static ---------------------------------------------------------------------------

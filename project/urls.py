@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("apps.chains.api.urls")),
 ]
 
+handler400 = "apps.core.error_handlers.handler400"
 handler404 = "apps.core.error_handlers.handler404"
 handler500 = "apps.core.error_handlers.handler500"

@@ -8,5 +8,6 @@ urlpatterns = [
     path("health", ForecastHealthView.as_view(), name="forecast-health"),
 ]
 
+handler400 = "apps.core.error_handlers.handler400"
 handler404 = "apps.core.error_handlers.handler404"
 handler500 = "apps.core.error_handlers.handler500"

@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("apps.nodes.api.node_urls")),
 ]
 
+handler400 = "apps.core.error_handlers.handler400"
 handler404 = "apps.core.error_handlers.handler404"
 handler500 = "apps.core.error_handlers.handler500"

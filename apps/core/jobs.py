@@ -77,8 +77,11 @@ def job_enqueue(
     owner_surface: str = "",
     owner_ref: str = "",
 ) -> Job:
-    """Create a PENDING job and hand its id to django-q2 once the transaction commits."""
+    """Create a PENDING job and hand its id to django-q2 once the transaction commits.
+
+    `owner_ref` is often built from a client's values (a model id): it is cut to its column."""
     import_string(func)  # fail now, not on the worker, when the path is wrong
+    owner_ref = owner_ref[: Job._meta.get_field("owner_ref").max_length]
     job = Job.objects.create(
         kind=kind, func=func, params=params or {}, owner_surface=owner_surface, owner_ref=owner_ref
     )

@@ -1,4 +1,4 @@
-"""Per-port URLconf selection, request ids, JSON-only error pages on API paths, static files."""
+"""Per-port URLconf selection, request ids, body size limit, JSON-only error pages on API paths, static files."""
 
 import contextvars
 import logging
@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -24,7 +26,9 @@ STATUS_MESSAGES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    413: "Request body too large",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 
@@ -34,18 +38,61 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+def _view_class(request: HttpRequest) -> type | None:
+    """The class of the view the request's path resolves to, if any (for errors raised before or
+    outside the view: a body too large, the database down in a middleware)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+        except Resolver404:
+            return None
+    return getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+
+
 def error_key_for(request: HttpRequest) -> str:
+    """The key of the error body: the view's own `error_key` (runtime-api routes on the platform),
+    else the surface's."""
+    view_key = getattr(_view_class(request), "error_key", None) if request is not None else None
+    if view_key:
+        return view_key
     surface = getattr(request, "surface", None)
     return surface.error_key if surface else "detail"
 
 
 def error_response(request: HttpRequest, message: str, status: int) -> JsonResponse:
-    """The surface's error body: `{"detail": …}` or `{"error": …}`."""
+    """The error body of the request's view or surface: `{"detail": …}`, `{"error": …}`, or the
+    view's own envelope (`format_error`, OpenAI's on the gateway)."""
+    view_class = _view_class(request)
+    if hasattr(view_class, "format_error"):
+        view = view_class()
+        view.request = request
+        return JsonResponse(view.format_error(message, status), status=status)
     return JsonResponse({error_key_for(request): message}, status=status)
+
+
+def body_too_large_message() -> str:
+    return f"request body too large: at most {settings.MODELYARD_MAX_BODY_BYTES} bytes"
+
+
+def too_many_fields_message() -> str:
+    return f"too many query or form parameters: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}"
+
+
+def declared_body_too_large(request: HttpRequest) -> bool:
+    """Whether the request's Content-Length is past MODELYARD_MAX_BODY_BYTES. A body sent without
+    one is held to the same limit when read (Django's DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.MODELYARD_MAX_BODY_BYTES
 
 
 class SurfaceMiddleware:
     """Routes each request to its surface's URLconf by the port it arrived on.
+
+    A body declared larger than MODELYARD_MAX_BODY_BYTES is answered 413 at once, on every surface.
 
     The port is the listening port from the ASGI scope (a spoofed Host header cannot change it).
     On API paths, any HTML error page that Django or a middleware produced (404 for an unknown
@@ -67,7 +114,7 @@ class SurfaceMiddleware:
             return self._acall(request)
         token = self._before(request)
         try:
-            response = self.get_response(request)
+            response = self._refused(request) or self.get_response(request)
         finally:
             request_id_var.reset(token)
         return self._after(request, response)
@@ -75,7 +122,7 @@ class SurfaceMiddleware:
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         token = self._before(request)
         try:
-            response = await self.get_response(request)
+            response = self._refused(request) or await self.get_response(request)
         finally:
             request_id_var.reset(token)
         return self._after(request, response)
@@ -86,6 +133,18 @@ class SurfaceMiddleware:
         request.urlconf = request.surface.urlconf
         request.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
         return request_id_var.set(request.request_id)
+
+    @staticmethod
+    def _refused(request: HttpRequest) -> HttpResponse | None:
+        """413 for a body declared past the limit, 400 for too many query parameters: on every
+        route, whether or not its view reads them."""
+        if declared_body_too_large(request):
+            return error_response(request, body_too_large_message(), 413)
+        try:
+            request.GET  # noqa: B018  (parsing is what counts the fields)
+        except TooManyFieldsSent:
+            return error_response(request, too_many_fields_message(), 400)
+        return None
 
     @staticmethod
     def _after(request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -3,10 +3,13 @@
 Streams must come from an async generator: under ASGI, Django buffers a sync iterator whole.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer
 
@@ -18,6 +21,36 @@ def sse_frame(event: str, data: object) -> bytes:
 
 
 KEEPALIVE_FRAME = b": keep-alive\n\n"
+
+T = TypeVar("T")
+
+
+async def with_keepalive(items: AsyncIterator[T], interval: float | None = None) -> AsyncIterator[T | None]:
+    """`items` as they come, with a None after every `interval` seconds (default the setting
+    MODELYARD_SSE_KEEPALIVE_S) in which none came.
+
+    The pending item is awaited across keep-alives, never cancelled, so a slow source (a model
+    loading, a backend thinking) loses nothing."""
+    interval = settings.MODELYARD_SSE_KEEPALIVE_S if interval is None else interval
+    iterator = aiter(items)
+    pending: asyncio.Future | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield None
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield item
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
 
 
 class EventStreamRenderer(BaseRenderer):

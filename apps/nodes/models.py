@@ -1,5 +1,7 @@
 from django.db import models
 
+from apps.core.validation import header_value_validate
+
 
 class Category(models.TextChoices):
     """The use-case category that picks a model's score weights and targets."""
@@ -82,7 +84,12 @@ class Node(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     url = models.URLField(blank=True, help_text="Base URL of its node surface, e.g. http://10.0.0.5:8787.")
-    api_key = models.CharField(max_length=200, blank=True, help_text="Sent as a bearer token when polling.")
+    api_key = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[header_value_validate],
+        help_text="Sent as a bearer token when polling: printable ASCII.",
+    )
     is_local = models.BooleanField(default=False, editable=False)
     enabled = models.BooleanField(default=True, help_text="Disabled nodes are neither polled nor placed on.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN, db_index=True)

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.core.exceptions import ValidationError
+
+from apps.core.validation import header_value_validate
 
 TOP_MODEL_FIELDS = (
     "name",
@@ -40,6 +43,11 @@ class NodeReport:
 
 def node_fetch(*, url: str, api_key: str = "", timeout: float = 5.0, top: int = 5) -> NodeReport:
     """Poll one node: `/health`, `/api/v1/system`, then `/api/v1/models/top?limit=K&min_fit=good`."""
+    try:
+        header_value_validate(api_key)
+    except ValidationError:
+        # Only a row saved before keys were checked can hold one: an error status, not a crash.
+        raise NodeBadAnswer("its api_key is not printable ASCII and cannot be sent; edit the node") from None
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     started = time.monotonic()
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout) as client:

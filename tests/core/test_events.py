@@ -29,3 +29,21 @@ def test_receive_returns_none_when_nothing_arrives_in_time():
 
 def test_the_channel_layer_check_passes_every_time():
     assert [events.channel_layer_check() for _ in range(3)] == ["healthy"] * 3
+
+
+def test_with_keepalive_yields_none_while_the_source_is_slow_and_loses_no_item():
+    from apps.core.sse import with_keepalive
+
+    async def slow_source():
+        yield "first"
+        await asyncio.sleep(0.35)
+        yield "second"
+
+    async def collect():
+        return [item async for item in with_keepalive(slow_source(), interval=0.1)]
+
+    items = asyncio.run(collect())
+
+    assert items[0] == "first" and items[-1] == "second"
+    assert 2 <= items.count(None) <= 4
+    assert [item for item in items if item is not None] == ["first", "second"]

@@ -36,6 +36,12 @@ def test_enqueue_rejects_a_function_that_does_not_exist():
     assert Job.objects.count() == 0
 
 
+def test_an_owner_ref_longer_than_its_column_is_cut_to_it_not_a_database_error():
+    job = jobs.job_enqueue(kind="test", func="tests.fakes.jobs.count_steps", owner_ref="local/" + "m" * 300)
+
+    assert Job.objects.get(pk=job.pk).owner_ref == ("local/" + "m" * 300)[:255]
+
+
 def test_a_job_that_returns_succeeds_with_its_result_and_full_progress():
     job = enqueue("count_steps", steps=3, pause_s=0)
 

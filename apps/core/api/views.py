@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.core import jobs, system
 from apps.core.api import serializers
+from apps.core.error_handlers import DATABASE_RETRY_AFTER_S
 from apps.core.models import Job
 from apps.core.sse import EventStreamRenderer, sse_response
 
@@ -78,7 +79,9 @@ class PlatformHealthView(PublicView):
     )
     def get(self, request: HttpRequest) -> Response:
         body, database_up = system.platform_health()
-        return Response(body, status=200 if database_up else 503)
+        if database_up:
+            return Response(body)
+        return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
 
 class LivenessView(PublicView):

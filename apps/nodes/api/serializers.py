@@ -4,6 +4,7 @@ from django.http import QueryDict
 from rest_framework import serializers
 
 from apps.core.schema import NodeIdentitySerializer
+from apps.core.validation import BoundedIntegerField, header_value_validate
 from apps.nodes import listing, services
 from apps.nodes.models import Node
 
@@ -12,7 +13,7 @@ class FitQuerySerializer(serializers.Serializer):
     """Typed query parameters; the choice ones (min_fit, runtime, use_case, sort) are checked by the service
     so that their 400 bodies are the spec's, word for word."""
 
-    limit = serializers.IntegerField(required=False, min_value=0, help_text="Most models to return.")
+    limit = BoundedIntegerField(required=False, min_value=0, help_text="Most models to return.")
     perfect = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="Perfect fits only.")
     min_fit = serializers.CharField(required=False, help_text="perfect|good|marginal|too_tight")
     runtime = serializers.CharField(required=False, help_text="any|mlx|llamacpp")
@@ -23,7 +24,7 @@ class FitQuerySerializer(serializers.Serializer):
     include_too_tight = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="Include models that do not fit."
     )
-    max_context = serializers.IntegerField(
+    max_context = BoundedIntegerField(
         required=False, min_value=1, help_text="Context (tokens) to size the KV cache for; default 8192."
     )
 
@@ -187,14 +188,31 @@ class ClusterNodeSerializer(serializers.Serializer):
 
 
 class ClusterNodeCreateSerializer(serializers.Serializer):
-    url = serializers.URLField(help_text="Base URL of the node surface, e.g. http://10.0.0.5:8787.")
-    name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Default: its own.")
-    api_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    """Lengths and checks are the Node columns' own, so that nothing reaches the database it refuses."""
+
+    url = serializers.URLField(
+        max_length=Node._meta.get_field("url").max_length,
+        help_text="Base URL of the node surface, e.g. http://10.0.0.5:8787.",
+    )
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=Node._meta.get_field("name").max_length,
+        help_text="Default: its own.",
+    )
+    api_key = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=Node._meta.get_field("api_key").max_length,
+        validators=[header_value_validate],
+        help_text="Sent as `Authorization: Bearer <key>` when polling: printable ASCII.",
+    )
 
 
 class PlacementQuerySerializer(serializers.Serializer):
     model = serializers.CharField(help_text="Catalog model name (any case), or a substring matching only one.")
-    max_context = serializers.IntegerField(required=False, min_value=1)
+    max_context = BoundedIntegerField(required=False, min_value=1)
     min_fit = serializers.CharField(required=False, help_text="perfect|good|marginal|too_tight")
 
 
