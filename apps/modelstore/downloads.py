@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.core import jobs
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import Conflict, DomainError, NotFound
 from apps.modelstore import disk, layout, locks, manifest, services, sources
 from apps.modelstore.errors import InsufficientStorage
 from apps.modelstore.models import LocalModel
@@ -220,8 +220,8 @@ class ModelDownload:
 
     def _existing_record(self, item: RemoteFile, known: dict | None) -> dict | None:
         """The record of the file already in the folder, if it is exactly the listed one."""
-        final = self.target / item.path
-        if not final.is_file() or final.stat().st_size != item.size:
+        final = layout.contained_file(self.target, item.path)  # never a link out of the folder
+        if final is None or final.stat().st_size != item.size:
             return None
         expected = item.expected_digest
         stat = final.stat()
@@ -375,7 +375,9 @@ class ModelDownload:
             raise ChecksumMismatch(f"{item.path}: got {what}; the partial file was discarded")
         final = self.target / item.path
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(partial, final)
+        if not final.parent.resolve().is_relative_to(self.target.resolve()):
+            raise Conflict(f"{item.path}: {final.parent} links out of the model's folder; remove the link")
+        os.replace(partial, final)  # replaces a link at `final` itself, never what it points to
         with self._lock:
             self._files_done += 1
             self._state["done"][item.path] = expected or digest

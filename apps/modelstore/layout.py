@@ -4,19 +4,32 @@
     MODELYARD_HOME/models/.partial/<source>/<model_id>/...   downloads in progress (resumable)
     MODELYARD_HOME/models/.locks/<source>/<model_id>.lock    one download of a model at a time
 
-Names are checked before they become paths: a model id is one or more segments of letters,
-digits, `-`, `_` and `.` separated by single slashes, never `.` or `..`.
+Names are checked before they become paths. A model id follows the hub's own rules (those of
+`huggingface_hub.utils.validate_repo_id`): `name` or `namespace/name`, letters, digits, `-`, `_`
+and `.`, at most 96 characters each, not starting or ending with `-` or `.`, no `--` or `..`, not
+ending in `.git`. So every stored model is a repository a hub client can ask the mirror for, and
+every id the store accepts is one the hub client accepts too.
+
+A model's files are the regular files under its folder. A symbolic link counts only when its real
+path stays inside the folder: links out of it (`leak.txt -> /etc/passwd`) and dangling links are
+skipped with a warning, and linked folders are not descended into.
 """
 
+import logging
+import os
 import re
 from pathlib import Path
 
 from apps.core import system
 from apps.core.errors import Invalid
 
+logger = logging.getLogger(__name__)
+
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
-MAX_MODEL_ID_LENGTH = 255
+MODEL_ID_RULES = (
+    "'name' or 'namespace/name' of letters, digits, '-', '_' and '.' (at most 96 characters each, "
+    "not starting or ending with '-' or '.', no '--' or '..', not ending in '.git')"
+)
 
 # Folders of the store that are not models.
 INTERNAL_DIRS = (".partial", ".locks")
@@ -29,16 +42,20 @@ def check_source_name(source: str) -> str:
 
 
 def check_model_id(model_id: str) -> str:
-    """The model id, stripped of surrounding slashes; Invalid when it is not a safe path."""
-    cleaned = (model_id or "").strip().strip("/")
-    segments = cleaned.split("/")
-    if (
-        not cleaned
-        or len(cleaned) > MAX_MODEL_ID_LENGTH
-        or any(not SEGMENT.match(part) or part in {".", ".."} for part in segments)
-    ):
-        raise Invalid(f"invalid model id {model_id!r}: segments of letters, digits, '-', '_' and '.' separated by '/'")
-    return cleaned
+    """The model id unchanged when the hub's rules accept it; Invalid (400) otherwise.
+
+    Nothing is stripped: `/tmp/x` is an error, not `tmp/x`.
+    """
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        if not model_id:
+            raise HFValidationError("empty")
+        validate_repo_id(model_id)
+    except HFValidationError:
+        raise Invalid(f"invalid model id {model_id!r}: use {MODEL_ID_RULES}") from None
+    return model_id
 
 
 def check_file_path(path: str) -> str:
@@ -73,17 +90,45 @@ def lock_path(source: str, model_id: str) -> Path:
 
 
 def list_model_files(folder: Path) -> list[str]:
-    """Files under `folder`, relative and '/'-separated, sorted; hidden folders (.git, .cache) left out."""
+    """Files under `folder`, relative and '/'-separated, sorted; hidden folders (.git, .cache) left out.
+
+    Every walk of a model folder goes through here: linked folders are not entered, and a linked
+    file counts only when its real path is a regular file inside `folder` (see `contained_file`).
+    """
     if not folder.is_dir():
         return []
     found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts[:-1]):
-            continue
-        if path.is_file():
-            found.append(relative.as_posix())
+    for current, folders, names in os.walk(folder, followlinks=False):
+        here = Path(current)
+        for name in list(folders):
+            if name.startswith(".") or (here / name).is_symlink():
+                if not name.startswith("."):
+                    logger.warning("%s: skipping linked folder %s", folder, (here / name).relative_to(folder))
+                folders.remove(name)
+        for name in names:
+            relative = (here / name).relative_to(folder).as_posix()
+            if contained_file(folder, relative) is not None:
+                found.append(relative)
     return sorted(found)
+
+
+def contained_file(folder: Path, relative: str) -> Path | None:
+    """`folder/relative` when its real path is a regular file inside `folder`'s real path, else None.
+
+    What the store records, hashes and serves: a link leading out of the folder, a dangling link
+    or anything that is not a regular file is refused (with a warning for links).
+    """
+    path = folder / relative
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, dangling link, or a link loop
+        if path.is_symlink():
+            logger.warning("%s: skipping dangling link %s", folder, relative)
+        return None
+    if not real.is_relative_to(folder.resolve()):
+        logger.warning("%s: skipping %s, a link to %s outside the model's folder", folder, relative, real)
+        return None
+    return path if real.is_file() else None
 
 
 def remove_empty_parents(folder: Path, stop: Path) -> None:

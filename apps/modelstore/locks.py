@@ -39,6 +39,15 @@ def model_lock(
         lock.release()
 
 
+def model_locked(source: str, model_id: str) -> bool:
+    """Does someone hold the model's lock right now (a download writing its folder)?"""
+    try:
+        with model_lock(source, model_id, wait=False):
+            return False
+    except Conflict:
+        return True
+
+
 def advisory_xact_lock(name: str) -> None:
     """A PostgreSQL advisory lock held until the current transaction ends."""
     key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)

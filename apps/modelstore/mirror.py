@@ -1,7 +1,10 @@
 """The store as a Hugging Face hub: the JSON and headers `huggingface_hub` expects.
 
 Each stored model is a repository whose only branch, `main`, is one commit: the sha1 of its
-file list and hashes (`manifest.content_revision`). Files answer with the hub's headers:
+file list and hashes (`manifest.content_revision`), dated when the model was stored. `refs`,
+`commits` and `paths-info` answer from that, so `HfFileSystem` (`hf://`) works on the store.
+Repository ids follow the hub's rules (400 otherwise), and a file is served only when its real
+path is inside the model's folder (a link out of it is "not found"). Files answer with the hub's headers:
 `X-Repo-Commit`, `ETag` (sha256 for LFS files, git blob id otherwise), `Content-Length`,
 `Accept-Ranges`, and errors carry `X-Error-Code` (RepoNotFound, RevisionNotFound, EntryNotFound)
 so clients tell a missing file from a broken server.
@@ -17,7 +20,7 @@ from urllib.parse import quote
 from django.db.models import Case, IntegerField, Value, When
 
 from apps.core.errors import DomainError, NotFound
-from apps.modelstore import manifest, metadata
+from apps.modelstore import layout, manifest, metadata
 from apps.modelstore.models import LocalModel
 from apps.modelstore.sources import DEFAULT_SOURCE
 from apps.modelstore.units import parse_hub_count
@@ -38,8 +41,9 @@ class Repo:
 
 def repo_get(repo_id: str) -> Repo:
     """The stored model served as `repo_id` (the hub's copy first when several sources have it)."""
+    repo_id = layout.check_model_id(repo_id)
     preferred = Case(When(source=DEFAULT_SOURCE, then=Value(0)), default=Value(1), output_field=IntegerField())
-    model = LocalModel.objects.filter(model_id=repo_id.strip("/")).order_by(preferred, "source").first()
+    model = LocalModel.objects.filter(model_id=repo_id).order_by(preferred, "source").first()
     if model is None or not Path(model.path).is_dir():
         raise NotFound(f"Repository {repo_id} not found", error_code="RepoNotFound")
     return Repo(model=model, sha=manifest.content_revision(model.manifest))
@@ -51,9 +55,11 @@ def revision_check(repo: Repo, revision: str) -> None:
 
 
 def file_get(repo: Repo, path: str) -> tuple[Path, manifest.FileRecord]:
+    """The file to serve and its record; EntryNotFound unless it is recorded and its real path is
+    a regular file inside the model's folder."""
     record = repo.model.manifest.get(path)
-    file_path = Path(repo.model.path) / path
-    if record is None or not file_path.is_file():
+    file_path = layout.contained_file(Path(repo.model.path), path) if record is not None else None
+    if file_path is None:
         raise NotFound(f"Entry {path} not found in {repo.model.model_id}", error_code="EntryNotFound")
     return file_path, record
 
@@ -131,22 +137,60 @@ def tree(repo: Repo, *, path: str = "", recursive: bool = False) -> list[dict[st
         for depth in range(1, len(rest)):  # the folders on the way
             folder = prefix + "/".join(rest[:depth])
             if depth == 1 or recursive:
-                entries.setdefault(
-                    folder, {"type": "directory", "oid": _folder_oid(repo, folder), "size": 0, "path": folder}
-                )
+                entries.setdefault(folder, _folder_entry(repo, folder))
             if not recursive:
                 break
         if len(rest) == 1 or recursive:
-            record = repo.model.manifest[name]
-            entry = {"type": "file", "oid": record["blob_id"], "size": record["size"], "path": name}
-            if record["lfs"]:
-                entry["lfs"] = {
-                    "oid": record["sha256"],
-                    "size": record["size"],
-                    "pointerSize": _lfs(record)["pointerSize"],
-                }
-            entries[name] = entry
+            entries[name] = _file_entry(repo, name)
     return [entries[key] for key in sorted(entries)]
+
+
+def _file_entry(repo: Repo, name: str) -> dict[str, Any]:
+    """A file as the hub's tree and paths-info list it."""
+    record = repo.model.manifest[name]
+    entry: dict[str, Any] = {"type": "file", "oid": record["blob_id"], "size": record["size"], "path": name}
+    if record["lfs"]:
+        entry["lfs"] = {"oid": record["sha256"], "size": record["size"], "pointerSize": _lfs(record)["pointerSize"]}
+    return entry
+
+
+def _folder_entry(repo: Repo, folder: str) -> dict[str, Any]:
+    return {"type": "directory", "oid": _folder_oid(repo, folder), "size": 0, "path": folder}
+
+
+def paths_info(repo: Repo, paths: list[str], *, expand: bool = False) -> list[dict[str, Any]]:
+    """`POST /api/models/{repo}/paths-info/{rev}`: the entries of the paths that exist (files or
+    folders, in the order asked), others left out as the hub does; `expand` adds `lastCommit`."""
+    entries = []
+    for path in dict.fromkeys(path.strip("/") for path in paths):
+        if path in repo.model.manifest and path in repo.model.files:
+            entry = _file_entry(repo, path)
+        elif path and any(name.startswith(path + "/") for name in repo.model.files):
+            entry = _folder_entry(repo, path)
+        else:
+            continue
+        if expand:
+            entry["lastCommit"] = {key: value for key, value in commit(repo).items() if key in ("id", "title", "date")}
+        entries.append(entry)
+    return entries
+
+
+def commit(repo: Repo) -> dict[str, Any]:
+    """The repository's one commit, as `GET /api/models/{repo}/commits/{rev}` lists commits."""
+    origin = repo.model.metadata.get("origin")
+    return {
+        "id": repo.sha,
+        "title": f"Stored from {origin}" if origin else "Stored in Modelyard",
+        "message": "",
+        "authors": [{"user": "modelyard", "avatar": None}],
+        "date": hub_time(repo.model.downloaded_at),
+    }
+
+
+def refs(repo: Repo) -> dict[str, Any]:
+    """`GET /api/models/{repo}/refs`: the one branch, `main`, at the repository's commit."""
+    main = {"name": DEFAULT_REVISION, "ref": f"refs/heads/{DEFAULT_REVISION}", "targetCommit": repo.sha}
+    return {"branches": [main], "converts": [], "tags": [], "pullRequests": []}
 
 
 def _folder_oid(repo: Repo, folder: str) -> str:
@@ -207,6 +251,14 @@ def _parameter_range(text: str | None) -> tuple[float | None, float | None]:
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
+def _position(digits: str) -> int | None:
+    """A byte position from the header's digits; past 2**63 it is "beyond any file" (and Python's
+    int() refuses strings over 4,300 digits)."""
+    if not digits:
+        return None
+    return int(digits) if len(digits) <= 19 else 2**63
+
+
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The inclusive (start, end) of a single `Range: bytes=…` header; None to send everything."""
     if not header:
@@ -214,14 +266,14 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     match = _RANGE.match(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
         return None  # not a single byte range: ignored, as RFC 9110 allows
-    first, last = match.groups()
-    if first == "":
-        length = int(last)
+    first, last = (_position(group) for group in match.groups())
+    if first is None:
+        length = last
         if length == 0:
             raise RangeNotSatisfiable("empty suffix range", error_code="RangeNotSatisfiable", size=size)
         return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
+    start = first
+    end = min(last, size - 1) if last is not None else size - 1
     if start >= size or end < start:
         raise RangeNotSatisfiable(f"range {header} outside 0-{size - 1}", error_code="RangeNotSatisfiable", size=size)
     return start, end

@@ -18,14 +18,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import jobs
-from apps.core.errors import Conflict, Invalid, NotFound, Unavailable
+from apps.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from apps.core.models import Job
 from apps.modelstore import disk, layout, locks, manifest, metadata, selectors, sources
 from apps.modelstore.errors import BadGateway, DownloadFailed, InsufficientStorage
 from apps.modelstore.gguf import quantization_label, split_set
 from apps.modelstore.models import DOWNLOAD_JOB_KIND, LocalModel
 from apps.modelstore.sources.base import RemoteModel, SearchFilters
-from apps.modelstore.units import billions, human_size_binary
+from apps.modelstore.units import billions, human_size_binary, human_size_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,22 @@ def describe_folder(folder: Path, files: list[str]) -> dict[str, Any]:
     }
 
 
+def source_names_known() -> list[str]:
+    """Every source a stored model can have: the registry's, `local` (imports) and those in the store."""
+    stored = LocalModel.objects.values_list("source", flat=True).distinct()
+    return sorted({*sources.SOURCES, sources.LOCAL_SOURCE, *stored})
+
+
+def source_check_known(source: str) -> str:
+    """`source` when a model can be stored under it; Invalid (400) naming the valid ones otherwise."""
+    if source not in source_names_known():
+        raise Invalid(f"unknown source {source!r}; valid sources: {', '.join(source_names_known())}")
+    return source
+
+
 def local_model_get(*, source: str, model_id: str) -> LocalModel:
+    """The stored model; Invalid for an unknown source or a malformed id, NotFound when not stored."""
+    source_check_known(source)
     model = LocalModel.objects.filter(source=source, model_id=layout.check_model_id(model_id)).first()
     if model is None:
         raise NotFound(f"model {source}/{model_id} not found in the store")
@@ -98,7 +113,9 @@ def local_model_get(*, source: str, model_id: str) -> LocalModel:
 
 
 def local_model_list(*, source: str | None = None) -> list[LocalModel]:
-    """The stored models; rows whose folder vanished from disk are dropped on the way."""
+    """The stored models (of a known `source`); rows whose folder vanished from disk are dropped on the way."""
+    if source:
+        source_check_known(source)
     models = []
     for model in selectors.local_models(source=source):
         if Path(model.path).is_dir():
@@ -130,6 +147,8 @@ def local_model_delete(*, source: str, model_id: str) -> LocalModel:
     model = local_model_get(source=source, model_id=model_id)
     with locks.model_lock(source, model.model_id, wait=False):
         folder = Path(model.path)
+        if folder.is_symlink():  # remove the link, never what it points to
+            folder.unlink()
         shutil.rmtree(folder, ignore_errors=True)
         layout.remove_empty_parents(folder, layout.models_root() / source)
         shutil.rmtree(layout.partial_dir(source, model.model_id), ignore_errors=True)
@@ -138,28 +157,45 @@ def local_model_delete(*, source: str, model_id: str) -> LocalModel:
 
 
 def local_model_import(*, path: Path, source: str, model_id: str, move: bool = False) -> LocalModel:
-    """Add a folder already on disk: copied (or moved) to its place in the store, then recorded."""
+    """Add a folder already on disk: its files copied (or the folder moved) into the store, then recorded.
+
+    Only the model's files are taken (`layout.list_model_files`): links out of the folder and
+    dangling links are skipped with a warning, never followed. An import that fails leaves nothing
+    in the store (and a moved folder back where it was).
+    """
     layout.check_source_name(source)
     model_id = layout.check_model_id(model_id)
     path = Path(path).resolve()
     if not path.is_dir():
         raise Invalid(f"{path} is not a folder")
-    if not layout.list_model_files(path):
-        raise Invalid(f"{path} holds no files")
+    files = layout.list_model_files(path)
+    if not files:
+        raise Invalid(f"{path} holds no files (links out of the folder do not count)")
     if LocalModel.objects.filter(source=source, model_id=model_id).exists():
         raise Conflict(f"{source}/{model_id} is already in the store; delete it first")
     target = layout.model_dir(source, model_id)
-    if path != target.resolve():
-        if target.exists() and any(target.iterdir()):
-            raise Conflict(f"{target} already exists and is not empty")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target.rmdir()
+    if path == target.resolve():
+        return local_model_record(source=source, model_id=model_id, extra_metadata={"origin": f"import:{path}"})
+    if target.exists() and any(target.iterdir()):
+        raise Conflict(f"{target} already exists and is not empty")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.rmdir()
+    try:
         if move:
             shutil.move(str(path), str(target))
         else:
-            shutil.copytree(path, target, symlinks=False)
-    return local_model_record(source=source, model_id=model_id, extra_metadata={"origin": f"import:{path}"})
+            for relative in files:
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path / relative, target / relative)  # a link inside the folder: its content
+        return local_model_record(source=source, model_id=model_id, extra_metadata={"origin": f"import:{path}"})
+    except BaseException:
+        if move and target.is_dir() and not path.exists():
+            shutil.move(str(target), str(path))
+        else:
+            shutil.rmtree(target, ignore_errors=True)
+        layout.remove_empty_parents(target, layout.models_root() / source)
+        raise
 
 
 def store_sync() -> dict[str, list[str]]:
@@ -199,25 +235,40 @@ def store_status() -> dict[str, Any]:
     }
 
 
-def store_clean(*, unused: bool = False, days: int = 30, all: bool = False, dry_run: bool = False) -> dict[str, Any]:  # noqa: A002
-    """Remove every model (`all`) or those not used — nor downloaded — within `days` (`unused`)."""
+def clean_candidates(*, unused: bool = False, days: int = 30, all: bool = False) -> list[LocalModel]:  # noqa: A002
+    """The models `clean` removes, for the dry run and the real run alike: every model (`all`) or
+    those neither used nor downloaded within `days` (`unused`); never one being downloaded."""
     if days < 0:
         raise Invalid("days must be >= 0")
-    models = local_model_list()
-    if all:
-        chosen = models
-    elif unused:
-        cutoff = timezone.now() - timedelta(days=days)
-        chosen = [model for model in models if (model.last_used or model.downloaded_at) < cutoff]
-    else:
-        chosen = []
+    if not (all or unused):
+        return []
+    cutoff = timezone.now() - timedelta(days=days)
+    return [
+        model
+        for model in local_model_list()
+        if (all or (model.last_used or model.downloaded_at) < cutoff) and not model_downloading(model=model)
+    ]
+
+
+def model_downloading(*, model: LocalModel) -> bool:
+    """Is a download of this model queued or running (its job unfinished, or its lock held)?"""
+    queued = Job.objects.filter(
+        kind=DOWNLOAD_JOB_KIND,
+        owner_ref=f"{model.source}/{model.model_id}",
+        state__in=[Job.State.PENDING, Job.State.STARTED],
+    ).exists()
+    return queued or locks.model_locked(model.source, model.model_id)
+
+
+def store_clean(*, unused: bool = False, days: int = 30, all: bool = False, dry_run: bool = False) -> dict[str, Any]:  # noqa: A002
+    """Remove (or with `dry_run` only list) the models `clean_candidates` selects."""
     removed, freed = [], 0
-    for model in chosen:
+    for model in clean_candidates(unused=unused, days=days, all=all):
         if not dry_run:
             try:
                 local_model_delete(source=model.source, model_id=model.model_id)
-            except Conflict:
-                logger.info("clean: %s is downloading, left alone", model)
+            except Conflict:  # a download started since the selection: left alone
+                logger.info("clean: %s started downloading, left alone", model)
                 continue
         removed.append(f"{model.source}/{model.model_id}")
         freed += model.size_bytes
@@ -262,7 +313,9 @@ def model_search(*, source: str, filters: SearchFilters) -> list[RemoteModel]:
 
 
 def model_describe(*, source: str, model_id: str) -> dict[str, Any]:
-    """`{"local": row or None, "remote": RemoteModel or None}`; NotFound when neither exists."""
+    """`{"local": row or None, "remote": RemoteModel or None}`; NotFound when neither exists,
+    Invalid for an unknown source or a malformed id."""
+    source_check_known(source)
     model_id = layout.check_model_id(model_id)
     local = LocalModel.objects.filter(source=source, model_id=model_id).first()
     remote = None
@@ -324,6 +377,27 @@ def provider_download_source(*, provider: str) -> str:
     return provider_source(provider=provider) or sources.DEFAULT_SOURCE
 
 
+def cache_entry(model: LocalModel) -> dict[str, Any]:
+    """A stored model as the models cache API lists it, with OpenAI's model-list fields too."""
+    return {
+        "model_id": model.model_id,
+        "size_bytes": model.size_bytes,
+        "size_human": human_size_decimal(model.size_bytes),
+        "last_modified": model.downloaded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "revisions": ["main"],
+        "id": model.model_id,
+        "object": "model",
+        "created": int(model.downloaded_at.timestamp()),
+        "owned_by": model.author or model.source,
+        "source": model.source,
+    }
+
+
+def cache_list(*, provider: str = "universal") -> list[dict[str, Any]]:
+    """The models cache API's list: every stored model of `provider` ("universal": every source)."""
+    return [cache_entry(model) for model in local_model_list(source=provider_source(provider=provider))]
+
+
 def cache_delete(*, model_name: str, provider: str = "universal") -> dict[str, Any]:
     """The models cache API's delete: every stored copy of `model_name` (of one source if given)."""
     source = provider_source(provider=provider)
@@ -354,19 +428,31 @@ class DownloadStart:
     model: LocalModel | None
 
 
+@dataclass
+class DownloadPlan:
+    """What a download would fetch: the chosen files, the bytes still needed, and why the source
+    would refuse the files (a gated repository), or None."""
+
+    files: list[Any]
+    needed_bytes: int
+    refusal: str | None
+
+
 def download_plan(
     *, source: str, model_id: str, include_patterns: list[str] | None = None, force: bool = False
-) -> tuple[list[Any], int]:
+) -> DownloadPlan:
     """The source's files a download would fetch and the bytes it still needs: files already stored
     and the parts of partial files are not counted, unless `force` (which fetches everything again)."""
     from huggingface_hub.utils import filter_repo_objects
 
-    listing = sources.source_get(source).list_files(model_id)
+    model_source = sources.source_get(source)
+    listing = model_source.list_files(model_id)
     chosen = list(filter_repo_objects(listing.files, allow_patterns=include_patterns, key=lambda item: item.path))
     if include_patterns and not chosen:
         raise NotFound(f"no file of {source}/{model_id} matches include_patterns {include_patterns}")
+    refusal = model_source.access_refusal(listing, chosen[0].path) if chosen else None
     if force:
-        return chosen, sum(item.size for item in chosen)
+        return DownloadPlan(files=chosen, needed_bytes=sum(item.size for item in chosen), refusal=refusal)
     stored = LocalModel.objects.filter(source=source, model_id=model_id).first()
     needed = 0
     for item in chosen:
@@ -376,15 +462,20 @@ def download_plan(
         partial = layout.partial_file(source, model_id, item.path, item.expected_digest)
         done = partial.stat().st_size if partial.is_file() else 0
         needed += max(item.size - done, 0)
-    return chosen, needed
+    return DownloadPlan(files=chosen, needed_bytes=needed, refusal=refusal)
 
 
 def download_validate(
     *, model_id: str, source: str = sources.DEFAULT_SOURCE, include_patterns: list[str] | None = None
 ) -> dict:
+    """Will the download work? The disk check, or `can_download: false` with the reason when the
+    source refuses the files (a gated repository)."""
     model_id = sources_model_id(model_id)
-    _files, needed = download_plan(source=source, model_id=model_id, include_patterns=include_patterns)
-    return disk.download_check(required_bytes=needed)
+    plan = download_plan(source=source, model_id=model_id, include_patterns=include_patterns)
+    check = disk.download_check(required_bytes=plan.needed_bytes)
+    if plan.refusal is not None:
+        return {**check, "can_download": False, "warning": False, "message": plan.refusal}
+    return check
 
 
 def sources_model_id(model_id: str) -> str:
@@ -429,7 +520,10 @@ def download_start(
     if running is not None:
         return DownloadStart(source=source, model_id=model_id, job=running, model=None)
 
-    _files, needed = download_plan(source=source, model_id=model_id, include_patterns=patterns, force=force)
+    plan = download_plan(source=source, model_id=model_id, include_patterns=patterns, force=force)
+    if plan.refusal is not None:
+        raise Forbidden(plan.refusal)
+    needed = plan.needed_bytes
     check = disk.download_check(required_bytes=needed)
     if not check["can_download"]:
         raise InsufficientStorage(check["message"], required_bytes=needed, available_bytes=check["available_bytes"])

@@ -227,10 +227,10 @@ def test_a_stored_hub_model_is_shown_with_its_local_and_remote_sides(client, hub
 def test_a_forced_download_needs_room_for_every_file_again(hub_store):
     download(GGUF, include_patterns=["*Q4_K_M*"])
 
-    _files, needed = services.download_plan(source="huggingface", model_id=GGUF, include_patterns=["*Q4_K_M*"])
-    _files, forced = services.download_plan(
+    needed = services.download_plan(source="huggingface", model_id=GGUF, include_patterns=["*Q4_K_M*"]).needed_bytes
+    forced = services.download_plan(
         source="huggingface", model_id=GGUF, include_patterns=["*Q4_K_M*"], force=True
-    )
+    ).needed_bytes
 
     assert (needed, forced) == (0, 300_000)
 
@@ -239,3 +239,19 @@ def test_a_quantization_asks_for_the_gguf_files_of_that_quantization(hub_store):
     start = services.download_start(model_id=GGUF, quantization="Q8_0", include_patterns=["README.md"])
 
     assert start.job.params["include_patterns"] == ["README.md", "*Q8_0*.gguf"]
+
+
+def test_a_download_never_writes_through_a_linked_folder_out_of_the_model(hub_store, tmp_path):
+    from apps.core.errors import Conflict
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = hub_store / "huggingface" / ENCODER
+    target.mkdir(parents=True)
+    (target / "1_Pooling").symlink_to(outside, target_is_directory=True)
+
+    with pytest.raises(Conflict, match="links out of the model's folder"):
+        download(ENCODER, include_patterns=["1_Pooling/*"])
+
+    assert list(outside.iterdir()) == []
+    assert not LocalModel.objects.exists()

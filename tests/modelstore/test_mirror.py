@@ -114,6 +114,23 @@ def test_a_ranged_get_returns_just_that_part(hub):
     assert beyond.headers["content-range"] == "bytes */300000"
 
 
+def test_range_positions_with_thousands_of_digits_are_416_or_the_whole_tail(hub):
+    url = f"{hub.url}/{GGUF}/resolve/main/tiny-gguf-Q4_K_M.gguf"
+    whole = (hub.repos[GGUF] / "tiny-gguf-Q4_K_M.gguf").read_bytes()
+    auth = {"Authorization": f"Bearer {hub.token}"}
+    huge = "9" * 5000
+
+    start_beyond = httpx.get(url, headers={**auth, "Range": f"bytes={huge}-"})
+    end_beyond = httpx.get(url, headers={**auth, "Range": f"bytes=10-{huge}"})
+    suffix_beyond = httpx.get(url, headers={**auth, "Range": f"bytes=-{huge}"})
+
+    assert start_beyond.status_code == 416
+    assert end_beyond.status_code == 206
+    assert end_beyond.content == whole[10:]
+    assert suffix_beyond.status_code == 206
+    assert suffix_beyond.content == whole
+
+
 def test_missing_repos_revisions_and_files_raise_the_hub_errors(api, hub, tmp_path):
     with pytest.raises(RepositoryNotFoundError):
         api.model_info("acme/not-stored")
@@ -173,3 +190,80 @@ def test_transformers_loads_and_runs_the_model_from_the_mirror(hub, tmp_path):
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GENERATED 4" in result.stdout
+
+
+# --- what HfFileSystem (hf://) asks for: refs, commits, paths-info (issue 10, D4) -----------------
+
+
+def test_list_repo_refs_shows_main_at_the_repos_commit(api):
+    sha = api.model_info(LLAMA).sha
+
+    refs = api.list_repo_refs(LLAMA)
+    with_prs = api.list_repo_refs(LLAMA, include_pull_requests=True)
+
+    assert [(ref.name, ref.ref, ref.target_commit) for ref in refs.branches] == [("main", "refs/heads/main", sha)]
+    assert refs.tags == [] and refs.converts == []
+    assert with_prs.pull_requests == []
+
+
+def test_list_repo_commits_gives_the_one_commit_of_main_or_of_its_sha(api, hub):
+    sha = api.model_info(LLAMA).sha
+
+    commits = api.list_repo_commits(LLAMA)
+
+    assert [commit.commit_id for commit in commits] == [sha]
+    assert commits[0].title == f"Stored from import:{hub.repos[LLAMA]}"
+    assert commits[0].authors == ["modelyard"]
+    assert commits[0].created_at.tzinfo is not None
+    assert [commit.commit_id for commit in api.list_repo_commits(LLAMA, revision=sha)] == [sha]
+    with pytest.raises(RevisionNotFoundError):
+        api.list_repo_commits(LLAMA, revision="v2")
+
+
+def test_get_paths_info_describes_files_and_folders_and_leaves_out_missing_paths(api, hub):
+    from huggingface_hub.hf_api import RepoFile, RepoFolder
+
+    infos = api.get_paths_info(ENCODER, ["config.json", "1_Pooling", "model-00001-of-00002.safetensors", "nope"])
+
+    assert [(type(info).__name__, info.path) for info in infos] == [
+        ("RepoFile", "config.json"),
+        ("RepoFolder", "1_Pooling"),
+        ("RepoFile", "model-00001-of-00002.safetensors"),
+    ]
+    config, folder, weights = infos
+    assert isinstance(config, RepoFile) and isinstance(folder, RepoFolder)
+    assert config.size == hub.files(ENCODER)["config.json"]
+    assert config.blob_id == git_blob_id((hub.repos[ENCODER] / "config.json").read_bytes())
+    assert config.lfs is None and config.last_commit is None
+    assert weights.lfs.sha256 == hub.sha256[ENCODER]["model-00001-of-00002.safetensors"]
+
+
+def test_get_paths_info_with_expand_carries_the_last_commit(api):
+    sha = api.model_info(LLAMA).sha
+
+    (info,) = api.get_paths_info(LLAMA, "config.json", expand=True)
+
+    assert info.last_commit.oid == sha
+    assert info.last_commit.title.startswith("Stored from ")
+
+
+def test_hf_file_system_lists_describes_and_reads_stored_files(hub):
+    from huggingface_hub import HfFileSystem
+
+    fs = HfFileSystem(endpoint=hub.url, token=hub.token, skip_instance_cache=True)
+
+    listed = fs.ls(ENCODER, detail=False)
+    info = fs.info(f"{ENCODER}/config.json")
+    expanded = fs.info(f"{ENCODER}/config.json", expand_info=True)
+    root = fs.info(ENCODER, expand_info=True)
+    with fs.open(f"{GGUF}/tiny-gguf-Q4_K_M.gguf", "rb") as stream:
+        stream.seek(1000)
+        middle = stream.read(1000)
+
+    assert f"{ENCODER}/config.json" in listed and f"{ENCODER}/1_Pooling" in listed
+    assert info["size"] == hub.files(ENCODER)["config.json"] and info["type"] == "file"
+    assert expanded["last_commit"].oid == root["last_commit"].oid
+    assert fs.read_text(f"{ENCODER}/config.json") == (hub.repos[ENCODER] / "config.json").read_text()
+    assert fs.cat_file(f"hf://{LLAMA}@main/README.md") == (hub.repos[LLAMA] / "README.md").read_bytes()
+    assert middle == (hub.repos[GGUF] / "tiny-gguf-Q4_K_M.gguf").read_bytes()[1000:2000]
+    assert not fs.exists(f"{ENCODER}/missing.json")

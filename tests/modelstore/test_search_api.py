@@ -26,6 +26,7 @@ SPEC_RESULT_KEYS = {
     "updated_at",
     "web_url",
     "repo_url",
+    "gated",  # beyond the spec: the hub's own field (false, "auto" or "manual")
 }
 
 

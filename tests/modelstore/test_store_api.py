@@ -64,16 +64,16 @@ def test_an_unknown_model_is_404_with_a_detail_body(client, store):
     assert response.json() == {"detail": "model local/nobody/nothing not found locally or on the source"}
 
 
-def test_deleting_a_model_with_slashes_removes_its_files_row_and_empty_parents(client, stored, store):
-    model = stored("org/deep/model-name", source="huggingface")
+def test_deleting_a_model_with_a_slash_removes_its_files_row_and_empty_parents(client, stored, store):
+    model = stored("org/model-name", source="huggingface")
 
-    response = client.delete("/api/v1/models/huggingface/org/deep/model-name")
+    response = client.delete("/api/v1/models/huggingface/org/model-name")
 
     assert response.status_code == 200
-    assert response.json() == {"deleted": True, "model_id": "org/deep/model-name", "source": "huggingface"}
+    assert response.json() == {"deleted": True, "model_id": "org/model-name", "source": "huggingface"}
     assert not Path(model.path).exists()
     assert not (store / "huggingface" / "org").exists()
-    assert client.delete("/api/v1/models/huggingface/org/deep/model-name").status_code == 404
+    assert client.delete("/api/v1/models/huggingface/org/model-name").status_code == 404
 
 
 def test_a_model_being_downloaded_cannot_be_deleted(client, stored):

@@ -2,7 +2,8 @@
 
 `HF_ENDPOINT=http://host:8000/hub` makes any `huggingface_hub` client (transformers, `hf`,
 another Modelyard) read the store: model info, file listings, and files with HEAD, ranged GET,
-`ETag` and `X-Repo-Commit`. Access follows the API key rules: the client's `HF_TOKEN` is sent as
+`ETag` and `X-Repo-Commit`; refs, commits and paths-info for `HfFileSystem` (`hf://`). Access
+follows the API key rules: the client's `HF_TOKEN` is sent as
 `Authorization: Bearer`, so a Modelyard key works as the token.
 """
 
@@ -14,17 +15,24 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.errors import NotFound
 from apps.core.schema import ErrorSerializer as HubErrorSerializer
+from apps.core.validation import INT32_MAX, BoundedIntegerField, validated
 from apps.modelstore import mirror, services
 
 CHUNK_SIZE = 1024 * 1024
 REPO = OpenApiParameter("repo_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. org/name")
 REVISION = OpenApiParameter("revision", OpenApiTypes.STR, OpenApiParameter.PATH, description="main or the commit")
-NOT_FOUND = {401: HubErrorSerializer, 404: HubErrorSerializer}
+NOT_FOUND = {400: HubErrorSerializer, 401: HubErrorSerializer, 404: HubErrorSerializer}
+
+
+class HubModelListQuerySerializer(serializers.Serializer):
+    limit = BoundedIntegerField(required=False, min_value=0, help_text="More than 1000 is read as 1000.")
 
 
 class HubView(APIView):
@@ -65,20 +73,20 @@ class HubModelListView(HubView):
             OpenApiParameter("filter", OpenApiTypes.STR, many=True),
             OpenApiParameter("pipeline_tag", OpenApiTypes.STR),
             OpenApiParameter("num_parameters", OpenApiTypes.STR),
-            OpenApiParameter("limit", OpenApiTypes.INT),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
         ],
         responses={200: OpenApiTypes.OBJECT, 401: HubErrorSerializer},
     )
     def get(self, request: HttpRequest) -> Response:
         params = request.query_params
-        limit = params.get("limit")
+        query = validated(HubModelListQuerySerializer, {"limit": params["limit"]} if params.get("limit") else {})
         repos = mirror.search(
             search_text=params.get("search"),
             author=params.get("author"),
             tags=params.getlist("filter"),
             pipeline_tag=params.get("pipeline_tag"),
             num_parameters=params.get("num_parameters"),
-            limit=int(limit) if limit and limit.isdigit() else None,
+            limit=query.get("limit"),
         )
         return Response([mirror.model_info(repo) for repo in repos])
 
@@ -120,6 +128,58 @@ class HubTreeView(HubView):
         mirror.revision_check(repo, revision)
         recursive = request.query_params.get("recursive", "").lower() in {"1", "true"}
         return Response(mirror.tree(repo, path=path or "", recursive=recursive))
+
+
+class HubRefsView(HubView):
+    @extend_schema(
+        operation_id="hub_model_refs",
+        description="`HfApi.list_repo_refs`: the one branch, `main`, at the store's commit of the model.",
+        parameters=[REPO, OpenApiParameter("include_prs", OpenApiTypes.BOOL)],
+        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+    )
+    def get(self, request: HttpRequest, repo_id: str) -> Response:
+        return Response(mirror.refs(mirror.repo_get(repo_id)))
+
+
+class HubCommitsView(HubView):
+    @extend_schema(
+        operation_id="hub_model_commits",
+        description="`HfApi.list_repo_commits`: the one commit of `main` (or of its sha).",
+        parameters=[REPO, REVISION],
+        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+    )
+    def get(self, request: HttpRequest, repo_id: str, revision: str) -> Response:
+        repo = mirror.repo_get(repo_id)
+        mirror.revision_check(repo, revision)
+        return Response([mirror.commit(repo)])
+
+
+class HubPathsInfoView(HubView):
+    """`HfApi.get_paths_info` (and `HfFileSystem.info`): a form (or JSON) with `paths` and `expand`."""
+
+    parser_classes = [FormParser, *HubView.parser_classes]
+
+    @extend_schema(
+        operation_id="hub_model_paths_info",
+        description="`HfApi.get_paths_info`: the entries of the `paths` that exist; `expand=true` adds `lastCommit`.",
+        parameters=[REPO, REVISION],
+        request={
+            "application/x-www-form-urlencoded": {
+                "type": "object",
+                "properties": {"paths": {"type": "array", "items": {"type": "string"}}, "expand": {"type": "boolean"}},
+            }
+        },
+        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+    )
+    def post(self, request: HttpRequest, repo_id: str, revision: str) -> Response:
+        repo = mirror.repo_get(repo_id)
+        mirror.revision_check(repo, revision)
+        data = request.data
+        paths = data.getlist("paths") if hasattr(data, "getlist") else data.get("paths", [])
+        if isinstance(paths, str):
+            paths = [paths]
+        expand = str(data.get("expand", "")).lower() in {"1", "true"}
+        return Response(mirror.paths_info(repo, [str(path) for path in paths], expand=expand))
 
 
 class HubResolveView(HubView):

@@ -1,10 +1,9 @@
 """Request and response shapes of the model-store API and the models cache API, as the specs write them."""
 
-from datetime import UTC
-
 from rest_framework import serializers
 
 from apps.core.schema import DiskUsageSerializer
+from apps.core.validation import BoundedIntegerField
 from apps.modelstore import services, units
 from apps.modelstore.models import LocalModel
 from apps.modelstore.sources import DEFAULT_SOURCE
@@ -65,6 +64,9 @@ class RemoteModelSerializer(serializers.Serializer):
     updated_at = serializers.CharField()
     web_url = serializers.CharField()
     repo_url = serializers.CharField()
+    gated = serializers.JSONField(
+        help_text='The hub\'s `gated`: false, "auto" or "manual" (access must be requested; downloads need a token)'
+    )
 
     def to_representation(self, instance: object) -> dict:
         return instance.as_dict()  # type: ignore[attr-defined]
@@ -151,7 +153,7 @@ class StatusSerializer(serializers.Serializer):
 
 class CleanRequestSerializer(serializers.Serializer):
     unused = serializers.BooleanField(default=False, help_text="Remove models not used within `days`")
-    days = serializers.IntegerField(default=30, min_value=0)
+    days = BoundedIntegerField(default=30, min_value=0, max_value=36500)  # timedelta and dates stay in range
     all = serializers.BooleanField(default=False, help_text="Remove all models")
     dry_run = serializers.BooleanField(default=False, help_text="List what would be removed without deleting")
 
@@ -174,42 +176,6 @@ class ExportResponseSerializer(serializers.Serializer):
 
 
 # --- models cache API (/v1/models…) ----------------------------------------------------------------
-
-
-class ProviderQuerySerializer(serializers.Serializer):
-    provider = serializers.CharField(default="universal", help_text="'universal' (every source) or a source name")
-
-
-class CacheModelSerializer(serializers.Serializer):
-    model_id = serializers.CharField()
-    size_bytes = serializers.IntegerField()
-    size_human = serializers.CharField()
-    last_modified = serializers.CharField()
-    revisions = serializers.ListField(child=serializers.CharField())
-    id = serializers.CharField(help_text="OpenAI list field: the model id")
-    object = serializers.CharField(help_text='OpenAI list field: "model"')
-    created = serializers.IntegerField(help_text="OpenAI list field: Unix time it was stored")
-    owned_by = serializers.CharField(help_text="OpenAI list field: author, or the source")
-    source = serializers.CharField()
-
-    def to_representation(self, instance: LocalModel) -> dict:
-        return {
-            "model_id": instance.model_id,
-            "size_bytes": instance.size_bytes,
-            "size_human": units.human_size_decimal(instance.size_bytes),
-            "last_modified": instance.downloaded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "revisions": ["main"],
-            "id": instance.model_id,
-            "object": "model",
-            "created": int(instance.downloaded_at.timestamp()),
-            "owned_by": instance.author or instance.source,
-            "source": instance.source,
-        }
-
-
-class CacheListSerializer(serializers.Serializer):
-    object = serializers.CharField()
-    data = CacheModelSerializer(many=True)
 
 
 class CacheDownloadRequestSerializer(serializers.Serializer):
@@ -251,10 +217,3 @@ class QuantizationSerializer(serializers.Serializer):
 
 class QuantizationsSerializer(serializers.Serializer):
     options = QuantizationSerializer(many=True)
-
-
-class CacheDeletedSerializer(serializers.Serializer):
-    model_name = serializers.CharField()
-    revisions_deleted = serializers.IntegerField()
-    size_freed = serializers.IntegerField()
-    path = serializers.CharField()

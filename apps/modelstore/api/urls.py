@@ -22,17 +22,28 @@ urlpatterns = [
     re_path(r"^api/v1/clean/?$", views.CleanView.as_view(), name="modelstore-clean"),
     re_path(r"^api/v1/export/?$", views.ExportView.as_view(), name="modelstore-export"),
     # models cache API
-    re_path(r"^v1/models/?$", views.CacheListView.as_view(), name="models-cache"),
+    # GET /v1/models and /v1/models/{name} (list, retrieve, delete) are served by the backends app,
+    # which merges OpenAI's model list with this cache's.
     re_path(r"^v1/models/download/?$", views.CacheDownloadView.as_view(), name="models-cache-download"),
     re_path(r"^v1/models/validate-download/?$", views.ValidateDownloadView.as_view(), name="models-cache-validate"),
     re_path(rf"^v1/models/{MODEL_ID}/quantizations/?$", views.QuantizationsView.as_view(), name="models-cache-quants"),
-    re_path(r"^v1/models/(?P<model_name>[^?#]+?)/?$", views.CacheDeleteView.as_view(), name="models-cache-delete"),
     # the mirror: the Hugging Face hub protocol
     re_path(r"^hub/api/models/?$", hub.HubModelListView.as_view(), name="hub-models"),
     re_path(
         r"^hub/api/models/(?P<repo_id>.+?)/revision/(?P<revision>[^/]+)/?$",
         hub.HubModelRevisionView.as_view(),
         name="hub-model-revision",
+    ),
+    re_path(r"^hub/api/models/(?P<repo_id>.+?)/refs/?$", hub.HubRefsView.as_view(), name="hub-model-refs"),
+    re_path(
+        r"^hub/api/models/(?P<repo_id>.+?)/commits/(?P<revision>[^/]+)/?$",
+        hub.HubCommitsView.as_view(),
+        name="hub-model-commits",
+    ),
+    re_path(
+        r"^hub/api/models/(?P<repo_id>.+?)/paths-info/(?P<revision>[^/]+)/?$",
+        hub.HubPathsInfoView.as_view(),
+        name="hub-model-paths-info",
     ),
     re_path(
         r"^hub/api/models/(?P<repo_id>.+?)/tree/(?P<revision>[^/]+)(?:/(?P<path>.*))?$",

@@ -179,18 +179,6 @@ class ExportView(BodyCommandView):
 # --- models cache API --------------------------------------------------------------------------------
 
 
-class CacheListView(APIView):
-    @extend_schema(
-        operation_id="models_cache_list",
-        parameters=[serializers.ProviderQuerySerializer],
-        responses={200: serializers.CacheListSerializer, 400: ERROR},
-    )
-    def get(self, request: HttpRequest) -> Response:
-        provider = validated(serializers.ProviderQuerySerializer, request.query_params)["provider"]
-        models = services.local_model_list(source=services.provider_source(provider=provider))
-        return Response({"object": "list", "data": serializers.CacheModelSerializer(models, many=True).data})
-
-
 class CacheDownloadView(APIView):
     renderer_classes = [JSONRenderer, EventStreamRenderer]
     content_negotiation_class = ErrorsAsJSON
@@ -294,17 +282,3 @@ class QuantizationsView(APIView):
     )
     def get(self, request: HttpRequest, model_id: str) -> Response:
         return Response({"options": services.quantizations_list(model_id=model_id)})
-
-
-class CacheDeleteView(APIView):
-    @extend_schema(
-        operation_id="models_cache_delete",
-        parameters=[
-            OpenApiParameter("model_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="May contain '/'"),
-            serializers.ProviderQuerySerializer,
-        ],
-        responses={200: serializers.CacheDeletedSerializer, 400: ERROR, 404: ERROR},
-    )
-    def delete(self, request: HttpRequest, model_name: str) -> Response:
-        provider = validated(serializers.ProviderQuerySerializer, request.query_params)["provider"]
-        return Response(services.cache_delete(model_name=model_name, provider=provider))

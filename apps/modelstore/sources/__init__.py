@@ -13,6 +13,8 @@ SOURCES = {
 }
 
 DEFAULT_SOURCE = "huggingface"
+# The source of folders added with `manage.py import_model` (its default): stored, never downloaded.
+LOCAL_SOURCE = "local"
 
 
 def source_names() -> list[str]:

@@ -52,6 +52,7 @@ class RemoteModel:
     updated_at: str = ""
     web_url: str = ""
     repo_url: str = ""
+    gated: bool | str = False  # the hub's field: False, "auto" or "manual" (access must be requested)
     parameter_total: int | None = None  # exact count, used by the filters, not shown
 
     def as_dict(self) -> dict:
@@ -95,6 +96,11 @@ class ModelSource(Protocol):
     def open_file(
         self, *, model_id: str, revision: str, path: str, offset: int = 0
     ) -> AbstractContextManager[FileStream]: ...
+
+    def access_refusal(self, listing: RemoteListing, path: str) -> str | None:
+        """Why the source would refuse to hand out `path` of the listed model (a gated repository
+        without access), or None when it would."""
+        ...
 
 
 class SourceError(Exception):

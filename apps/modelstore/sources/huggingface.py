@@ -118,6 +118,7 @@ class HuggingFaceSource:
             updated_at=info.last_modified.isoformat() if info.last_modified else "",
             web_url=f"{self.endpoint}/{model_id}",
             repo_url=f"{self.endpoint}/{model_id}/tree/main",
+            gated=info.gated or False,
             parameter_total=total,
         )
 
@@ -139,6 +140,25 @@ class HuggingFaceSource:
         if not info.sha:
             raise BadGateway(f"{self.endpoint} did not say which commit {model_id}@{revision} is")
         return RemoteListing(model_id=info.id, revision=info.sha, files=files)
+
+    def access_refusal(self, listing: RemoteListing, path: str) -> str | None:
+        """Ask for one file's headers (HEAD, no bytes): a gated repository answers 401/403 `GatedRepo`
+        there even when its metadata and listing are public, as the real hub does."""
+        from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+        url = hf_hub_url(listing.model_id, path, revision=listing.revision, endpoint=self.endpoint)
+        try:
+            with self._errors(listing.model_id):
+                get_hf_file_metadata(
+                    url,
+                    token=self.token,
+                    endpoint=self.endpoint,
+                    library_name="modelyard",
+                    library_version=settings.MODELYARD_VERSION,
+                )
+        except Forbidden as refusal:
+            return refusal.message
+        return None
 
     @contextlib.contextmanager
     def open_file(self, *, model_id: str, revision: str, path: str, offset: int = 0) -> Iterator[FileStream]:
@@ -195,8 +215,8 @@ class HuggingFaceSource:
         what = f"model {model_id!r}" if model_id else "search"
         try:
             yield
-        except GatedRepoError:
-            raise Forbidden(f"{what} is gated on {self.endpoint}: accept its terms there and set HF_TOKEN") from None
+        except GatedRepoError as error:
+            raise Forbidden(self._gated_message(what, model_id, error)) from None
         except (RepositoryNotFoundError, RevisionNotFoundError):
             raise NotFound(f"{what} not found on {self.endpoint}") from None
         except HfHubHTTPError as error:
@@ -204,6 +224,20 @@ class HuggingFaceSource:
             raise BadGateway(f"{self.endpoint} answered {status} for {what}: {_first_line(error)}") from None
         except (httpx2.ConnectError, httpx2.TimeoutException, OfflineModeIsEnabled) as error:
             raise Unavailable(f"{self.endpoint} cannot be reached: {type(error).__name__}: {error}") from None
+
+    def _gated_message(self, what: str, model_id: str | None, error: Exception) -> str:
+        """Which repository, and what to do: request access on the hub, and send a token that has it."""
+        page = f"{self.endpoint}/{model_id}" if model_id else self.endpoint
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if self.token and status == 403:
+            return (
+                f"{what} is gated on {self.endpoint} and the token in MODELYARD_HF_TOKEN has no access to it: "
+                f"request access at {page}"
+            )
+        return (
+            f"{what} is gated on {self.endpoint}: request access at {page} and set MODELYARD_HF_TOKEN "
+            "to a token of an account that has it"
+        )
 
 
 def matches(model: RemoteModel, filters: SearchFilters) -> bool:

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.core.errors import DomainError
-from apps.modelstore import services
+from apps.modelstore import services, sources
 from apps.modelstore.units import human_size_binary
 
 
@@ -14,7 +14,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path, help="The folder holding the model's files.")
-        parser.add_argument("--source", default="local", help="Source label (default: local).")
+        parser.add_argument(
+            "--source", default=sources.LOCAL_SOURCE, help=f"Source label (default: {sources.LOCAL_SOURCE})."
+        )
         parser.add_argument("--id", dest="model_id", required=True, help="Model id, e.g. my-org/my-model.")
         parser.add_argument("--move", action="store_true", help="Move the folder instead of copying it.")
 
