@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.backends.providers import PROVIDER_TYPES
+from apps.chains import compose as composing
 from apps.chains import templates, transitions
 from apps.chains.transitions import Branch
 from apps.chains.values import loose_json
@@ -32,13 +33,15 @@ HANDLERS = (
 MODEL_HANDLERS = frozenset(
     {"raw_string", "condition_key", "parse_number", "parse_score", "parse_range", "model_execution"}
 )
-COMPOSE_STRATEGIES = ("override", "merge_chat_histories", "append_string_to_chat_history")
+COMPOSE_STRATEGIES = composing.STRATEGIES
 # Variables every template may use besides the task ids; alerts also know the task's output.
 BASE_VARIABLES = ("input", "previous_output", "error")
 ALERT_VARIABLES = ("output", "task_id")
 
 DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Longest task timeout: a longer one would overflow the thread wait it becomes (issue 10, A1).
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,13 @@ class _ChainReader:
     @staticmethod
     def problem(task_id: str, field_name: str, message: str) -> Invalid:
         return Invalid(f'task "{task_id}": {field_name}: {message}', task=task_id, field=field_name)
+
+    def decoded(self, value: Any, task_id: str, field_name: str) -> Any:
+        """`value`, or the value of its JSON text (the spec's examples send maps and lists so)."""
+        try:
+            return loose_json(value)
+        except Invalid as error:
+            raise self.problem(task_id, field_name, error.message) from None
 
     def text(self, raw: dict, key: str, task_id: str = "", *, where: str = "") -> str:
         """The string at `key` ("" when absent); `where` is the path of `raw` inside the task."""
@@ -295,7 +305,7 @@ class _ChainReader:
         return on_failure, on_failure_alert, tuple(branches)
 
     def valid_conditions(self, raw: dict, task_id: str, handler: str) -> tuple[str, ...]:
-        conditions = loose_json(raw.get("valid_conditions"))
+        conditions = self.decoded(raw.get("valid_conditions"), task_id, "valid_conditions")
         if not _present(conditions):
             if handler == "condition_key":
                 raise self.problem(task_id, "valid_conditions", 'a condition_key task needs them, e.g. {"yes": true}')
@@ -359,7 +369,7 @@ class _ChainReader:
             if not isinstance(single, str):
                 raise self.problem(task_id, f"execute_config.{one}", "must be a string")
             names.append(single)
-        listed = loose_json(config.get(many))
+        listed = self.decoded(config.get(many), task_id, f"execute_config.{many}")
         if _present(listed):
             if not isinstance(listed, list) or not all(isinstance(name, str) and name for name in listed):
                 raise self.problem(task_id, f"execute_config.{many}", "must be a list of names")
@@ -387,7 +397,7 @@ class _ChainReader:
         if name not in self.hook_names:
             supported = ", ".join(sorted(self.hook_names))
             raise self.problem(task_id, "hook.type", f"{name!r} is not a known hook (supported: {supported})")
-        args = loose_json(hook.get("args"))
+        args = self.decoded(hook.get("args"), task_id, "hook.args")
         if not _present(args):
             args = {}
         if not isinstance(args, dict):
@@ -414,4 +424,6 @@ class _ChainReader:
             raise self.problem(task_id, "timeout", str(error)) from None
         if seconds <= 0:
             raise self.problem(task_id, "timeout", "must be longer than zero")
+        if seconds > MAX_TIMEOUT_S:
+            raise self.problem(task_id, "timeout", f"must be at most {MAX_TIMEOUT_S / 3600:g}h")
         return seconds

@@ -1,11 +1,11 @@
 """The task-chain engine: runs a validated Chain from its first task until a branch ends it.
 
-Per task: pick the input (`input_var`, else the previous task's output), `compose` another
-variable into it, render `prompt_template` (which then becomes the input), run the handler with
-the task's timeout, retry up to `retry_on_failure` times, then follow the first matching branch,
-or `on_failure` when every attempt failed. Every attempt is one captured state unit and one step;
-more than `max_steps` steps stops the chain (a loop). The engine touches no database: remote hooks
-and the default model are resolved before it starts.
+Per task: pick the input (`input_var`, else the previous task's output), render
+`prompt_template` (which then becomes the input), run the handler with the task's timeout, retry
+up to `retry_on_failure` times, `compose` another variable into the output (as contenox does),
+then follow the matching branch, or `on_failure` when every attempt failed. Every attempt is one
+captured state unit and one step; more than `max_steps` steps stops the chain (a loop). The
+engine touches no database: remote hooks and the default model are resolved before it starts.
 """
 
 import logging
@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from apps.chains import compose, templates, transitions, values
@@ -128,9 +129,11 @@ class _ChainRun:
         self.variables: dict[str, Any] = {}
         self.types: dict[str, str] = {}
         self.trail: list[str] = []
+        self.started_at = ""
 
     def execute(self, input: Any, input_type: str) -> ChainResult:
         started = time.monotonic_ns()
+        self.started_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         self.variables = {"input": input, "previous_output": input, "error": ""}
         self.types = {"input": input_type, "previous_output": input_type, "error": values.STRING}
         try:
@@ -190,18 +193,6 @@ class _ChainRun:
                 message = f"input_var {task.input_var!r} has no value yet (that task has not run)"
                 raise TaskFailed(message, retryable=False)
             value, value_type = self.variables[task.input_var], self.types[task.input_var]
-        if task.compose is not None:
-            with_var = task.compose.with_var
-            if with_var not in self.variables:
-                raise TaskFailed(f"compose.with_var {with_var!r} has no value yet", retryable=False)
-            value, value_type = compose.compose_values(
-                strategy=task.compose.strategy,
-                value=value,
-                value_type=value_type,
-                other=self.variables[with_var],
-                other_type=self.types[with_var],
-            )
-            self.set_variable(f"{task.id}_composed", value, value_type)
         try:
             if task.prompt_template:
                 value, value_type = templates.render(task.prompt_template, self.variables), values.STRING
@@ -222,6 +213,7 @@ class _ChainRun:
             models=models,
             remote_hooks=self.remote_hooks,
             timeout_s=self.timeout_of(task),
+            chain_started_at=self.started_at,
         )
 
     def timeout_of(self, task: Task) -> float | None:
@@ -265,6 +257,8 @@ class _ChainRun:
         raise ChainStopped(f"task {task.id!r} failed after {attempts}: {failure.message}")
 
     def succeeded(self, task: Task, outcome: Outcome, unit: dict) -> tuple:
+        if task.compose is not None:
+            outcome = self.composed(task, outcome, unit)
         self.set_variable(task.id, outcome.output, outcome.output_type)
         self.set_variable("previous_output", outcome.output, outcome.output_type)
         if task.print:
@@ -287,6 +281,28 @@ class _ChainRun:
             self.result.output, self.result.output_type = outcome.output, outcome.output_type
             return None, outcome.output, outcome.output_type
         return self.chain.task(goto), outcome.output, outcome.output_type
+
+    def composed(self, task: Task, outcome: Outcome, unit: dict) -> Outcome:
+        """The task's outcome with `compose` applied to its output (contenox: after the task ran).
+
+        A compose that cannot apply stops the chain, as in contenox: retrying cannot change it, and
+        `on_failure` is for the task's own failures."""
+        with_var = task.compose.with_var
+        try:
+            if with_var not in self.variables:
+                raise compose.ComposeFailed(f"compose.with_var {with_var!r} has no value yet (that task has not run)")
+            output, output_type = compose.compose_values(
+                strategy=task.compose.strategy,
+                output=outcome.output,
+                output_type=outcome.output_type,
+                other=self.variables[with_var],
+                other_type=self.types[with_var],
+            )
+        except compose.ComposeFailed as error:
+            unit["error"] = {"error": str(error)}
+            raise ChainStopped(f"task {task.id!r}: {error}") from None
+        self.set_variable(f"{task.id}_composed", output, output_type)
+        return Outcome(output, output_type, outcome.decision)
 
     def set_variable(self, name: str, value: Any, value_type: str) -> None:
         self.variables[name] = value

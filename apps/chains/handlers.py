@@ -35,6 +35,7 @@ class Attempt:
     models: tuple[str, ...] = ()
     remote_hooks: Mapping[str, RemoteTarget] = field(default_factory=dict)
     timeout_s: float | None = None
+    chain_started_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,14 @@ def read_range(text: str) -> str:
 
 
 def read_condition(text: str, conditions: tuple[str, ...]) -> str:
-    """The valid condition the answer gives (case-insensitive): the whole answer, or its first word."""
+    """The valid condition the answer gives: the whole answer as written (as contenox matches it),
+    else case-insensitively the whole answer or its first word."""
+    if text.strip() in conditions:
+        return text.strip()
     cleaned = clean_answer(text).lower()
-    by_lower = {condition.lower(): condition for condition in conditions}
+    by_lower = {}
+    for condition in conditions:
+        by_lower.setdefault(condition.lower(), condition)  # the first one written wins
     if cleaned in by_lower:
         return by_lower[cleaned]
     words = WORD.findall(cleaned)
@@ -167,15 +173,15 @@ def parse_range_handler(attempt: Attempt) -> Outcome:
 
 
 def parse_transition(attempt: Attempt) -> Outcome:
-    """Reads a leading "/command" and strips it: branches compare the command ("pass" when none)."""
-    if values.is_chat_history(attempt.input) and attempt.input["messages"]:
-        history = attempt.input
-        command, rest = split_command(str(history["messages"][-1]["content"]))
-        last = {**history["messages"][-1], "content": rest}
-        return Outcome({**history, "messages": [*history["messages"][:-1], last]}, values.CHAT_HISTORY, command)
-    command, rest = split_command(values.as_text(attempt.input))
-    if isinstance(attempt.input, str) or command != "pass":
-        return Outcome(rest, values.STRING, command)
+    """Reads a leading "/command" from the input (a chat's last message) without a model: branches
+    compare the command, "pass" when there is none ("" for an empty input). As in contenox, the
+    input passes on unchanged."""
+    if values.is_chat_history(attempt.input):
+        messages = attempt.input["messages"]
+        text = str(messages[-1]["content"]) if messages else ""
+    else:
+        text = values.as_text(attempt.input)
+    command = split_command(text)[0] if text else ""
     return Outcome(attempt.input, attempt.input_type, command)
 
 
@@ -238,6 +244,7 @@ def hook(attempt: Attempt) -> Outcome:
         input_type=attempt.input_type,
         args=attempt.hook_args,
         timeout_s=attempt.timeout_s,
+        chain_started_at=attempt.chain_started_at,
     )
     try:
         if name not in LOCAL_HOOKS and name in attempt.remote_hooks:

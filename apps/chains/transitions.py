@@ -1,8 +1,9 @@
 """Transitions: which task runs next, from a task's output and its `branches`.
 
-Branches are tried in order and the first that matches wins; `default` matches anything, so it
-belongs last. The string operators compare exactly (case-sensitive); the numeric ones (`>`/`gt`,
-`<`/`lt`, `in_range`) do not match an output that is not a number. A branch with no operator
+As in contenox, the branches with an operator other than `default` are tried in order and the
+first that matches wins; when none does, the first `default` branch is taken, wherever it is
+listed. The string operators compare exactly (case-sensitive); the numeric ones (`>`/`gt`, `<`/`lt`,
+`in_range`) do not match an output that is not a number. A branch with no operator
 means `default` when its `when` is "default", `equals` otherwise.
 """
 
@@ -97,7 +98,10 @@ class Branch:
 
 
 def first_match(branches: tuple[Branch, ...], output: str) -> Branch | None:
-    return next((branch for branch in branches if branch.matches(output)), None)
+    """The branch to follow: the first non-default one that matches, else the first `default`."""
+    explicit = (branch for branch in branches if branch.operator != "default" and branch.matches(output))
+    fallback = (branch for branch in branches if branch.operator == "default")
+    return next(explicit, None) or next(fallback, None)
 
 
 def is_end(goto: str) -> bool:

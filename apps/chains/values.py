@@ -8,7 +8,10 @@ import json
 import math
 from typing import Any
 
+from django.conf import settings
+
 from apps.core.errors import Invalid
+from apps.core.parsers import json_depth
 
 STRING = "string"
 INT = "int"
@@ -136,18 +139,25 @@ def estimate_tokens(messages: list[dict]) -> int:
 def loose_json(value: Any) -> Any:
     """A field the spec's examples show as a JSON-encoded string (`"{\\"yes\\": true}"`): decoded.
 
-    Anything else is returned unchanged; a string that is not JSON stays a string.
+    Anything else is returned unchanged; a string that is not JSON stays a string. JSON text nested
+    deeper than a request may be (MODELYARD_MAX_JSON_DEPTH) is refused, as the body would be.
     """
     if not isinstance(value, str):
         return value
     text = value.strip()
     if not text or text[0] not in "[{":
         return value
+    too_deep = Invalid(f"JSON text nested deeper than {settings.MODELYARD_MAX_JSON_DEPTH} levels")
     for candidate in (text, text.replace('\\"', '"')):
         try:
-            return json.loads(candidate)
+            decoded = json.loads(candidate)
+        except RecursionError:  # Python's parser gives up at a few hundred levels
+            raise too_deep from None
         except ValueError:
             continue
+        if json_depth(decoded) > settings.MODELYARD_MAX_JSON_DEPTH:
+            raise too_deep
+        return decoded
     return value
 
 

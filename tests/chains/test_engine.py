@@ -299,54 +299,104 @@ def test_a_provider_with_no_backend_fails_the_task(run_chain, ollama):
     assert "llama3:8b on openai" in response.json()["error"]
 
 
-def test_compose_merges_chat_histories_and_appends_a_string_as_context(run_chain, ollama):
-    history = {"messages": [{"role": "user", "content": "first question"}]}
+def test_compose_applies_to_the_output_appending_a_string_and_merging_histories(run_chain, ollama):
+    history = {"messages": [{"role": "user", "content": "first question"}], "inputTokens": 5}
     tasks = [
-        step("context", "noop", "answer", prompt_template="Paris is in France."),
+        # the noop outputs its rendered prompt; compose makes it the system message of the chat
         step(
+            "context",
+            "noop",
             "answer",
-            "model_execution",
-            "both",
-            input_var="input",
-            compose={"with_var": "context", "strategy": "append_string_to_chat_history"},
+            prompt_template="Paris is in France.",
+            compose={"with_var": "input", "strategy": "append_string_to_chat_history"},
         ),
-        step("both", "noop", input_var="answer", compose={"with_var": "input"}),
+        step("answer", "model_execution", "both"),
+        # no strategy and two chat histories: merged, with_var's messages first, token counts added
+        step("both", "noop", input_var="input", compose={"with_var": "answer"}),
     ]
-    body = run_chain(chain_of(*tasks), input=history, input_type="chat_history").json()
+    body = run_chain(chain_of(*tasks, debug=True), input=history, input_type="chat_history").json()
 
     assert chat_requests(ollama)[-1]["messages"] == [
         {"role": "system", "content": "Paris is in France."},
         {"role": "user", "content": "first question"},
     ]
-    # no strategy and two chat histories: merged, with_var's messages first
+    answer = "[chains-ollama/llama3:8b] you said: first question"
     assert [m["content"] for m in body["output"]["messages"]] == [
-        "first question",
         "Paris is in France.",
         "first question",
-        "[chains-ollama/llama3:8b] you said: first question",
+        answer,
+        "first question",
     ]
+    assert body["output"]["inputTokens"] > 5
+    assert body["outputType"] == "chat_history"
+    # each state unit keeps what the handler itself produced
+    assert json.loads(body["state"][2]["output"])["messages"] == history["messages"]
 
 
-def test_compose_override_merges_objects_with_the_other_side_winning(run_chain, ollama):
+def test_compose_override_merges_objects_with_the_tasks_output_winning(run_chain, ollama):
     tasks = [
         step("defaults", "hook", "merged", hook={"type": "echo", "args": {"message": {"a": 1, "b": {"c": 2}}}}),
-        step("merged", "noop", input_var="defaults", compose={"with_var": "input", "strategy": "override"}),
+        step(
+            "merged",
+            "noop",
+            "shown",
+            input_var="defaults",
+            compose={"with_var": "input", "strategy": "override"},
+        ),
+        step("shown", "noop", prompt_template="{{ .merged_composed }} / {{ .merged }}"),
     ]
-    body = run_chain(chain_of(*tasks), input={"b": {"d": 3}}, input_type="json").json()
-    assert body["output"] == {"a": 1, "b": {"c": 2, "d": 3}}
-    assert body["outputType"] == "json"
+    body = run_chain(chain_of(*tasks), input={"b": {"c": 9, "d": 3}}, input_type="json").json()
+    merged = '{"a": 1, "b": {"c": 2, "d": 3}}'
+    assert body["output"] == f"{merged} / {merged}"
 
 
-def test_compose_of_mismatched_types_fails_the_task(run_chain):
-    task = {
-        "id": "merge",
-        "handler": "noop",
-        "compose": {"with_var": "input", "strategy": "merge_chat_histories"},
-        "transition": to_end(),
-    }
-    response = run_chain(chain_of(task), input="plain text")
+def test_compose_runs_after_the_task_and_branches_compare_the_handler_output(run_chain, ollama):
+    ollama.answer = lambda model, prompt: "yes"
+    history = {"messages": [{"role": "user", "content": "Is it?"}]}
+    tasks = [
+        {
+            "id": "ask",
+            "handler": "condition_key",
+            "prompt_template": "Is it? {{ .input }}",
+            "valid_conditions": {"yes": True, "no": True},
+            "compose": {"with_var": "input", "strategy": "append_string_to_chat_history"},
+            "transition": {"branches": [{"operator": "equals", "when": "yes", "goto": "end"}]},
+        }
+    ]
+    body = run_chain(chain_of(*tasks), input=history, input_type="chat_history").json()
+
+    assert chat_requests(ollama)[-1]["messages"] == [{"role": "user", "content": "Is it? Is it?"}]
+    assert body["output"]["messages"] == [{"role": "system", "content": "yes"}, *history["messages"]]
+    assert body["state"][0]["transition"] == "end"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ("merge_chat_histories", "compose merge_chat_histories needs two chat histories, got string and string"),
+        ("override", "compose override needs two JSON objects, got string and string"),
+        (
+            "append_string_to_chat_history",
+            "compose append_string_to_chat_history needs a string and a chat history, got string and string",
+        ),
+    ],
+)
+def test_compose_of_mismatched_types_stops_the_chain_without_retry_or_on_failure(run_chain, strategy, message):
+    tasks = [
+        {
+            "id": "merge",
+            "handler": "noop",
+            "retry_on_failure": 2,
+            "compose": {"with_var": "input", "strategy": strategy},
+            "transition": {"on_failure": "fallback", "branches": [{"operator": "default", "goto": "end"}]},
+        },
+        step("fallback", "noop"),
+    ]
+    response = run_chain(chain_of(*tasks), input="plain text")
     assert response.status_code == 422
-    assert "needs two chat histories, got string and string" in response.json()["error"]
+    body = response.json()
+    assert body["error"] == f"task 'merge': {message}"
+    assert [(unit["taskID"], unit["error"]) for unit in body["state"]] == [("merge", {"error": message})]
 
 
 def test_a_template_naming_a_task_that_has_not_run_fails_the_task(run_chain):

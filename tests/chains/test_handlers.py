@@ -137,7 +137,7 @@ def test_parse_handlers_type_the_model_answer(run_chain, ollama, handler, answer
 
 
 @with_backend_db
-def test_parse_transition_branches_on_the_command_and_strips_it_without_a_model(run_chain, ollama):
+def test_parse_transition_branches_on_the_command_and_passes_the_input_on_without_a_model(run_chain, ollama):
     tasks = [
         {
             "id": "route",
@@ -153,9 +153,13 @@ def test_parse_transition_branches_on_the_command_and_strips_it_without_a_model(
     ]
     searched = run_chain(chain_of(*tasks), input="/search cute cats").json()
     passed = run_chain(chain_of(*tasks), input="just chatting").json()
+    chat = {"messages": [{"role": "user", "content": "/search dogs"}]}
+    from_chat = run_chain(chain_of(*tasks), input=chat, input_type="chat_history").json()
 
-    assert searched["output"] == "searching for cute cats"
+    assert searched["output"] == "searching for /search cute cats"  # contenox passes the input on as is
     assert passed["output"] == "just chatting"
+    assert from_chat["output"] == "searching for /search dogs"
+    assert [unit["taskID"] for unit in from_chat["state"]] == ["route", "search"]
     assert chat_requests(ollama) == []
 
 

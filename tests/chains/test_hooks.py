@@ -133,7 +133,7 @@ def hook_task(name: str, **fields: object) -> dict:
 
 def test_a_remote_hook_gets_the_input_and_args_and_its_output_goes_on(client, run_chain, hook_server):
     make_hook(client, name="notify", url=f"{hook_server.url}/notify")
-    hook_server.reply = lambda request: {"output": f"sent to {request.json['args']['to']}", "transition": "ok"}
+    hook_server.reply = lambda request: {"output": f"sent to {request.json['args']['args']['to']}", "transition": "ok"}
     tasks = [
         hook_task("notify", transition={"branches": [{"operator": "equals", "when": "ok", "goto": "after"}]}),
         step("after", "noop", prompt_template="{{ .call }}!"),
@@ -143,13 +143,16 @@ def test_a_remote_hook_gets_the_input_and_args_and_its_output_goes_on(client, ru
     assert body["output"] == "sent to ops!"
     [request] = hook_server.requests
     assert (request.method, request.path) == ("POST", "/notify")
-    assert request.json == {
+    sent = dict(request.json)
+    assert sent.pop("startingTime").endswith("Z")
+    assert sent == {  # contenox's hook request, plus the hook, chain and task it comes from
+        "input": "disk full",
+        "dataType": "string",
+        "transition": "",
+        "args": {"name": "notify", "args": {"to": "ops", "about": "disk full"}},
         "hook": "notify",
         "chainID": "test-chain",
         "taskID": "call",
-        "input": "disk full",
-        "dataType": "string",
-        "args": {"to": "ops", "about": "disk full"},
     }
 
 
@@ -208,6 +211,19 @@ def test_a_hook_reply_that_is_not_json_fails_the_task(client, run_chain, hook_se
     response = run_chain(chain_of(hook_task("html")))
     assert response.status_code == 422
     assert "did not answer JSON" in response.json()["error"]
+
+
+@pytest.mark.parametrize("depth", [500, 100_000])
+def test_a_hook_reply_nested_too_deep_fails_the_task(client, run_chain, hook_server, depth):
+    make_hook(client, name="deep", url=hook_server.url)
+    hook_server.content_type = "application/json; charset=utf-8"  # the reply is sent as written
+    hook_server.reply = lambda request: '{"output": ' + "[" * depth + "]" * depth + "}"
+    response = run_chain(chain_of(hook_task("deep")))
+    assert response.status_code == 422
+    assert response.json()["error"] == (
+        f"task 'call' failed after 1 attempt: remote hook 'deep' (POST {hook_server.url}) answered JSON nested "
+        "deeper than 64 levels (MODELYARD_MAX_JSON_DEPTH)"
+    )
 
 
 def test_a_hook_reply_over_the_size_limit_fails_the_task(client, run_chain, hook_server, settings):

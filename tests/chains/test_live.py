@@ -33,7 +33,7 @@ def live_chain() -> dict:
 
 def test_a_chain_answers_synchronously_through_daphne(live):
     http, fake, hooks = live
-    hooks.reply = lambda request: {"output": request.json["args"]["text"].upper()}
+    hooks.reply = lambda request: {"output": request.json["args"]["args"]["text"].upper()}
 
     response = http.post("/tasks", json={"chain": [live_chain()], "input": "world", "inputType": "string"})
 
@@ -45,7 +45,7 @@ def test_a_chain_answers_synchronously_through_daphne(live):
 
 def test_an_async_chain_runs_on_a_worker_and_its_job_holds_the_response(live):
     http, fake, hooks = live
-    hooks.reply = lambda request: {"output": len(request.json["args"]["text"])}
+    hooks.reply = lambda request: {"output": len(request.json["args"]["args"]["text"])}
 
     accepted = http.post("/tasks?async=true", json={"chain": live_chain(), "input": "you", "inputType": "string"})
 

@@ -28,17 +28,20 @@ def test_a_sync_run_is_recorded_with_its_output_state_and_timing(run_chain):
     assert run.finished_at is not None and run.job is None
 
 
-def test_nul_characters_are_answered_as_sent_and_recorded_replaced(run_chain):
-    chain = chain_of(step("a\x00", "hook", hook={"type": "echo", "args": {"message": "out\x00put"}}), debug=True)
+def test_nul_characters_a_hook_answers_are_passed_on_and_recorded_replaced(client, run_chain, hook_server):
+    # a request may not carry NUL characters (core refuses them), but a hook's or a model's reply may
+    client.post("/hooks/remote", {"name": "nul", "endpointUrl": hook_server.url}, content_type="application/json")
+    hook_server.reply = lambda request: {"output": "out\x00put"}
+    chain = chain_of(step("a", "hook", hook={"type": "nul"}), debug=True)
 
-    response = run_chain(chain, input="in\x00put")
-    queued = run_chain(chain, input="in\x00put", query="?async=true").json()
+    response = run_chain(chain, input="input")
+    queued = run_chain(chain, input="input", query="?async=true").json()
     jobs.job_run(job_id=queued["jobId"])
 
     assert response.status_code == 200, response.content
     assert response.json()["output"] == "out\x00put"
     run = ChainRun.objects.get(pk=response["X-Chain-Run-Id"])
-    assert (run.input, run.output, run.state[0]["taskID"]) == ("in\ufffdput", "out\ufffdput", "a\ufffd")
+    assert (run.output, run.state[0]["output"]) == ("out\ufffdput", "out\ufffdput")
     job = Job.objects.get(pk=queued["jobId"])
     assert job.state == "SUCCESS", job.error
     assert job.result["output"] == "out\ufffdput"

@@ -98,15 +98,16 @@ def test_each_operator_compares_the_output_with_when(operator, when, output, mat
     assert Branch(operator=operator, when=when, goto="next").matches(output) is matches
 
 
-def test_the_first_matching_branch_wins_and_default_matches_anything():
+def test_the_first_matching_branch_wins_and_default_is_the_fallback_wherever_it_is_listed():
     branches = (
-        Branch("contains", "error", "handle"),
         Branch("default", "", "fallback"),
-        Branch("equals", "an error", "never"),
+        Branch("contains", "error", "handle"),
+        Branch("default", "", "second fallback"),
+        Branch("equals", "an error", "later"),
     )
     assert first_match(branches, "an error").goto == "handle"
     assert first_match(branches, "fine").goto == "fallback"
-    assert first_match(branches[:1], "fine") is None
+    assert first_match(branches[1:2], "fine") is None
 
 
 def test_a_branch_without_operator_means_default_or_equals():

@@ -215,3 +215,41 @@ def test_valid_conditions_may_be_an_object_a_list_or_json_text(conditions):
     task = {"id": "a", "handler": "condition_key", "valid_conditions": conditions, "transition": to_end()}
     chain = chain_from_request(chain_of(task), hook_names=[], max_retries=5)
     assert chain.tasks[0].valid_conditions == ("yes", "no")
+
+
+def nested_list(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_an_input_nested_500_levels_deep_is_a_400(client):
+    body = (
+        '{"chain": {"tasks": [{"id": "a", "handler": "noop"}]}, "inputType": "json", "input": ' + nested_list(500) + "}"
+    )
+    response = client.post("/tasks", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested deeper than 64 levels" in response.json()["error"]
+
+
+def test_hook_args_nested_500_levels_deep_are_a_400(client):
+    args = '{"message": ' + nested_list(500) + "}"
+    body = (
+        '{"chain": {"tasks": [{"id": "a", "handler": "hook", "hook": {"type": "echo", "args": '
+        + args
+        + '}}]}, "input": "x"}'
+    )
+    response = client.post("/tasks", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested deeper than 64 levels" in response.json()["error"]
+
+
+@pytest.mark.parametrize("depth", [500, 100_000])
+def test_hook_args_as_json_text_nested_too_deep_are_a_400_naming_the_task(run_chain, depth):
+    # the spec's examples send args as JSON text: decoding it must not nest deeper than a body may
+    task = noop(handler="hook", hook={"type": "echo", "args": '{"message": ' + nested_list(depth) + "}"})
+    response = run_chain(chain_of(task))
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": 'task "a": hook.args: JSON text nested deeper than 64 levels',
+        "task": "a",
+        "field": "hook.args",
+    }

@@ -13,6 +13,7 @@ from apps.chains.definitions import COMPOSE_STRATEGIES, HANDLERS
 from apps.chains.models import RemoteHook
 from apps.chains.transitions import OPERATORS
 from apps.chains.values import TYPES
+from apps.core.validation import BoundedIntegerField
 
 # --- remote hooks ------------------------------------------------------------------------------------
 
@@ -21,7 +22,7 @@ class RemoteHookSerializer(serializers.ModelSerializer):
     id = serializers.CharField(required=False, help_text="Generated (a UUID) when left out.")
     endpointUrl = serializers.CharField(source="endpoint_url", max_length=2000)  # noqa: N815
     method = serializers.CharField(required=False, default="POST", help_text="GET, POST, PUT, PATCH or DELETE.")
-    timeoutMs = serializers.IntegerField(source="timeout_ms", required=False, default=5000)  # noqa: N815
+    timeoutMs = BoundedIntegerField(source="timeout_ms", required=False, default=5000, min_value=0)  # noqa: N815
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)  # noqa: N815
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)  # noqa: N815
 
@@ -88,7 +89,7 @@ class ChainTaskSerializer(serializers.Serializer):
     hook = ChainHookCallSerializer(required=False)
     valid_conditions = serializers.DictField(child=serializers.BooleanField(), required=False)
     transition = ChainTransitionSerializer(required=False)
-    retry_on_failure = serializers.IntegerField(required=False, min_value=0)
+    retry_on_failure = BoundedIntegerField(required=False, min_value=0)
     timeout = serializers.CharField(required=False, help_text='"10s", "2m", "1h", "500ms".')
 
 
@@ -96,7 +97,7 @@ class ChainDefinitionSerializer(serializers.Serializer):
     id = serializers.CharField(required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     debug = serializers.BooleanField(required=False, help_text="Keep each task's input and output in `state`.")
-    token_limit = serializers.IntegerField(required=False, min_value=0, help_text="0: no limit.")
+    token_limit = BoundedIntegerField(required=False, min_value=0, help_text="0: no limit.")
     tasks = ChainTaskSerializer(many=True)
 
 

@@ -20,6 +20,7 @@ class HookCall:
     input_type: str
     args: dict = field(default_factory=dict)
     timeout_s: float | None = None  # the task's timeout; None: no limit of the task's own
+    chain_started_at: str = ""  # when the chain run started (ISO 8601, UTC): contenox's `startingTime`
 
 
 @dataclass(frozen=True)

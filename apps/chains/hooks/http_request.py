@@ -15,6 +15,7 @@ from apps.chains import values
 from apps.chains.definitions import parse_duration
 from apps.chains.hooks import transport
 from apps.chains.hooks.base import HookCall, HookFailed, HookResult
+from apps.core.errors import Invalid
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -45,7 +46,10 @@ class HttpRequestHook:
 
     @staticmethod
     def mapping(args: dict, key: str) -> dict[str, str] | None:
-        value = values.loose_json(args.get(key))
+        try:
+            value = values.loose_json(args.get(key))
+        except Invalid as error:
+            raise HookFailed(f"http_request args.{key}: {error.message}") from None
         if value in (None, "", {}):
             return None
         if not isinstance(value, dict):

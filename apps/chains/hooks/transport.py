@@ -10,6 +10,7 @@ import httpx
 from django.conf import settings
 
 from apps.chains.hooks.base import HookFailed
+from apps.core.parsers import json_depth
 
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -29,10 +30,19 @@ class Reply:
         return "json" in self.content_type
 
     def json(self, what: str) -> Any:
+        """The reply parsed, nested no deeper than a request may be (MODELYARD_MAX_JSON_DEPTH): what a
+        hook answers flows on into templates, compose and the recorded run, which walk it."""
+        limit = settings.MODELYARD_MAX_JSON_DEPTH
+        too_deep = HookFailed(f"{what} answered JSON nested deeper than {limit} levels (MODELYARD_MAX_JSON_DEPTH)")
         try:
-            return json.loads(self.body)
+            value = json.loads(self.body)
+        except RecursionError:  # Python's parser gives up at a few hundred levels
+            raise too_deep from None
         except ValueError:
             raise HookFailed(f"{what} did not answer JSON: {self.text[:200]!r}") from None
+        if json_depth(value) > limit:
+            raise too_deep
+        return value
 
 
 def seconds(value: float) -> str:
