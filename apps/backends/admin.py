@@ -4,7 +4,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from apps.backends import encryption, services
-from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel, RuntimeSettings
+from apps.backends.models import Backend, Pool, ProviderConfig, PullHold, RegisteredModel, RuntimeSettings
 
 
 class PoolMembershipInline(admin.TabularInline):
@@ -102,3 +102,12 @@ class RuntimeSettingsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not RuntimeSettings.objects.exists()
+
+
+@admin.register(PullHold)
+class PullHoldAdmin(admin.ModelAdmin):
+    """Cancelled pulls the sync leaves alone; deleting one lets the next sync queue the pull again."""
+
+    list_display = ["model", "base_url", "created_at"]
+    search_fields = ["model", "base_url"]
+    readonly_fields = ["created_at"]

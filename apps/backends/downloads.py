@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.backends.models import Backend, Pool, RegisteredModel
+from apps.backends.models import Backend, Pool, PullHold, RegisteredModel
 from apps.backends.naming import same_model
 from apps.core import events, jobs
 from apps.core.errors import Conflict
@@ -25,6 +25,8 @@ PULLS_GROUP = "backends.pulls"
 ACTIVE_STATES = (Job.State.PENDING, Job.State.STARTED)
 CANCEL_CHECK_EVERY_S = 0.5
 PULL_LINE_TIMEOUT_S = 900.0
+# What a client's cancel answers about the pull's future (see `pulls_cancel_and_hold`).
+HOLD_NOTE = "it will not be queued again until the model's pool membership changes"
 
 
 def pulls_active(*, model: str | None = None, base_url: str | None = None) -> QuerySet[Job]:
@@ -64,11 +66,44 @@ def pulls_cancel(*, model: str | None = None, base_url: str | None = None) -> in
     return cancelled
 
 
+def pulls_cancel_and_hold(*, model: str | None = None, base_url: str | None = None) -> int:
+    """A client's cancel: cancel the pulls as `pulls_cancel` does, and hold each cancelled model
+    (on `base_url` only when one is given, else on every backend) so the next sync does not queue
+    it again; `holds_release` lifts the hold when the model's pool membership changes."""
+    targets = {
+        (job.params["model"], base_url.rstrip("/") if base_url else "")
+        for job in pulls_active(model=model, base_url=base_url)
+    }
+    if model is not None:
+        targets.add((model, base_url.rstrip("/") if base_url else ""))
+    cancelled = pulls_cancel(model=model, base_url=base_url)
+    if cancelled:
+        for held_model, held_url in targets:
+            PullHold.objects.get_or_create(model=held_model, base_url=held_url)
+    return cancelled
+
+
+def holds_release(*, models: list[str] | None = None, base_url: str | None = None) -> None:
+    """Lift the holds of `models` (any spelling of their names) and/or of the backend at `base_url`."""
+    holds = PullHold.objects.all()
+    if base_url is not None:
+        holds = holds.filter(base_url=base_url.rstrip("/"))
+    if models is not None:
+        ids = [hold.pk for hold in holds if any(same_model(hold.model, name) for name in models)]
+        holds = PullHold.objects.filter(pk__in=ids)
+    holds.delete()
+
+
+def _held(holds: list[PullHold], backend: Backend, model: str) -> bool:
+    return any(same_model(hold.model, model) and hold.base_url in ("", backend.base_url) for hold in holds)
+
+
 def pulls_reconcile() -> int:
     """Queue a pull for every model a pool wants on one of its Ollama backends that lacks it.
 
     With no pools at all, every declared model is wanted on every Ollama backend. Backends whose
-    state is unknown or unreachable are left alone until a sync can see them.
+    state is unknown or unreachable are left alone until a sync can see them, and so are the pulls
+    a client cancelled (`PullHold`).
     """
     wanted: list[tuple[Backend, str]] = []
     if Pool.objects.exists():
@@ -77,9 +112,12 @@ def pulls_reconcile() -> int:
     else:
         models = list(RegisteredModel.objects.values_list("model", flat=True))
         wanted = [(b, m) for b in Backend.objects.filter(type="ollama") for m in models]
+    holds = list(PullHold.objects.all())
     queued = 0
     for backend, model in wanted:
         if backend.type != "ollama" or backend.state_synced_at is None or backend.state_error:
+            continue
+        if _held(holds, backend, model):
             continue
         if any(same_model(model, name) for name in backend.model_names):
             continue

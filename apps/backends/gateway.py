@@ -13,12 +13,27 @@ from typing import Any
 
 from apps.backends import routing
 from apps.backends.providers.base import ChatResult, ProviderUnavailable
+from apps.core.sse import KEEPALIVE_FRAME, with_keepalive
 
-# Request fields passed through to the backend as generation options.
-OPTION_FIELDS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
+# Request fields passed through to the backend as options; each adapter translates them
+# (Ollama: `tools`, `format` from `response_format`, no `tool_choice`), an OpenAI-compatible one as is.
+OPTION_FIELDS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+)
 
 
 def chat_options(request: dict[str, Any]) -> dict[str, Any]:
+    """The backend options of a validated chat-completions request."""
     options = {name: request[name] for name in OPTION_FIELDS if request.get(name) is not None}
     if request.get("max_completion_tokens") is not None:
         options.setdefault("max_tokens", request["max_completion_tokens"])
@@ -45,7 +60,7 @@ async def chat_completion(*, model: str, messages: list[dict], options: dict[str
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": result.text},
+                "message": assistant_message(result),
                 "finish_reason": result.finish_reason or "stop",
             }
         ],
@@ -55,6 +70,13 @@ async def chat_completion(*, model: str, messages: list[dict], options: dict[str
     if usage:
         body["usage"] = usage
     return body
+
+
+def assistant_message(result: ChatResult) -> dict[str, Any]:
+    """OpenAI's `choices[0].message`: content is null when the model only called tools."""
+    if not result.tool_calls:
+        return {"role": "assistant", "content": result.text}
+    return {"role": "assistant", "content": result.text or None, "tool_calls": list(result.tool_calls)}
 
 
 async def chat_completion_stream(
@@ -84,9 +106,14 @@ async def chat_completion_stream(
         yield frame({"role": "assistant", "content": ""})
         usage = None
         try:
-            async for chunk in stream:
+            async for chunk in with_keepalive(stream):
+                if chunk is None:  # the model is slow to answer: the client sees the stream alive
+                    yield KEEPALIVE_FRAME
+                    continue
                 if chunk.text:
                     yield frame({"content": chunk.text})
+                if chunk.tool_calls:
+                    yield frame({"tool_calls": list(chunk.tool_calls)})
                 if chunk.done:
                     usage = _usage(chunk.prompt_tokens, chunk.completion_tokens)
                     yield frame({}, chunk.finish_reason or "stop")
@@ -121,8 +148,10 @@ def sse_data(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
-async def embeddings(*, model: str, inputs: list[str], encoding_format: str = "float") -> dict[str, Any]:
-    """POST /v1/embeddings."""
+async def embeddings(
+    *, model: str, inputs: list[str] | list[list[int]], encoding_format: str = "float"
+) -> dict[str, Any]:
+    """POST /v1/embeddings: `inputs` are texts, or token-id lists."""
     vectors, _route = await routing.route_call(model, lambda provider: provider.embed(model=model, inputs=inputs))
     return {
         "object": "list",

@@ -113,3 +113,19 @@ class RuntimeSettings(models.Model):
     @classmethod
     def load(cls) -> "RuntimeSettings":
         return cls.objects.get_or_create(pk=1)[0]
+
+
+class PullHold(models.Model):
+    """A pull cancelled by a client: the sync does not queue it again until the model's pool
+    membership changes (or the model is declared anew). `base_url` empty: on every backend."""
+
+    model = models.CharField(max_length=300)
+    base_url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["model", "base_url"]
+        constraints = [models.UniqueConstraint(fields=["model", "base_url"], name="backends_unique_pull_hold")]
+
+    def __str__(self) -> str:
+        return f"{self.model} on {self.base_url or 'every backend'}"

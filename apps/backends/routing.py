@@ -3,7 +3,10 @@
 The rules (runtime spec): when at least one pool exists, a model goes only to backends that
 share a pool with it and have it; with no pools at all, to any backend that has it. Among the
 candidates the least busy goes first; a connection error, timeout or 5xx moves on to the next;
-a backend that failed MAX_FAILURES times in a row is skipped for a cool-down.
+a backend that failed MAX_FAILURES times in a row is skipped for a cool-down. A backend that says
+it does not have the model (its list was stale: the model was evicted or deleted there) also moves
+on to the next; the model is dropped from its state at once and a sync is asked for. Any other 4xx
+is the client's mistake: it goes back to the client and does not count against the backend.
 
 The hot path reads an in-process snapshot of the registry (rebuilt at most every TABLE_TTL_S, at
 once after a change made in this process), so a routed request costs no database query.
@@ -21,9 +24,16 @@ from django.conf import settings
 
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.backends.naming import normalized
-from apps.backends.providers import provider_for
-from apps.backends.providers.base import ChatChunk, Provider, ProviderRequestError, ProviderUnavailable
+from apps.backends.providers import provider_for, provider_type_check
+from apps.backends.providers.base import (
+    ChatChunk,
+    Provider,
+    ProviderModelNotFound,
+    ProviderRequestError,
+    ProviderUnavailable,
+)
 from apps.core.errors import DomainError, Invalid, NotFound, Unavailable
+from apps.modelstore.models import LocalModel
 
 TABLE_TTL_S = 2.0
 T = TypeVar("T")
@@ -49,6 +59,7 @@ class RoutingTable:
     model_pools: dict[str, frozenset[str]]
     pool_names: dict[str, str]
     api_keys: dict[str, str]
+    stored: frozenset[str] = frozenset()  # ids of the model store's models, to explain why they are not routable
     built_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -84,7 +95,8 @@ def routing_table() -> RoutingTable:
         for registered in RegisteredModel.objects.prefetch_related("pools")
     }
     api_keys = {config.type: provider_api_key(type=config.type) for config in ProviderConfig.objects.all()}
-    _table = RoutingTable(bool(pools), routes, model_pools, pools, api_keys)
+    stored = frozenset(LocalModel.objects.values_list("model_id", flat=True))
+    _table = RoutingTable(bool(pools), routes, model_pools, pools, api_keys, stored)
     return _table
 
 
@@ -126,7 +138,9 @@ def routing_health_reset() -> None:
 
 
 def candidates(table: RoutingTable, model: str, *, backend_type: str = "") -> list[Route]:
-    """Backends that may serve `model`, best first. Raises NotFound/Unavailable naming why not."""
+    """Backends that may serve `model`, best first. Raises Invalid/NotFound/Unavailable naming why not."""
+    if backend_type:
+        provider_type_check(backend_type)
     wanted = normalized(model)
     if table.pools_exist:
         pools = table.model_pools.get(wanted, frozenset())
@@ -139,9 +153,15 @@ def candidates(table: RoutingTable, model: str, *, backend_type: str = "") -> li
         scope = "any backend (no pools are defined)"
     if backend_type:
         in_scope = [route for route in in_scope if route.type == backend_type]
+        if not in_scope:
+            # 404, not 503: nothing is down and no pull is coming; until an operator adds a backend
+            # of that type a retry cannot help, and 503 tells clients (and hooks) to retry.
+            where = f"in {scope}" if table.pools_exist else "is registered"
+            raise NotFound(f"no backend of type {backend_type!r} {where}")
     having = [route for route in in_scope if wanted in route.models]
     if not having:
-        raise Unavailable(f"no backend in {scope} has model {model!r}", model=model)
+        kind = f"{backend_type} backend" if backend_type else "backend"
+        raise Unavailable(f"no {kind} in {scope} has model {model!r}", model=model)
     random.shuffle(having)  # ties between equally busy backends are broken at random
     return sorted(having, key=lambda route: (_cooling(route), _in_flight.get(route.backend_id, 0)))
 
@@ -159,7 +179,7 @@ async def _candidates_syncing_unknown(model: str, backend_type: str) -> tuple[Ro
     """Candidates; a backend never synced yet (just added) is asked what it has first."""
     table = await _table_async()
     try:
-        return table, candidates(table, model, backend_type=backend_type)
+        return table, _candidates_explained(table, model, backend_type)
     except Unavailable:
         unsynced = _unsynced_in_scope(table, model)
         if not unsynced:
@@ -167,7 +187,21 @@ async def _candidates_syncing_unknown(model: str, backend_type: str) -> tuple[Ro
     await sync_to_async(_sync_backends)(unsynced)
     routing_invalidate()
     table = await _table_async()
-    return table, candidates(table, model, backend_type=backend_type)
+    return table, _candidates_explained(table, model, backend_type)
+
+
+def _candidates_explained(table: RoutingTable, model: str, backend_type: str) -> list[Route]:
+    """`candidates`, saying so when the model is one no backend has but the model store does."""
+    try:
+        return candidates(table, model, backend_type=backend_type)
+    except (NotFound, Unavailable):
+        wanted = normalized(model)
+        if model not in table.stored or any(wanted in route.models for route in table.routes):
+            raise
+    raise NotFound(
+        f"model {model!r} is in the model store, but no backend serves it: stored models are routed only "
+        "through a backend that has them (register one that serves it, and add both to a pool if pools are used)"
+    )
 
 
 def _sync_backends(backend_ids: list[str]) -> None:
@@ -221,7 +255,7 @@ async def route_call(
     `pooled=False` uses a provider for this call only (callers on a short-lived event loop).
     """
     table, routes = await _candidates_syncing_unknown(model, backend_type)
-    failures = []
+    failures, missing = [], 0
     for route in routes:
         _in_flight[route.backend_id] = _in_flight.get(route.backend_id, 0) + 1
         provider = _provider(route, table) if pooled else _new_provider(route, table)
@@ -230,6 +264,13 @@ async def route_call(
         except ProviderUnavailable as error:
             _record_failure(route)
             failures.append(f"{route.name}: {error.message}")
+            continue
+        except ProviderModelNotFound as error:
+            # A stale model list, not a broken backend: forget the model there and try the next one.
+            _record_success(route)
+            await sync_to_async(_forget_model)(route.backend_id, model)
+            failures.append(f"{route.name}: {error.message}")
+            missing += 1
             continue
         except ProviderRequestError as error:
             _record_success(route)  # it answered: it is up
@@ -240,7 +281,15 @@ async def route_call(
                 await provider.aclose()
         _record_success(route)
         return result, route
+    if missing == len(failures):
+        raise NotFound(f"no backend has model {model!r} any more: " + "; ".join(failures), model=model)
     raise Unavailable(f"every backend with model {model!r} failed: " + "; ".join(failures), model=model)
+
+
+def _forget_model(backend_id: str, model: str) -> None:
+    from apps.backends.sync import backend_model_forget
+
+    backend_model_forget(backend_id=backend_id, model=model)
 
 
 async def route_chat_stream(

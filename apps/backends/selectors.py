@@ -1,17 +1,24 @@
 """Reads that are more than a one-line queryset."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
 
+from apps.backends import routing
 from apps.backends.downloads import PULLS_GROUP
-from apps.backends.models import Pool, RegisteredModel
+from apps.backends.models import Backend, Pool, RegisteredModel
+from apps.backends.naming import normalized
 from apps.core import events
+from apps.core.errors import DomainError, NotFound
+from apps.modelstore import services as modelstore
+from apps.modelstore.units import human_size_decimal
 
-KEEPALIVE_S = 15.0
+# Clients give up on a silent stream after their read timeout (often 5-10 s): a comment at least this often.
 
 
 def pools_by_purpose(*, purpose: str, cursor: datetime | None = None, limit: int = 100) -> QuerySet[Pool]:
@@ -38,11 +45,88 @@ def models_openai_list() -> dict[str, Any]:
     }
 
 
+EPOCH = datetime.fromtimestamp(0, UTC)  # when neither the registry nor the backend tells a date
+
+
+def models_catalog(*, provider: str | None = None) -> list[dict[str, Any]]:
+    """`GET /v1/models` on the platform: one list for OpenAI's clients and the models cache's.
+
+    Every model a pool can route now and every stored model, one entry per id, each with OpenAI's
+    `id`/`object`/`created`/`owned_by` and the cache's `model_id`/`size_bytes`/`size_human`/
+    `last_modified`/`revisions`. A routable entry names its `backends`; a stored one its `source`.
+    An entry without `backends` cannot be chatted with: the gateway answers why. With a
+    `provider` ("universal" or a store source) it is the models cache's list alone, as its spec shows.
+    """
+    if provider is not None:
+        return modelstore.cache_list(provider=provider)
+    entries = {entry["id"]: entry for entry in reversed(modelstore.cache_list())}  # first source wins
+    for name, served in _routable_models().items():
+        entries[name] = {**_routable_entry(name, served), **entries.get(name, {}), "backends": served["backends"]}
+    return [entries[name] for name in sorted(entries)]
+
+
+def model_catalog_entry(*, model_id: str) -> dict[str, Any]:
+    """`GET /v1/models/{id}`: one entry of `models_catalog`, by id (a name without a tag means `:latest`)."""
+    wanted = {model_id, normalized(model_id)}
+    entry = next((entry for entry in models_catalog() if entry["id"] in wanted), None)
+    if entry is None:
+        raise NotFound(f"model {model_id!r} not found: no pool can route it and it is not in the model store")
+    return entry
+
+
+def _routable_models() -> dict[str, dict[str, Any]]:
+    """The models some backend can serve under the routing rules, with what those backends report."""
+    table = routing.routing_table()
+    pulled = {
+        (str(backend.id), normalized(state["model"])): state
+        for backend in Backend.objects.all()
+        for state in backend.state_models
+    }
+    created = {normalized(model.model): model.created_at for model in RegisteredModel.objects.all()}
+    routable = {}
+    for name in sorted({model for route in table.routes for model in route.models}):
+        try:
+            routes = sorted(routing.candidates(table, name), key=lambda route: route.name)
+        except DomainError:
+            continue
+        states = [pulled[(route.backend_id, name)] for route in routes if (route.backend_id, name) in pulled]
+        routable[name] = {
+            "backends": [route.name for route in routes],
+            "types": sorted({route.type for route in routes}),
+            "state": states[0] if states else {},
+            "created": created.get(name),
+        }
+    return routable
+
+
+def _routable_entry(name: str, served: dict[str, Any]) -> dict[str, Any]:
+    state = served["state"]
+    size = state.get("size") or 0
+    modified = parse_datetime(state["modifiedAt"]) if state.get("modifiedAt") else None
+    moment = served["created"] or modified or EPOCH
+    return {
+        "model_id": name,
+        "size_bytes": size,
+        "size_human": human_size_decimal(size),
+        "last_modified": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "revisions": ["main"],
+        "id": name,
+        "object": "model",
+        "created": int(moment.timestamp()),
+        "owned_by": ",".join(served["types"]),
+    }
+
+
 async def pull_status_stream() -> AsyncIterator[tuple[str, dict] | None]:
-    """Every running pull's status lines, as they come, until the client goes away."""
+    """Every running pull's status lines, as they come, until the client goes away.
+
+    A None item is a keep-alive comment: one at once (the client sees the stream open even when
+    nothing is downloading), then one after every MODELYARD_SSE_KEEPALIVE_S without a status line.
+    """
     async with events.subscription(PULLS_GROUP) as receive:
+        yield None
         while True:
-            message = await receive(timeout=KEEPALIVE_S)
+            message = await receive(timeout=settings.MODELYARD_SSE_KEEPALIVE_S)
             yield message  # None becomes a keep-alive comment
 
 

@@ -17,11 +17,10 @@ from django.db.models import Model as DjangoModel
 
 from apps.backends import downloads, encryption, routing
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel, RuntimeSettings
-from apps.backends.providers import PROVIDER_TYPES
+from apps.backends.providers import provider_type_check
 from apps.backends.providers.base import ChatResult
-from apps.core import jobs
+from apps.backends.sync import sync_request
 from apps.core.errors import Conflict, Invalid, NotFound
-from apps.core.models import Job
 
 
 def _get(model: type[DjangoModel], label: str, object_id: Any) -> Any:
@@ -65,14 +64,9 @@ def backend_get(*, backend_id: Any) -> Backend:
     return _get(Backend, "backend", backend_id)
 
 
-def _check_type(type: str) -> None:
-    if type not in PROVIDER_TYPES:
-        raise Invalid(f"unknown backend type {type!r}: use one of {', '.join(PROVIDER_TYPES)}")
-
-
 @transaction.atomic
 def backend_create(*, name: str, base_url: str, type: str, id: str | None = None) -> Backend:
-    _check_type(type)
+    provider_type_check(type)
     backend = Backend(id=_new_id(Backend, "backend", id), name=name, base_url=base_url.rstrip("/"), type=type)
     _save_unique(backend, f"backend {name!r} already exists")
     _registry_changed()
@@ -81,7 +75,7 @@ def backend_create(*, name: str, base_url: str, type: str, id: str | None = None
 
 @transaction.atomic
 def backend_update(*, backend_id: Any, name: str, base_url: str, type: str) -> Backend:
-    _check_type(type)
+    provider_type_check(type)
     backend = backend_get(backend_id=backend_id)
     moved = (backend.base_url, backend.type) != (base_url.rstrip("/"), type)
     backend.name, backend.base_url, backend.type = name, base_url.rstrip("/"), type
@@ -96,6 +90,7 @@ def backend_update(*, backend_id: Any, name: str, base_url: str, type: str) -> B
 def backend_delete(*, backend_id: Any) -> None:
     backend = backend_get(backend_id=backend_id)
     downloads.pulls_cancel(base_url=backend.base_url)
+    downloads.holds_release(base_url=backend.base_url)
     backend.delete()
     routing.routing_invalidate()
 
@@ -133,7 +128,9 @@ def pool_update(*, pool_id: Any, name: str, purpose_type: str) -> Pool:
 
 @transaction.atomic
 def pool_delete(*, pool_id: Any) -> None:
-    pool_get(pool_id=pool_id).delete()
+    pool = pool_get(pool_id=pool_id)
+    downloads.holds_release(models=list(pool.models.values_list("model", flat=True)))
+    pool.delete()
     _registry_changed()
 
 
@@ -151,6 +148,7 @@ MODEL_FIELDS = ("can_chat", "can_embed", "can_prompt", "can_stream", "context_le
 def model_create(*, model: str, id: str | None = None, **capabilities: Any) -> RegisteredModel:
     registered = RegisteredModel(id=_new_id(RegisteredModel, "model", id), model=model, **capabilities)
     _save_unique(registered, f"model {model!r} already exists")
+    downloads.holds_release(models=[model])
     _registry_changed()
     return registered
 
@@ -173,6 +171,7 @@ def model_delete(*, model_id: Any, purge: bool = False) -> None:
     registered = model_get(model_id=model_id)
     if purge:
         downloads.pulls_cancel(model=registered.model)
+    downloads.holds_release(models=[registered.model])
     registered.delete()
     routing.routing_invalidate()
 
@@ -204,6 +203,7 @@ def pool_model_assign(*, pool_id: Any, model_id: Any) -> None:
     if pool.models.filter(pk=registered.pk).exists():
         raise Conflict(f"model {registered.model!r} is already in pool {pool.name!r}")
     pool.models.add(registered)
+    downloads.holds_release(models=[registered.model])
     _registry_changed()
 
 
@@ -213,6 +213,7 @@ def pool_model_remove(*, pool_id: Any, model_id: Any) -> None:
     if not pool.models.filter(pk=registered.pk).exists():
         raise NotFound(f"model {registered.model!r} is not in pool {pool.name!r}")
     pool.models.remove(registered)
+    downloads.holds_release(models=[registered.model])
     routing.routing_invalidate()
 
 
@@ -220,14 +221,14 @@ def pool_model_remove(*, pool_id: Any, model_id: Any) -> None:
 
 
 def provider_config_get(*, type: str) -> ProviderConfig:
-    config = ProviderConfig.objects.filter(type=type).first()
+    config = ProviderConfig.objects.filter(type=provider_type_check(type)).first()
     if config is None:
         raise NotFound(f"provider {type!r} is not configured")
     return config
 
 
 def provider_config_set(*, type: str, api_key: str) -> ProviderConfig:
-    _check_type(type)
+    provider_type_check(type)
     if not api_key.strip():
         raise Invalid("apiKey must not be empty")
     config, _created = ProviderConfig.objects.update_or_create(
@@ -271,28 +272,24 @@ def embed_model_name() -> str:
     return name
 
 
-# --- sync ----------------------------------------------------------------------------------------
-
-SYNC_KIND = "backends.sync"
-
-
-def sync_request() -> Job:
-    """Ask a worker to sync every backend's state (one pending sync at a time is enough)."""
-    pending = Job.objects.filter(kind=SYNC_KIND, state=Job.State.PENDING).first()
-    if pending is not None:
-        return pending
-    return jobs.job_enqueue(kind=SYNC_KIND, func="apps.backends.sync.sync_run", owner_surface="platform")
-
-
 # --- download queue ------------------------------------------------------------------------------
 
 
-def queue_remove(*, model: str) -> int:
-    """Take `model` off the download queue, stopping its running pulls."""
-    cancelled = downloads.pulls_cancel(model=model)
-    if not cancelled:
+def queue_remove(*, model: str) -> str:
+    """`DELETE /queue/{model}`: take `model` off the download queue, stopping its running pulls,
+    and keep it off until its pool membership changes; the answer says so."""
+    if not downloads.pulls_cancel_and_hold(model=model):
         raise NotFound(f"model {model!r} is not in the download queue")
-    return cancelled
+    return f"removed from queue; {downloads.HOLD_NOTE}"
+
+
+def queue_cancel(*, model: str | None = None, base_url: str | None = None) -> str:
+    """`DELETE /queue/cancel`: cancel the pulls of `model` and/or to `base_url`, held as `queue_remove`
+    holds them; the answer says how many and that they stay cancelled."""
+    cancelled = downloads.pulls_cancel_and_hold(model=model, base_url=base_url)
+    if not cancelled:
+        return "0 download(s) cancelled"
+    return f"{cancelled} download(s) cancelled; {downloads.HOLD_NOTE}"
 
 
 # --- running models from sync code (other apps, workers) -----------------------------------------

@@ -8,17 +8,43 @@ import asyncio
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from apps.backends import downloads
 from apps.backends.models import Backend, ProviderConfig
+from apps.backends.naming import same_model
 from apps.backends.providers import provider_for
 from apps.backends.providers.base import ProviderError, PulledModel
 from apps.backends.routing import routing_invalidate
+from apps.core import jobs
+from apps.core.models import Job
 
 logger = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_S = 15.0
+SYNC_KIND = "backends.sync"
+
+
+def sync_request() -> Job:
+    """Ask a worker to sync every backend's state (one pending sync at a time is enough)."""
+    pending = Job.objects.filter(kind=SYNC_KIND, state=Job.State.PENDING).first()
+    if pending is not None:
+        return pending
+    return jobs.job_enqueue(kind=SYNC_KIND, func="apps.backends.sync.sync_run", owner_surface="platform")
+
+
+def backend_model_forget(*, backend_id: str, model: str) -> None:
+    """`backend_id` said it does not have `model` (evicted, deleted): drop it from the backend's
+    state now, so routing stops sending it there, and ask for a sync to learn the rest."""
+    with transaction.atomic():
+        backend = Backend.objects.select_for_update().filter(pk=backend_id).first()
+        if backend is not None:
+            kept = [pulled for pulled in backend.state_models if not same_model(pulled["model"], model)]
+            if len(kept) != len(backend.state_models):
+                Backend.objects.filter(pk=backend.pk).update(state_models=kept)
+        sync_request()
+    routing_invalidate()
 
 
 def pulled_model_state(pulled: PulledModel) -> dict[str, Any]:

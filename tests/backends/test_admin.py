@@ -28,7 +28,7 @@ def test_the_backend_list_change_page_and_sync_action_work(admin_client):
     assert Job.objects.filter(kind="backends.sync").exists()
 
 
-@pytest.mark.parametrize("path", ["pool", "registeredmodel", "providerconfig", "runtimesettings"])
+@pytest.mark.parametrize("path", ["pool", "registeredmodel", "providerconfig", "runtimesettings", "pullhold"])
 def test_every_backends_admin_page_loads(admin_client, path):
     assert admin_client.get(f"/admin/backends/{path}/").status_code == 200
     assert admin_client.get(f"/admin/backends/{path}/add/").status_code == 200

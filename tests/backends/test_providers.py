@@ -1,6 +1,7 @@
 """Provider adapters against the fake backends: every method, streaming, and the error mapping."""
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -491,6 +492,234 @@ def test_vllm_health_of_a_stopped_server_is_unavailable(fake_openai):
         ProviderUnavailable, match=rf"backend {server.url} unavailable: {server.url}/health: ConnectError"
     ):
         run(VLLMProvider(base_url=server.url), lambda p: p.health())
+
+
+# --- tools and structured output ----------------------------------------------------------
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+CLOCK_TOOL = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+ASK_WEATHER = [{"role": "user", "content": "Paris"}]
+# The follow-up turn of every agent framework: the assistant's tool call, then the tool's result.
+FOLLOW_UP = [
+    *ASK_WEATHER,
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "18 C and sunny"},
+]
+
+
+def test_ollama_sends_tools_and_returns_the_tool_call_in_openai_shape(fake_ollama):
+    server = fake_ollama()
+
+    result = run(
+        OllamaProvider(base_url=server.url),
+        lambda p: p.chat(model="llama3:8b", messages=ASK_WEATHER, options={"tools": [WEATHER_TOOL]}),
+    )
+
+    assert (result.text, result.finish_reason) == ("", "tool_calls")
+    [call] = result.tool_calls
+    assert call["id"].startswith("call_") and len(call["id"]) > 10
+    assert call == {
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    assert server.requests_to("/api/chat")[0].json["tools"] == [WEATHER_TOOL]
+
+
+def test_ollama_stream_yields_the_tool_call_as_one_delta_then_finish_reason_tool_calls(fake_ollama):
+    server = fake_ollama()
+
+    chunks = run(
+        OllamaProvider(base_url=server.url),
+        lambda p: collect(p.chat_stream(model="llama3:8b", messages=ASK_WEATHER, options={"tools": [WEATHER_TOOL]})),
+    )
+
+    assert len(chunks) == 2
+    [delta] = chunks[0].tool_calls
+    assert delta == {
+        "index": 0,
+        "id": delta["id"],
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    assert (chunks[1].done, chunks[1].finish_reason, chunks[1].tool_calls) == (True, "tool_calls", ())
+
+
+def test_ollama_follow_up_turn_sends_object_arguments_and_the_tool_name(fake_ollama):
+    server = fake_ollama(name="ol")
+
+    result = run(
+        OllamaProvider(base_url=server.url),
+        lambda p: p.chat(model="llama3:8b", messages=FOLLOW_UP, options={"tools": [WEATHER_TOOL]}),
+    )
+
+    assert (result.text, result.finish_reason, result.tool_calls) == (
+        "[ol/llama3:8b] get_weather returned: 18 C and sunny",
+        "stop",
+        (),
+    )
+    assert server.requests_to("/api/chat")[0].json["messages"] == [
+        {"role": "user", "content": "Paris"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}, "id": "call_1"}],
+        },
+        {"role": "tool", "content": "18 C and sunny", "tool_name": "get_weather", "tool_call_id": "call_1"},
+    ]
+
+
+def test_ollama_tool_call_arguments_that_are_not_a_json_object_are_refused_before_sending(fake_ollama):
+    server = fake_ollama()
+    broken = [dict(message) for message in FOLLOW_UP]
+    broken[1] = {
+        **broken[1],
+        "tool_calls": [{**FOLLOW_UP[1]["tool_calls"][0], "function": {"name": "f", "arguments": "[1"}}],
+    }
+
+    with pytest.raises(ProviderRequestError) as error:
+        run(OllamaProvider(base_url=server.url), lambda p: p.chat(model="llama3:8b", messages=broken))
+
+    assert (error.value.status, error.value.message) == (
+        400,
+        "the arguments of tool call 'f' are not a JSON object: Ollama needs one",
+    )
+    assert server.requests_to("/api/chat") == []
+
+
+@pytest.mark.parametrize(
+    ("tool_choice", "offered"),
+    [
+        ("auto", [WEATHER_TOOL, CLOCK_TOOL]),
+        ("required", [WEATHER_TOOL, CLOCK_TOOL]),
+        ("none", None),
+        ({"type": "function", "function": {"name": "get_time"}}, [CLOCK_TOOL]),
+    ],
+)
+def test_ollama_has_no_tool_choice_so_it_decides_which_tools_are_offered(fake_ollama, tool_choice, offered):
+    server = fake_ollama()
+    options = {"tools": [WEATHER_TOOL, CLOCK_TOOL], "tool_choice": tool_choice, "parallel_tool_calls": False}
+
+    run(OllamaProvider(base_url=server.url), lambda p: p.chat(model="llama3:8b", messages=USER_HI, options=options))
+
+    body = server.requests_to("/api/chat")[0].json
+    assert body.get("tools") == offered
+    assert "tool_choice" not in body and "parallel_tool_calls" not in body and "options" not in body
+
+
+SCHEMA = {"type": "object", "properties": {"said": {"type": "string"}, "words": {"type": "integer"}}}
+ECHO = "[ollama/llama3:8b] you said: x"
+
+
+@pytest.mark.parametrize(
+    ("response_format", "sent_format", "answer"),
+    [
+        ({"type": "json_schema", "json_schema": {"name": "w", "schema": SCHEMA}}, SCHEMA, {"said": ECHO, "words": 4}),
+        ({"type": "json_object"}, "json", {"answer": ECHO}),
+    ],
+)
+def test_ollama_gets_response_format_as_format(fake_ollama, response_format, sent_format, answer):
+    server = fake_ollama()
+    options = {"response_format": response_format}
+
+    result = run(
+        OllamaProvider(base_url=server.url),
+        lambda p: p.chat(model="llama3:8b", messages=[{"role": "user", "content": "x"}], options=options),
+    )
+
+    assert server.requests_to("/api/chat")[0].json["format"] == sent_format
+    assert json.loads(result.text) == answer
+
+
+def test_ollama_gets_no_format_for_a_text_response_format(fake_ollama):
+    server = fake_ollama()
+    options = {"response_format": {"type": "text"}}
+
+    result = run(
+        OllamaProvider(base_url=server.url),
+        lambda p: p.chat(model="llama3:8b", messages=[{"role": "user", "content": "x"}], options=options),
+    )
+
+    assert "format" not in server.requests_to("/api/chat")[0].json
+    assert result.text == ECHO
+
+
+def test_ollama_gets_developer_messages_as_system_and_drops_openai_only_fields(fake_ollama):
+    server = fake_ollama()
+    messages = [{"role": "developer", "content": [{"type": "text", "text": "be brief"}]}, {**USER_HI[0], "name": "ann"}]
+
+    run(OllamaProvider(base_url=server.url), lambda p: p.chat(model="llama3:8b", messages=messages))
+
+    assert server.requests_to("/api/chat")[0].json["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi there"},
+    ]
+
+
+def test_ollama_refuses_token_id_inputs_to_embed_without_sending_them(fake_ollama):
+    server = fake_ollama()
+
+    with pytest.raises(ProviderRequestError, match="Ollama embeds text only"):
+        run(OllamaProvider(base_url=server.url), lambda p: p.embed(model="nomic-embed-text", inputs=[[1, 2, 3]]))
+
+    assert server.requests_to("/api/embed") == []
+
+
+@pytest.mark.parametrize("kind", ["openai", "vllm"])
+def test_openai_compatible_backends_get_tools_and_response_format_as_is_and_return_tool_calls(
+    fake_ollama, fake_openai, kind
+):
+    server = server_for(kind, fake_ollama, fake_openai)
+    options = {
+        "tools": [WEATHER_TOOL],
+        "tool_choice": "required",
+        "parallel_tool_calls": False,
+        "response_format": {"type": "json_object"},
+    }
+    provider = provider_for(kind, base_url=server.url)
+
+    result = run(provider, lambda p: p.chat(model="gpt-4o-mini", messages=ASK_WEATHER, options=options))
+
+    assert (result.text, result.finish_reason) == ("", "tool_calls")
+    [call] = result.tool_calls
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert (call["type"], call["id"].startswith("call_")) == ("function", True)
+    assert server.requests_to("/v1/chat/completions")[0].json == {
+        "model": "gpt-4o-mini",
+        "messages": ASK_WEATHER,
+        **options,
+    }
+
+
+def test_openai_stream_passes_tool_call_deltas_through_and_the_follow_up_turn_as_is(fake_openai):
+    server = fake_openai(name="oa-t", chunk_delay_s=0.002)
+    options = {"tools": [WEATHER_TOOL]}
+
+    async def both(p):
+        chunks = await collect(p.chat_stream(model="gpt-4o-mini", messages=ASK_WEATHER, options=options))
+        return chunks, await p.chat(model="gpt-4o-mini", messages=FOLLOW_UP, options=options)
+
+    chunks, follow_up = run(OpenAIProvider(base_url=server.url), both)
+
+    deltas = [delta for chunk in chunks for delta in chunk.tool_calls]
+    assert deltas[0]["function"] == {"name": "get_weather", "arguments": ""} and deltas[0]["index"] == 0
+    assert "".join(delta["function"]["arguments"] for delta in deltas) == '{"city": "Paris"}'
+    assert (chunks[-1].done, chunks[-1].finish_reason) == (True, "tool_calls")
+    assert follow_up.text == "[oa-t/gpt-4o-mini] get_weather returned: 18 C and sunny"
+    assert server.requests_to("/v1/chat/completions")[1].json["messages"] == FOLLOW_UP
 
 
 # --- failure mapping, for every adapter ----------------------------------------------------

@@ -98,7 +98,17 @@ def test_a_running_pull_is_cancelled_by_model_and_the_queue_forgets_it(modelyard
                 lambda: Job.objects.filter(kind="backends.pull", state=Job.State.CANCELLED).first(),
                 message="the pull is cancelled",
             )
-            assert (cancelled.status_code, cancelled.json()) == (200, "1 download(s) cancelled")
+            assert (cancelled.status_code, cancelled.json()) == (
+                200,
+                "1 download(s) cancelled; it will not be queued again until the model's pool membership changes",
+            )
+            Job.objects.filter(kind="backends.sync").delete()
+            http.post("/models", json={"model": "unrelated:1b"})  # a registry change: a sync runs
+            wait_until(
+                lambda: Job.objects.filter(kind="backends.sync", state=Job.State.SUCCESS).exists(),
+                message="the next sync ran",
+            )
+            assert http.get("/queue").json() == []  # and did not queue the cancelled pull again
             assert http.get("/queue").json() == []
             assert "big-model:70b" not in fake.model_names
             unknown = http.delete("/queue/never-queued:1b")
@@ -128,3 +138,22 @@ def test_deleting_a_model_with_purge_drops_its_queued_pull(modelyard_server):
             )
     finally:
         fake.stop()
+
+
+def test_an_idle_progress_stream_opens_at_once_and_keeps_alive_within_5_seconds(modelyard_server):
+    # A client whose read timeout is 5 s must never time out on an idle stream.
+    timeout = httpx.Timeout(5.0, connect=5.0)
+    started = time.monotonic()
+    arrivals = []
+    with httpx.stream("GET", f"{modelyard_server.url}/queue/inProgress", timeout=timeout) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line:
+                arrivals.append((time.monotonic() - started, line))
+            if time.monotonic() - started > 11:
+                break
+
+    assert arrivals[0][1] == ": keep-alive" and arrivals[0][0] < 2.0
+    times = [at for at, _line in arrivals]
+    assert all(later - earlier <= 5.0 for earlier, later in zip(times, times[1:], strict=False))
+    assert len(arrivals) >= 3

@@ -74,6 +74,40 @@ def prompt_tokens(messages: list[dict]) -> int:
     return sum(count_tokens(message_text(m.get("content"))) for m in messages if isinstance(m, dict))
 
 
+# --- tools and structured output: what every fake does with them -----------------------
+
+
+def wants_tool_call(body: dict) -> bool:
+    """A fake calls a tool when tools are offered and the conversation ends with the user's turn."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    return bool(body.get("tools")) and last.get("role") == "user"
+
+
+def tool_call_for(tools: list[dict], prompt: str) -> tuple[str, dict]:
+    """(name, arguments) of the call a fake makes: the first tool offered, each of its parameters
+    filled from the prompt (strings: the prompt; numbers: its word count; booleans: true)."""
+    function = tools[0].get("function") or {}
+    properties = (function.get("parameters") or {}).get("properties") or {}
+    values = {"integer": count_tokens(prompt), "number": count_tokens(prompt), "boolean": True}
+    arguments = {name: values.get((spec or {}).get("type"), prompt) for name, spec in properties.items()}
+    return str(function.get("name", "")), arguments
+
+
+def tool_result_reply(*, backend: str, model: str, tool: str, result: str) -> str:
+    """What a fake answers after a tool result: names the tool and echoes its result."""
+    return f"[{backend}/{model}] {tool} returned: {result}"
+
+
+def structured_reply(schema: Any, text: str) -> str:
+    """A JSON answer: an object with every property of `schema` (strings: `text`), or `{"answer": text}`."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return json.dumps({"answer": text})
+    values = {"integer": count_tokens(text), "number": count_tokens(text), "boolean": True}
+    return json.dumps({name: values.get((spec or {}).get("type"), text) for name, spec in properties.items()})
+
+
 def embedding_for(text: str, dim: int) -> list[float]:
     """A unit vector from hashed words (the hashing trick): same text, same vector; shared words, closer."""
     vector = [0.0] * dim

@@ -1,8 +1,14 @@
 """A fake Ollama server speaking Ollama's native API (the wire format of Ollama 0.6).
 
 `GET /api/tags`, `POST /api/show`, `POST /api/pull` (streamed NDJSON progress; the model appears
-in the tags once pulled), `POST /api/chat` and `POST /api/generate` (streamed NDJSON or one JSON),
+in the tags once pulled), `DELETE /api/delete` (as `ollama rm`: the model is gone at once),
+`POST /api/chat` and `POST /api/generate` (streamed NDJSON or one JSON),
 `POST /api/embed`, `POST /api/embeddings` (legacy), `GET /api/version`, `GET /`.
+
+Tools and structured output as Ollama has them: with `tools` and the user's turn last, the model
+calls the first tool (`message.tool_calls[{function: {name, arguments: {…}}}]`, see
+`tool_call_for`); after a `tool` message it answers naming the `tool_name` and echoing the
+result; with `format` ("json" or a JSON schema) the answer is a JSON object (`structured_reply`).
 
     with FakeOllama(name="ollama-a", models=["llama3:8b", "nomic-embed-text"]) as ollama:
         httpx.get(f"{ollama.url}/api/tags")
@@ -26,11 +32,16 @@ from tests.fakes.backends_common import (
     embedding_for,
     json_response,
     last_user_text,
+    message_text,
     prompt_tokens,
     reply_pieces,
     serve_from_command_line,
     sha256_hex,
+    structured_reply,
     text_response,
+    tool_call_for,
+    tool_result_reply,
+    wants_tool_call,
 )
 
 NDJSON = "application/x-ndjson"
@@ -125,6 +136,8 @@ class FakeOllama(FakeHTTPServer):
             return json_response({"version": self.version})
         if method == "GET" and path == "/api/tags":
             return self._tags()
+        if method == "DELETE" and path == "/api/delete":
+            return self._delete(request.json)
         handlers = {
             "/api/show": self._show,
             "/api/pull": self._pull,
@@ -184,6 +197,16 @@ class FakeOllama(FakeHTTPServer):
         if not self.legacy_show:
             answer["capabilities"] = list(model.capabilities)
         return json_response(answer)
+
+    def _delete(self, body: Any) -> FakeResponse:
+        """`DELETE /api/delete {"model": …}`: 200 with an empty body, or Ollama's 404."""
+        name = (body.get("model") or body.get("name")) if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return self.error_response(400, "model is required")
+        if self._find(name) is None:
+            return self.error_response(404, f"model '{name}' not found")
+        self.remove_model(name)
+        return text_response("")
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -263,8 +286,69 @@ class FakeOllama(FakeHTTPServer):
         messages = body.get("messages") or []
         if not isinstance(messages, list):
             return self.error_response(400, "messages must be a list")
-        text = self.reply(model=model.name, prompt=last_user_text(messages))
+        refused = self._refused_tools(body, model, messages)
+        if refused is not None:
+            return refused
+        if wants_tool_call(body):
+            name, arguments = tool_call_for(body["tools"], last_user_text(messages))
+            return self._tool_call(body, model, name, arguments, prompt_tokens(messages))
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            tool = last.get("tool_name") or "tool"
+            text = tool_result_reply(
+                backend=self.name, model=model.name, tool=tool, result=message_text(last["content"])
+            )
+        else:
+            text = self.reply(model=model.name, prompt=last_user_text(messages))
+        if body.get("format"):
+            text = structured_reply(body["format"], text)
         return self._answer(body, model, text, prompt_tokens(messages), empty=not messages, kind="chat")
+
+    def _refused_tools(self, body: dict, model: FakeModel, messages: list) -> FakeResponse | None:
+        """Ollama's 400s: tools for a model without the capability, a tool call whose arguments are
+        not an object (Go cannot decode them into api.ToolCallFunctionArguments)."""
+        if body.get("tools") and "tools" not in model.capabilities:
+            return self.error_response(400, f"registry.ollama.ai/library/{model.name} does not support tools")
+        for message in messages:
+            for call in (message.get("tool_calls") or []) if isinstance(message, dict) else []:
+                arguments = (call.get("function") or {}).get("arguments")
+                if not isinstance(arguments, dict):
+                    return self.error_response(
+                        400,
+                        f"json: cannot unmarshal {type(arguments).__name__} into Go struct field "
+                        "ToolCallFunction.messages.tool_calls.function.arguments of type api.ToolCallFunctionArguments",
+                    )
+        return None
+
+    def _tool_call(self, body: dict, model: FakeModel, name: str, arguments: dict, prompt_count: int) -> FakeResponse:
+        """The model calls a tool, in Ollama's wire format: `message.tool_calls` with the arguments
+        as an object; streamed, the calls come whole in one line before the done line, whose
+        `done_reason` is "stop" (Ollama has no "tool_calls" reason)."""
+        message = {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": name, "arguments": arguments}}],
+        }
+        stats = {
+            "done_reason": "stop",
+            "done": True,
+            "total_duration": 2_000_000,
+            "load_duration": 100_000,
+            "prompt_eval_count": prompt_count,
+            "prompt_eval_duration": 200_000,
+            "eval_count": 12,
+            "eval_duration": 800_000,
+        }
+        head = {"model": model.name, "created_at": created_at()}
+        if not body.get("stream", True):
+            return json_response({**head, "message": message, **stats})
+
+        async def lines() -> AsyncIterator[bytes]:
+            yield json.dumps({**head, "message": message, "done": False}).encode() + b"\n"
+            await self.pause()
+            yield json.dumps({**head, "message": {"role": "assistant", "content": ""}, **stats}).encode() + b"\n"
+
+        return FakeResponse(content_type=NDJSON, stream=lines())
 
     async def _generate(self, body: dict) -> FakeResponse:
         model = self._model_for_completion(body)

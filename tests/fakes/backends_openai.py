@@ -6,6 +6,12 @@ with `choices[0].delta` ending in `data: [DONE]`, `stream_options.include_usage`
 `api_key` set, a missing or wrong bearer key is a 401. Errors use OpenAI's body
 `{"error": {"message", "type", "param", "code"}}`.
 
+Tools and structured output as OpenAI has them: with `tools` and the user's turn last, the model
+calls the first tool (`tool_calls` with JSON-text arguments, `finish_reason: "tool_calls"`;
+streamed as `delta.tool_calls` pieces); a `tool` message answering no earlier call is a 400; after
+a tool result it answers naming the tool and echoing the result; with `response_format`
+json_object / json_schema the answer is a JSON object.
+
 `flavor="vllm"` answers like vLLM instead: `/v1/models` items carry `max_model_len`, `root`,
 `parent`; `GET /health` and `GET /version` exist; errors are vLLM's `{"object": "error",
 "message", "type", "param", "code"}` and a bad key is `{"error": "Unauthorized"}`.
@@ -29,15 +35,34 @@ from tests.fakes.backends_common import (
     embedding_for,
     json_response,
     last_user_text,
+    message_text,
     prompt_tokens,
     reply_pieces,
     serve_from_command_line,
     sha256_hex,
+    structured_reply,
+    tool_call_for,
+    tool_result_reply,
+    wants_tool_call,
 )
 
 CREATED = 1_715_000_000
 FLAVORS = ("openai", "vllm")
 VLLM_ERROR_TYPES = {400: "BadRequestError", 401: "Unauthorized", 404: "NotFoundError", 500: "InternalServerError"}
+
+
+def tool_call_names(messages: list) -> dict[str, str] | None:
+    """The function name of every tool call in the conversation by its id; None when a tool
+    message answers no earlier call (OpenAI refuses such a conversation)."""
+    names: dict[str, str] = {}
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        for call in message.get("tool_calls") or []:
+            names[call.get("id")] = (call.get("function") or {}).get("name", "")
+        if message.get("role") == "tool" and message.get("tool_call_id") not in names:
+            return None
+    return names
 
 
 class FakeOpenAI(FakeHTTPServer):
@@ -172,8 +197,27 @@ class FakeOpenAI(FakeHTTPServer):
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return self.error_response(400, "'messages' is a required property and must be a non-empty array")
+        called = tool_call_names(messages)
+        if called is None:
+            return self.error_response(
+                400,
+                "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with "
+                "'tool_calls'.",
+            )
+        if wants_tool_call(body):
+            return self._tool_call(body, model, messages)
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-        text = self.reply(model=model.name, prompt=last_user_text(messages))
+        last = messages[-1] if isinstance(messages[-1], dict) else {}
+        if last.get("role") == "tool":
+            tool = called.get(last.get("tool_call_id"), "tool")
+            text = tool_result_reply(
+                backend=self.name, model=model.name, tool=tool, result=message_text(last.get("content"))
+            )
+        else:
+            text = self.reply(model=model.name, prompt=last_user_text(messages))
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") in {"json_object", "json_schema"}:
+            text = structured_reply((response_format.get("json_schema") or {}).get("schema"), text)
         pieces, cut = reply_pieces(text, max_tokens if isinstance(max_tokens, int) else None)
         finish_reason = "length" if cut else "stop"
         usage = {
@@ -235,6 +279,51 @@ class FakeOpenAI(FakeHTTPServer):
                     "usage": usage,
                 }
                 yield b"data: " + json.dumps(last).encode() + b"\n\n"
+            if self.done_marker:
+                yield b"data: [DONE]\n\n"
+
+        return FakeResponse(
+            content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"}, stream=events()
+        )
+
+    def _tool_call(self, body: dict, model: FakeModel, messages: list) -> FakeResponse:
+        """The model calls a tool, as OpenAI answers it: `message.tool_calls` with the arguments as
+        JSON text and `finish_reason: "tool_calls"`; streamed, the first delta carries the call's
+        id, name and empty arguments, the next ones the arguments' text in pieces."""
+        name, arguments = tool_call_for(body["tools"], last_user_text(messages))
+        call_id = f"call_{sha256_hex(f'{self.name}/{next(self._ids)}')[:24]}"
+        arguments_text = json.dumps(arguments)
+        completion_id, created = f"chatcmpl-{call_id[5:]}", int(time.time())
+        usage = {"prompt_tokens": prompt_tokens(messages), "completion_tokens": 12, "total_tokens": 0}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        head = {"id": completion_id, "created": created, "model": model.name, "system_fingerprint": "fp_fake"}
+        if not body.get("stream"):
+            call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments_text}}
+            message = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+            choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls"}
+            return json_response({**head, "object": "chat.completion", "choices": [choice], "usage": usage})
+        stream_options = body.get("stream_options") or {}
+        include_usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
+
+        def event(delta: dict | None, finish: str | None = None, **extra: Any) -> bytes:
+            choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            return (
+                b"data: "
+                + json.dumps({**head, "object": "chat.completion.chunk", "choices": choices, **extra}).encode()
+                + b"\n\n"
+            )
+
+        async def events() -> AsyncIterator[bytes]:
+            first = {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+            yield event({"role": "assistant", "content": None, "tool_calls": [first]})
+            for start in range(0, len(arguments_text), 8):
+                await self.pause()
+                yield event(
+                    {"tool_calls": [{"index": 0, "function": {"arguments": arguments_text[start : start + 8]}}]}
+                )
+            yield event({}, "tool_calls")
+            if include_usage:
+                yield event(None, usage=usage)
             if self.done_marker:
                 yield b"data: [DONE]\n\n"
 

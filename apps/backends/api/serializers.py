@@ -3,13 +3,20 @@
 from rest_framework import serializers
 
 from apps.backends.models import Backend, Pool, RegisteredModel
-from apps.backends.services import PROVIDER_TYPES
+from apps.backends.providers import PROVIDER_TYPES
+from apps.core.validation import BoundedIntegerField, header_value_validate
+
+
+def provider_type_field(**options: object) -> serializers.ChoiceField:
+    """A provider type; an unknown one is refused naming the valid ones."""
+    message = f"unknown provider '{{input}}': use one of {', '.join(PROVIDER_TYPES)}"
+    return serializers.ChoiceField(choices=PROVIDER_TYPES, error_messages={"invalid_choice": message}, **options)
 
 
 class BackendSerializer(serializers.ModelSerializer):
     id = serializers.CharField(required=False, help_text="A UUID; generated when left out.")
     baseUrl = serializers.CharField(source="base_url", max_length=500)  # noqa: N815
-    type = serializers.ChoiceField(choices=PROVIDER_TYPES)
+    type = provider_type_field()
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)  # noqa: N815
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)  # noqa: N815
 
@@ -101,7 +108,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     canEmbed = serializers.BooleanField(source="can_embed", default=False)  # noqa: N815
     canPrompt = serializers.BooleanField(source="can_prompt", default=True)  # noqa: N815
     canStream = serializers.BooleanField(source="can_stream", default=True)  # noqa: N815
-    contextLength = serializers.IntegerField(source="context_length", min_value=0, default=0)  # noqa: N815
+    contextLength = BoundedIntegerField(source="context_length", min_value=0, default=0)  # noqa: N815
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)  # noqa: N815
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)  # noqa: N815
 
@@ -137,6 +144,48 @@ class OpenAIModelListSerializer(serializers.Serializer):
     data = OpenAIModelSerializer(many=True)
 
 
+class ModelCatalogEntrySerializer(serializers.Serializer):
+    """One entry of the platform's `GET /v1/models`: OpenAI's model and the models cache's at once."""
+
+    id = serializers.CharField(help_text="OpenAI: the model id, as the gateway takes it")
+    object = serializers.CharField(help_text='OpenAI: "model"')
+    created = serializers.IntegerField(help_text="OpenAI: Unix time it was declared, pulled or stored")
+    owned_by = serializers.CharField(help_text="OpenAI: the backend types serving it, or the author or source")
+    model_id = serializers.CharField(help_text="Models cache: the model id")
+    size_bytes = serializers.IntegerField()
+    size_human = serializers.CharField()
+    last_modified = serializers.CharField()
+    revisions = serializers.ListField(child=serializers.CharField())
+    backends = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="The backends routing may send it to (routable only)"
+    )
+    source = serializers.CharField(required=False, help_text="The model store's source (stored models only)")
+
+
+class ModelCatalogSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    data = ModelCatalogEntrySerializer(many=True)
+
+
+class ModelCatalogQuerySerializer(serializers.Serializer):
+    provider = serializers.CharField(
+        required=False,
+        help_text="Left out: every routable and every stored model. 'universal' or a source name: the models "
+        "cache's view, stored models only (of that source).",
+    )
+
+
+class CacheProviderQuerySerializer(serializers.Serializer):
+    provider = serializers.CharField(default="universal", help_text="'universal' (every source) or a source name")
+
+
+class CacheDeletedSerializer(serializers.Serializer):
+    model_name = serializers.CharField()
+    revisions_deleted = serializers.IntegerField()
+    size_freed = serializers.IntegerField()
+    path = serializers.CharField()
+
+
 class DeleteModelQuerySerializer(serializers.Serializer):
     purge = serializers.BooleanField(required=False, default=False)
 
@@ -147,8 +196,9 @@ class ProviderConfigSerializer(serializers.Serializer):
 
 
 class ProviderConfigureSerializer(serializers.Serializer):
-    apiKey = serializers.CharField(required=False, write_only=True)  # noqa: N815
-    APIKey = serializers.CharField(required=False, write_only=True)
+    # Sent as `Authorization: Bearer`: a value no header can carry is refused here, not at the first call.
+    apiKey = serializers.CharField(required=False, write_only=True, validators=[header_value_validate])  # noqa: N815
+    APIKey = serializers.CharField(required=False, write_only=True, validators=[header_value_validate])
 
     def validate(self, data: dict) -> dict:
         api_key = data.get("apiKey") or data.get("APIKey")
@@ -183,7 +233,7 @@ class DefaultModelSerializer(serializers.Serializer):
 class ExecuteRequestSerializer(serializers.Serializer):
     prompt = serializers.CharField()
     model_name = serializers.CharField(required=False, allow_blank=True, help_text="Default: the default model.")
-    model_provider = serializers.CharField(required=False, allow_blank=True, help_text="Only backends of this type.")
+    model_provider = provider_type_field(required=False, allow_blank=True, help_text="Only backends of this type.")
 
 
 class ExecuteResponseSerializer(serializers.Serializer):
@@ -201,56 +251,3 @@ class EmbedRequestSerializer(serializers.Serializer):
 
 class EmbedResponseSerializer(serializers.Serializer):
     vector = serializers.ListField(child=serializers.FloatField())
-
-
-class ChatMessageSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=["system", "user", "assistant", "tool", "developer"])
-    content = serializers.JSONField(help_text="A string, or a list of content parts.")
-
-
-class StreamOptionsSerializer(serializers.Serializer):
-    include_usage = serializers.BooleanField(required=False, default=False)
-
-
-class ChatCompletionRequestSerializer(serializers.Serializer):
-    model = serializers.CharField()
-    messages = ChatMessageSerializer(many=True, allow_empty=False)
-    stream = serializers.BooleanField(required=False, default=False)
-    stream_options = StreamOptionsSerializer(required=False)
-    temperature = serializers.FloatField(required=False, min_value=0, max_value=2)
-    top_p = serializers.FloatField(required=False, min_value=0, max_value=1)
-    max_tokens = serializers.IntegerField(required=False, min_value=1)
-    max_completion_tokens = serializers.IntegerField(required=False, min_value=1)
-    stop = serializers.JSONField(required=False)
-    seed = serializers.IntegerField(required=False)
-    presence_penalty = serializers.FloatField(required=False)
-    frequency_penalty = serializers.FloatField(required=False)
-    n = serializers.IntegerField(required=False, min_value=1, max_value=1, help_text="Only 1 is supported.")
-
-
-class ChatCompletionResponseSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField()
-    created = serializers.IntegerField()
-    model = serializers.CharField()
-    choices = serializers.ListField(child=serializers.DictField())
-    usage = serializers.DictField(required=False)
-
-
-class EmbeddingsRequestSerializer(serializers.Serializer):
-    model = serializers.CharField()
-    input = serializers.JSONField(help_text="A string or a list of strings.")
-    encoding_format = serializers.ChoiceField(choices=["float", "base64"], required=False, default="float")
-
-    def validate_input(self, value: object) -> list[str]:
-        texts = [value] if isinstance(value, str) else value
-        if not isinstance(texts, list) or not texts or not all(isinstance(text, str) for text in texts):
-            raise serializers.ValidationError("must be a string or a non-empty list of strings")
-        return texts
-
-
-class EmbeddingsResponseSerializer(serializers.Serializer):
-    object = serializers.CharField()
-    data = serializers.ListField(child=serializers.DictField())
-    model = serializers.CharField()
-    usage = serializers.DictField()

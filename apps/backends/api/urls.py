@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from apps.backends.api import views
 from apps.core.routers import ApiRouter
@@ -32,5 +32,9 @@ urlpatterns = [
     path("execute", views.ExecuteView.as_view()),
     path("embed", views.EmbedView.as_view()),
     path("v1/chat/completions", views.ChatCompletionsView.as_view()),
+    # One /v1/models for OpenAI's clients and the models cache (model ids contain '/' and ':');
+    # the models cache's download, validate-download and quantizations routes come first, in modelstore.
+    re_path(r"^v1/models/?$", views.ModelCatalogView.as_view(), name="models-catalog"),
+    re_path(r"^v1/models/(?P<model_id>[^?#]+?)/?$", views.ModelCatalogDetailView.as_view(), name="models-catalog-one"),
     path("v1/embeddings", views.EmbeddingsView.as_view()),
 ]

@@ -1,23 +1,28 @@
 """The runtime spec's HTTP API (`{"error": …}` bodies) and the OpenAI-compatible gateway."""
 
+from collections.abc import Callable
+
 from adrf.views import APIView as AsyncAPIView
 from django.http import HttpRequest, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.backends import downloads, gateway, selectors, services
+from apps.backends.api import openai_api
 from apps.backends.api import serializers as s
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.core.schema import ERROR_RESPONSE as ERROR
 from apps.core.schema import RuntimeApi
 from apps.core.sse import EventStreamRenderer, sse_response
 from apps.core.validation import validated
+from apps.modelstore import services as modelstore
 
 TEXT = OpenApiTypes.STR
+MODEL_ID_PARAMETER = OpenApiParameter("model_id", TEXT, OpenApiParameter.PATH, description="May contain '/'")
 
 
 def _changed_by_id(serializer_class: type, request: HttpRequest) -> dict:
@@ -169,6 +174,51 @@ class ModelViewSet(RuntimeApi, viewsets.ViewSet):
         query.is_valid(raise_exception=True)
         services.model_delete(model_id=pk, purge=query.validated_data["purge"])
         return Response("model removed")
+
+
+class ModelCatalogView(APIView):
+    # The platform's GET /v1/models: OpenAI's model list and the projects spec's models cache in one
+    # answer (errors are the platform's `{"detail": …}`, as the models cache API writes them).
+    @extend_schema(
+        operation_id="models_cache_list",
+        tags=["openai"],
+        parameters=[s.ModelCatalogQuerySerializer],
+        responses={200: s.ModelCatalogSerializer, 400: ERROR},
+    )
+    def get(self, request: HttpRequest) -> Response:
+        provider = validated(s.ModelCatalogQuerySerializer, request.query_params).get("provider")
+        return Response({"object": "list", "data": selectors.models_catalog(provider=provider)})
+
+
+class ModelCatalogDetailView(APIView):
+    # GET is OpenAI's retrieve; DELETE is the models cache API's delete of a stored model.
+
+    def format_error(self, message: str, status_code: int) -> dict:
+        # OpenAI's clients read OpenAI's error object; the models cache API writes `{"detail": …}`.
+        if self.request.method == "GET":
+            return OpenAIApi().format_error(message, status_code)
+        return {"detail": message}
+
+    @extend_schema(
+        operation_id="retrieveModel",
+        tags=["openai"],
+        parameters=[MODEL_ID_PARAMETER],
+        responses={200: s.ModelCatalogEntrySerializer, 404: ERROR},
+    )
+    def get(self, request: HttpRequest, model_id: str) -> Response:
+        return Response(selectors.model_catalog_entry(model_id=model_id))
+
+    @extend_schema(
+        operation_id="models_cache_delete",
+        parameters=[
+            MODEL_ID_PARAMETER,
+            s.CacheProviderQuerySerializer,
+        ],
+        responses={200: s.CacheDeletedSerializer, 400: ERROR, 404: ERROR},
+    )
+    def delete(self, request: HttpRequest, model_id: str) -> Response:
+        provider = validated(s.CacheProviderQuerySerializer, request.query_params)["provider"]
+        return Response(modelstore.cache_delete(model_name=model_id, provider=provider))
 
 
 class InternalModelsView(RuntimeApi, APIView):
@@ -328,19 +378,14 @@ class QueueCancelView(RuntimeApi, APIView):
         responses={200: TEXT, "default": ERROR},
     )
     def delete(self, request: HttpRequest) -> Response:
-        query = s.QueueCancelSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        count = downloads.pulls_cancel(
-            model=query.validated_data.get("model"), base_url=query.validated_data.get("url")
-        )
-        return Response(f"{count} download(s) cancelled")
+        query = validated(s.QueueCancelSerializer, request.query_params)
+        return Response(services.queue_cancel(model=query.get("model"), base_url=query.get("url")))
 
 
 class QueueModelView(RuntimeApi, APIView):
     @extend_schema(operation_id="removeFromQueue", tags=["queue"], responses={200: TEXT, "default": ERROR})
     def delete(self, request: HttpRequest, model: str) -> Response:
-        services.queue_remove(model=model)
-        return Response("removed from queue")
+        return Response(services.queue_remove(model=model))
 
 
 # --- execution -----------------------------------------------------------------------------------
@@ -391,13 +436,17 @@ class EmbedView(RuntimeApi, AsyncAPIView):
 
 
 class OpenAIApi:
-    """Errors as OpenAI writes them, so its clients raise the right exception."""
+    """Errors as OpenAI writes them, so its clients raise the right exception; invalid input is
+    OpenAI's 400 (see `openai_api.openai_exception_handler`)."""
 
     TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error"}
 
     def format_error(self, message: str, status_code: int) -> dict:
         error_type = self.TYPES.get(status_code, "api_error" if status_code >= 500 else "invalid_request_error")
         return {"error": {"message": message, "type": error_type, "param": None, "code": status_code}}
+
+    def get_exception_handler(self) -> Callable[[Exception, dict], Response]:
+        return openai_api.openai_exception_handler
 
 
 class ChatCompletionsView(OpenAIApi, AsyncAPIView):
@@ -406,18 +455,16 @@ class ChatCompletionsView(OpenAIApi, AsyncAPIView):
     @extend_schema(
         operation_id="createChatCompletion",
         tags=["openai"],
-        request=s.ChatCompletionRequestSerializer,
-        responses={200: s.ChatCompletionResponseSerializer, (200, "text/event-stream"): TEXT},
+        request=openai_api.ChatCompletionRequestSerializer,
+        responses={200: openai_api.ChatCompletionResponseSerializer, (200, "text/event-stream"): TEXT},
     )
     async def post(self, request: HttpRequest) -> Response | StreamingHttpResponse:
-        body = s.ChatCompletionRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(openai_api.ChatCompletionRequestSerializer, request.data)
         messages = [dict(message) for message in data["messages"]]
         options = gateway.chat_options(data)
         if not data["stream"]:
             return Response(await gateway.chat_completion(model=data["model"], messages=messages, options=options))
-        include_usage = data.get("stream_options", {}).get("include_usage", False)
+        include_usage = (data.get("stream_options") or {}).get("include_usage", False)
         frames = await gateway.chat_completion_stream(
             model=data["model"], messages=messages, options=options, include_usage=include_usage
         )
@@ -431,13 +478,11 @@ class EmbeddingsView(OpenAIApi, AsyncAPIView):
     @extend_schema(
         operation_id="createEmbedding",
         tags=["openai"],
-        request=s.EmbeddingsRequestSerializer,
-        responses={200: s.EmbeddingsResponseSerializer},
+        request=openai_api.EmbeddingsRequestSerializer,
+        responses={200: openai_api.EmbeddingsResponseSerializer},
     )
     async def post(self, request: HttpRequest) -> Response:
-        body = s.EmbeddingsRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(openai_api.EmbeddingsRequestSerializer, request.data)
         return Response(
             await gateway.embeddings(model=data["model"], inputs=data["input"], encoding_format=data["encoding_format"])
         )

@@ -16,6 +16,13 @@ PROVIDERS = {
 PROVIDER_TYPES = tuple(PROVIDERS)
 
 
+def provider_type_check(type: str) -> str:
+    """`type` when it names a provider; otherwise Invalid (400) naming the valid ones."""
+    if type not in PROVIDERS:
+        raise Invalid(f"unknown provider {type!r}: use one of {', '.join(PROVIDER_TYPES)}")
+    return type
+
+
 def provider_for(type: str, *, base_url: str, api_key: str = "", timeout_s: float = 60.0) -> Provider:
     """A new adapter for a backend of `type`; the caller closes it with `aclose()`."""
     try:

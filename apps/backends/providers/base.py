@@ -4,6 +4,11 @@ Adapters are async (httpx.AsyncClient): the gateway serves many concurrent reque
 event loop. Workers call them through `asyncio.run`. Every call has a timeout; a failure that
 another backend might not have (connection refused, timeout, 5xx) is a `ProviderUnavailable`,
 anything the caller did wrong (unknown model, bad request, 4xx) is a `ProviderRequestError`.
+
+Requests and answers are in OpenAI's chat shapes whatever the backend speaks: messages as OpenAI
+writes them (tool calls and tool results included), options named as OpenAI names them (`tools`,
+`tool_choice`, `response_format`…), and tool calls handed back in OpenAI's shape. Each adapter
+translates to and from its backend's own wire format.
 """
 
 from collections.abc import AsyncIterator
@@ -26,7 +31,11 @@ class ProviderUnavailable(ProviderError):
 
 
 class ProviderRequestError(ProviderError):
-    """The backend refused the request (4xx, unknown model): another backend would too."""
+    """The backend refused the request (4xx): another backend would too."""
+
+
+class ProviderModelNotFound(ProviderRequestError):
+    """The backend does not have the model (any more): another backend that has it may answer."""
 
 
 @dataclass(frozen=True)
@@ -47,22 +56,32 @@ class PulledModel:
 
 @dataclass(frozen=True)
 class ChatResult:
+    """A whole answer. `tool_calls` are OpenAI's `message.tool_calls`:
+    `{"id", "type": "function", "function": {"name", "arguments": <JSON text>}}`, and
+    `finish_reason` is then "tool_calls"."""
+
     text: str
     model: str
     finish_reason: str = "stop"
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tool_calls: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
 class ChatChunk:
-    """One piece of a streamed answer; the last one has `done=True` and may carry usage."""
+    """One piece of a streamed answer; the last one has `done=True` and may carry usage.
+
+    `tool_calls` are OpenAI's streamed `delta.tool_calls`: `{"index", "id"?, "type"?,
+    "function": {"name"?, "arguments"}}`, the arguments' text possibly spread over several chunks.
+    """
 
     text: str
     done: bool = False
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tool_calls: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,7 +111,9 @@ class Provider(Protocol):
 
     async def generate(self, *, model: str, prompt: str, options: dict | None = None) -> ChatResult: ...
 
-    async def embed(self, *, model: str, inputs: list[str]) -> list[list[float]]: ...
+    async def embed(self, *, model: str, inputs: list[str] | list[list[int]]) -> list[list[float]]:
+        """One vector per input: texts, or token-id lists (OpenAI-compatible servers only)."""
+        ...
 
     def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
         """Ollama only; others raise ProviderRequestError("… cannot pull models")."""

@@ -6,6 +6,8 @@ Streams are NDJSON (one JSON object a line); an answer is complete at the line w
 """
 
 import asyncio
+import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -19,7 +21,7 @@ SHOW_CONCURRENCY = 8
 # Options of OpenAI's API that have another name in Ollama's `options`.
 OPTION_NAMES = {"max_tokens": "num_predict", "max_completion_tokens": "num_predict"}
 # Options that Ollama takes at the top level of the request rather than in `options`.
-TOP_LEVEL_OPTIONS = frozenset({"format", "keep_alive", "think", "tools"})
+TOP_LEVEL_OPTIONS = frozenset({"format", "keep_alive", "think"})
 # OpenAI request fields with no meaning to Ollama: dropped rather than sent as unknown options.
 OPENAI_ONLY_OPTIONS = frozenset(
     {
@@ -37,25 +39,30 @@ OPENAI_ONLY_OPTIONS = frozenset(
         "reasoning_effort",
     }
 )
+# OpenAI roles that Ollama's chat templates know under another name.
+ROLES = {"developer": "system", "function": "tool"}
 # What a failed pull says when the name is wrong (the caller's mistake, not the backend's), and its status.
 REFUSED_PULL_MARKERS = (("file does not exist", 404), ("not found", 404), ("invalid model name", 400))
 
 
 def ollama_options(options: dict | None) -> tuple[dict, dict]:
     """(top-level fields, `options`) of an Ollama request from OpenAI-style options."""
+    options = options or {}
     top: dict = {}
     native: dict = {}
-    for key, value in (options or {}).items():
+    for key, value in options.items():
         if value is None or key in OPENAI_ONLY_OPTIONS:
             continue
-        if key in TOP_LEVEL_OPTIONS:
+        if key == "tools":
+            tools = offered_tools(value, options.get("tool_choice"))
+            if tools:
+                top["tools"] = tools
+        elif key in TOP_LEVEL_OPTIONS:
             top[key] = value
         elif key == "response_format":
-            response_format = value if isinstance(value, dict) else {}
-            if response_format.get("type") == "json_object":
-                top["format"] = "json"
-            elif response_format.get("type") == "json_schema":
-                top["format"] = (response_format.get("json_schema") or {}).get("schema", "json")
+            output_format = ollama_format(value)
+            if output_format is not None:
+                top["format"] = output_format
         elif key == "stop":
             native["stop"] = [value] if isinstance(value, str) else list(value)
         else:
@@ -63,34 +70,135 @@ def ollama_options(options: dict | None) -> tuple[dict, dict]:
     return top, native
 
 
+def offered_tools(tools: list[dict], tool_choice: Any) -> list[dict]:
+    """The tools to offer Ollama, which has no `tool_choice`: none for "none", only the named
+    one for `{"type": "function", "function": {"name"}}`, all of them otherwise ("auto", and
+    "required", which Ollama cannot enforce)."""
+    if tool_choice == "none":
+        return []
+    if isinstance(tool_choice, dict):
+        wanted = (tool_choice.get("function") or {}).get("name")
+        return [tool for tool in tools if (tool.get("function") or {}).get("name") == wanted]
+    return list(tools)
+
+
+def ollama_format(response_format: Any) -> str | dict | None:
+    """Ollama's `format` for OpenAI's `response_format`: "json" for `json_object`, the schema
+    itself for `json_schema`, nothing for `text`."""
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        return (response_format.get("json_schema") or {}).get("schema") or "json"
+    return None
+
+
 def ollama_messages(messages: list[dict]) -> list[dict]:
-    """Messages as Ollama wants them: text content, images apart (OpenAI content parts are flattened)."""
+    """OpenAI messages as Ollama's /api/chat takes them.
+
+    Content parts are flattened to text, with data-URL images in `images`; `developer` is
+    Ollama's `system`; an assistant's `tool_calls` carry their arguments as an object, not JSON
+    text; a tool result names its tool in `tool_name` (found from the `tool_call_id` of the
+    assistant message that asked for it) and keeps `tool_call_id` for Ollama versions that read it.
+    The deprecated `function_call` / `function` messages are the same, with one call.
+    """
+    tool_names: dict[str, str] = {}
     converted = []
     for message in messages:
-        content = message.get("content")
-        if isinstance(content, list):
-            texts, images = [], list(message.get("images") or [])
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                if part.get("type") == "text":
-                    texts.append(str(part.get("text", "")))
-                elif part.get("type") == "image_url":
-                    image = part.get("image_url")
-                    url = image.get("url", "") if isinstance(image, dict) else str(image or "")
-                    if url.startswith("data:") and "," in url:
-                        images.append(url.split(",", 1)[1])
-            message = {**message, "content": "\n".join(texts)}
-            if images:
-                message["images"] = images
-        elif content is None:
-            message = {**message, "content": ""}
-        converted.append(message)
+        role = message.get("role")
+        text, images = message_text_and_images(message.get("content"))
+        native: dict = {"role": ROLES.get(role, role), "content": text}
+        images = [*(message.get("images") or []), *images]
+        if images:
+            native["images"] = images
+        calls = message.get("tool_calls") or []
+        if isinstance(message.get("function_call"), dict):
+            calls = [*calls, {"type": "function", "function": message["function_call"]}]
+        if calls:
+            native["tool_calls"] = [ollama_tool_call(call) for call in calls]
+            tool_names.update(
+                (call["id"], native_call["function"]["name"])
+                for call, native_call in zip(calls, native["tool_calls"], strict=True)
+                if call.get("id")
+            )
+        if role == "tool" and message.get("tool_call_id"):
+            call_id = message["tool_call_id"]
+            if call_id in tool_names:
+                native["tool_name"] = tool_names[call_id]
+            native["tool_call_id"] = call_id
+        elif role == "function" and message.get("name"):
+            native["tool_name"] = message["name"]
+        converted.append(native)
     return converted
 
 
-def finish_reason(item: dict) -> str:
-    return "length" if item.get("done_reason") == "length" else "stop"
+def message_text_and_images(content: Any) -> tuple[str, list[str]]:
+    """The text of a message's content (a string, content parts or null) and its data-URL images."""
+    if not isinstance(content, list):
+        return ("" if content is None else str(content)), []
+    texts, images = [], []
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") in {"text", "refusal"}:
+            texts.append(str(part.get(part["type"], "")))
+        elif part.get("type") == "image_url":
+            image = part.get("image_url")
+            url = image.get("url", "") if isinstance(image, dict) else str(image or "")
+            if url.startswith("data:") and "," in url:
+                images.append(url.split(",", 1)[1])
+    return "\n".join(texts), images
+
+
+def ollama_tool_call(call: dict) -> dict:
+    """An OpenAI tool call as Ollama writes one: arguments as a JSON object, not text."""
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except ValueError:
+            arguments = None
+    if not isinstance(arguments, dict):
+        raise ProviderRequestError(
+            f"the arguments of tool call {function.get('name')!r} are not a JSON object: Ollama needs one", status=400
+        )
+    native: dict = {"function": {"name": function.get("name"), "arguments": arguments}}
+    if call.get("id"):
+        native["id"] = call["id"]
+    return native
+
+
+def openai_tool_calls(message: Any, *, first_index: int = 0, streamed: bool = False) -> tuple[dict, ...]:
+    """Ollama's `message.tool_calls` in OpenAI's shape: arguments as JSON text, an id for each.
+
+    `streamed`: as `delta.tool_calls` items, numbered from `first_index` (Ollama sends each call
+    whole, so one delta carries all of it).
+    """
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    converted = []
+    for offset, call in enumerate(calls if isinstance(calls, list) else []):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            continue
+        arguments = function.get("arguments")
+        openai_call = {
+            "id": call.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {
+                "name": str(function.get("name") or ""),
+                "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
+            },
+        }
+        converted.append({"index": first_index + offset, **openai_call} if streamed else openai_call)
+    return tuple(converted)
+
+
+def finish_reason(item: dict, *, tool_calls: bool = False) -> str:
+    """OpenAI's finish reason of a done line; Ollama says "stop" after tool calls too."""
+    if item.get("done_reason") == "length":
+        return "length"
+    return "tool_calls" if tool_calls else "stop"
 
 
 def as_int(value: Any) -> int | None:
@@ -182,32 +290,39 @@ class OllamaProvider(HTTPProvider):
             raise self.http.bad_body(path, "not an object")
         if "error" in data:
             raise self.http.unavailable(f"{path}: {data['error']}")
+        tool_calls = openai_tool_calls(data.get("message"))
         return ChatResult(
             text=text_of(data),
             model=data.get("model") or model,
-            finish_reason=finish_reason(data),
+            finish_reason=finish_reason(data, tool_calls=bool(tool_calls)),
             prompt_tokens=as_int(data.get("prompt_eval_count")),
             completion_tokens=as_int(data.get("eval_count")),
+            tool_calls=tool_calls,
         )
 
     async def _stream(self, path: str, body: dict, text_of: Any) -> AsyncIterator[ChatChunk]:
+        calls_sent = 0
         async with self.http.stream_lines("POST", path, body) as lines:
             async for line in lines:
                 item = self.http.parse_line(line, path)
                 if "error" in item:
                     raise self.http.unavailable(f"{path}: {item['error']}")
                 text = text_of(item)
+                # Ollama streams each tool call whole, in a line of its own before the done line.
+                tool_calls = openai_tool_calls(item.get("message"), first_index=calls_sent, streamed=True)
+                calls_sent += len(tool_calls)
                 if item.get("done"):
                     yield ChatChunk(
                         text=text,
                         done=True,
-                        finish_reason=finish_reason(item),
+                        finish_reason=finish_reason(item, tool_calls=calls_sent > 0),
                         prompt_tokens=as_int(item.get("prompt_eval_count")),
                         completion_tokens=as_int(item.get("eval_count")),
+                        tool_calls=tool_calls,
                     )
                     return
-                if text:
-                    yield ChatChunk(text=text)
+                if text or tool_calls:
+                    yield ChatChunk(text=text, tool_calls=tool_calls)
         raise self.http.unavailable(f"{path}: stream ended before the answer was done")
 
     async def chat(self, *, model: str, messages: list[dict], options: dict | None = None) -> ChatResult:
@@ -222,9 +337,11 @@ class OllamaProvider(HTTPProvider):
         body = self._request(model, options, prompt=prompt, stream=False)
         return await self._complete("/api/generate", body, generate_text, model)
 
-    async def embed(self, *, model: str, inputs: list[str]) -> list[list[float]]:
+    async def embed(self, *, model: str, inputs: list[str] | list[list[int]]) -> list[list[float]]:
         if not inputs:
             return []
+        if not all(isinstance(text, str) for text in inputs):
+            raise ProviderRequestError("Ollama embeds text only, not token ids: send the input as text", status=400)
         data = await self.http.post_json("/api/embed", {"model": model, "input": list(inputs)})
         vectors = data.get("embeddings") if isinstance(data, dict) else None
         if not isinstance(vectors, list) or len(vectors) != len(inputs):

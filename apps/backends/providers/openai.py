@@ -54,6 +54,12 @@ def content_text(content: Any) -> str:
     return ""
 
 
+def tool_calls_of(message: dict) -> tuple[dict, ...]:
+    """The `tool_calls` of a message or a streamed delta, as the server wrote them (OpenAI's shape)."""
+    calls = message.get("tool_calls")
+    return tuple(call for call in calls if isinstance(call, dict)) if isinstance(calls, list) else ()
+
+
 class OpenAIProvider(HTTPProvider):
     """An OpenAI-compatible server; the API key, when set, goes as `Authorization: Bearer`."""
 
@@ -119,6 +125,7 @@ class OpenAIProvider(HTTPProvider):
             finish_reason=choice.get("finish_reason") or "stop",
             prompt_tokens=as_int(usage.get("prompt_tokens")),
             completion_tokens=as_int(usage.get("completion_tokens")),
+            tool_calls=tool_calls_of(message),
         )
 
     def chat_stream(self, *, model: str, messages: list[dict], options: dict | None = None) -> AsyncIterator[ChatChunk]:
@@ -160,8 +167,9 @@ class OpenAIProvider(HTTPProvider):
                         continue
                     delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
                     text = content_text(delta.get("content"))
-                    if text:
-                        yield ChatChunk(text=text)
+                    tool_calls = tool_calls_of(delta)
+                    if text or tool_calls:
+                        yield ChatChunk(text=text, tool_calls=tool_calls)
                     finish = choice.get("finish_reason") or finish
         # Some servers close the stream without `[DONE]`; a finish reason means the answer was whole.
         if finish is not None:
@@ -174,7 +182,7 @@ class OpenAIProvider(HTTPProvider):
 
     # --- embeddings ---------------------------------------------------------------------
 
-    async def embed(self, *, model: str, inputs: list[str]) -> list[list[float]]:
+    async def embed(self, *, model: str, inputs: list[str] | list[list[int]]) -> list[list[float]]:
         if not inputs:
             return []
         path = f"{self.api}/embeddings"

@@ -7,13 +7,14 @@ that is not what the protocol says) is `ProviderUnavailable`; any other 4xx is a
 """
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
-from apps.backends.providers.base import ProviderRequestError, ProviderUnavailable
+from apps.backends.providers.base import ProviderModelNotFound, ProviderRequestError, ProviderUnavailable
 
 # Connecting to a live backend on a LAN takes milliseconds; a longer wait means it is gone.
 CONNECT_TIMEOUT_S = 5.0
@@ -22,6 +23,7 @@ LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepal
 # 408 and 429 are the backend's own state (busy, rate-limited): another backend may well answer.
 RETRYABLE_4XX = frozenset({408, 429})
 ERROR_TEXT_LIMIT = 500
+MODEL_MISSING = re.compile(r"\bmodel\b.*\b(not found|does not exist)", re.IGNORECASE)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -43,6 +45,18 @@ def error_message(response: httpx.Response) -> str:
                 return candidate
     text = response.text.strip()[:ERROR_TEXT_LIMIT]
     return text or response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def model_missing(response: httpx.Response, message: str) -> bool:
+    """Whether a 404 says the model is missing (not, say, a wrong path): OpenAI and vLLM send the
+    code `model_not_found` or "The model `m` does not exist"; Ollama sends "model 'm' not found"."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and error.get("code") == "model_not_found":
+        return True
+    return bool(MODEL_MISSING.search(message))
 
 
 def describe(exc: httpx.HTTPError) -> str:
@@ -87,6 +101,8 @@ class BackendHTTP:
         message = error_message(response)
         if status >= 500 or status in RETRYABLE_4XX:
             return self.unavailable(f"{path} answered {status}: {message}", status=status)
+        if status == 404 and model_missing(response, message):
+            return ProviderModelNotFound(message, status=status)
         return ProviderRequestError(message, status=status)
 
     def bad_body(self, path: str, what: str) -> ProviderUnavailable:

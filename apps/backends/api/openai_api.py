@@ -1,0 +1,416 @@
+"""The OpenAI gateway's HTTP layer: requests checked as OpenAI checks them, and OpenAI's error body.
+
+A request OpenAI would refuse is refused here, before routing, with OpenAI's status (400) and
+error object, so a client's mistake never reaches a backend or counts against one. JSON types are
+strict, as OpenAI's are: `"content": 5` or `"temperature": "0.5"` is an error, not a conversion.
+Fields OpenAI has and the gateway does not use are accepted and left out.
+"""
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+
+from apps.core.error_handlers import api_exception_handler, field_errors
+from apps.core.validation import INT64_MAX, INT64_MIN, BoundedIntegerField
+
+# OpenAI's names for functions and json_schema formats.
+NAME = RegexValidator(r"^[a-zA-Z0-9_-]{1,64}$", "must be 1-64 of a-z, A-Z, 0-9, _ and -")
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+# Which content parts each role may send (openai/types/chat/chat_completion_*_message_param.py).
+PART_TYPES = {
+    "system": ("text",),
+    "developer": ("text",),
+    "user": ("text", "image_url", "input_audio", "file"),
+    "assistant": ("text", "refusal"),
+    "tool": ("text",),
+    "function": ("text",),
+}
+TOOL_CHOICE_MODES = ("none", "auto", "required")
+# Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: other specs have fields named "type" too.
+TOOL_TYPES = ("function",)
+RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
+# OpenAI's error codes for our validation codes.
+ERROR_CODES = {
+    "required": "missing_required_parameter",
+    "invalid_type": "invalid_type",
+    "null": "invalid_type",
+    "not_a_list": "invalid_type",
+    "not_a_dict": "invalid_type",
+}
+
+
+def json_type(value: Any) -> str:
+    """`value`'s JSON type as OpenAI names it in its errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def type_error(expected: str, value: Any) -> serializers.ValidationError:
+    return serializers.ValidationError(f"expected {expected}, but got {json_type(value)} instead", code="invalid_type")
+
+
+# --- strict JSON fields --------------------------------------------------------------------------
+
+
+class StringField(serializers.CharField):
+    """A JSON string, kept as sent (no trimming); a number is refused, not converted."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise type_error("a string", data)
+        return super().to_internal_value(data)
+
+
+class NumberField(serializers.FloatField):
+    """A JSON number; a string or a boolean is refused."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise type_error("a number", data)
+        return super().to_internal_value(data)
+
+
+class IntegerField(BoundedIntegerField):
+    """A JSON integer within bounds; a decimal, string or boolean is refused."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise type_error("an integer", data)
+        return super().to_internal_value(data)
+
+
+class BooleanField(serializers.BooleanField):
+    """A JSON boolean; "true" or 1 is refused."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise type_error("a boolean", data)
+        return data
+
+
+class ObjectField(serializers.DictField):
+    """A JSON object, kept as sent (a JSON schema, tool parameters)."""
+
+    default_error_messages = {"not_a_dict": "expected an object, but got {input_type} instead"}
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise type_error("an object", data)
+        return data
+
+
+# --- chat messages -------------------------------------------------------------------------------
+
+
+class FunctionCallSerializer(serializers.Serializer):
+    """A called function: its name and its arguments as JSON text."""
+
+    name = StringField()
+    arguments = StringField(allow_blank=True)
+
+
+class ToolCallSerializer(serializers.Serializer):
+    """One tool call of an assistant message."""
+
+    id = StringField()
+    type = serializers.ChoiceField(choices=TOOL_TYPES)
+    function = FunctionCallSerializer()
+
+
+class ChatMessageSerializer(serializers.Serializer):
+    """One message; which fields it needs and which content parts it may carry depend on its role."""
+
+    role = serializers.ChoiceField(choices=ROLES)
+    content = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="A string or a list of content parts; null on an assistant message with tool_calls.",
+    )
+    name = StringField(required=False)
+    tool_calls = ToolCallSerializer(many=True, required=False, allow_empty=False)
+    tool_call_id = StringField(required=False, help_text="Required on a tool message.")
+    function_call = FunctionCallSerializer(required=False, allow_null=True)
+    refusal = StringField(required=False, allow_null=True)
+
+    def validate(self, data: dict) -> dict:
+        role = data["role"]
+        if role == "tool" and "tool_call_id" not in data:
+            raise serializers.ValidationError({"tool_call_id": "required on a tool message"}, code="required")
+        if role == "function" and "name" not in data:
+            raise serializers.ValidationError({"name": "required on a function message"}, code="required")
+        if role != "assistant":
+            for field in ("tool_calls", "function_call"):
+                if field in data:
+                    raise serializers.ValidationError({field: "only an assistant message may have it"})
+        content = data.get("content")
+        if content is None:
+            may_be_empty = role == "function" or (
+                role == "assistant" and (data.get("tool_calls") or data.get("function_call"))
+            )
+            if not may_be_empty:
+                code = "null" if "content" in data else "required"
+                message = "must not be null" if code == "null" else f"required on a {role} message"
+                if role == "assistant":
+                    message += " without tool_calls"
+                raise serializers.ValidationError({"content": message}, code=code)
+        elif isinstance(content, list):
+            self._check_parts(content, PART_TYPES[role], role)
+        elif not isinstance(content, str):
+            raise serializers.ValidationError(
+                {"content": type_error("a string or an array of content parts", content).detail}
+            )
+        return data
+
+    def _check_parts(self, parts: list, allowed: tuple[str, ...], role: str) -> None:
+        if not parts:
+            raise serializers.ValidationError({"content": "empty array: expected at least one content part"})
+        for index, part in enumerate(parts):
+            error = content_part_error(part, allowed, role)
+            if error is not None:
+                field, message, code = error
+                detail = {field: message} if field else message
+                raise serializers.ValidationError({"content": {index: detail}}, code=code)
+
+
+def content_part_error(part: Any, allowed: tuple[str, ...], role: str) -> tuple[str, str, str] | None:
+    """(field, message, code) of what is wrong with one content part, or None."""
+    if not isinstance(part, dict):
+        return "", f"expected an object, but got {json_type(part)} instead", "invalid_type"
+    kind = part.get("type")
+    if kind not in allowed:
+        expected = ", ".join(allowed)
+        return "type", f"{kind!r} is not a content part of a {role} message: expected one of {expected}", "invalid"
+    value = part.get(kind)
+    if kind in {"text", "refusal"}:
+        if isinstance(value, str):
+            return None
+        return kind, f"expected a string, but got {json_type(value)} instead", "invalid_type"
+    if not isinstance(value, dict):
+        return kind, f"expected an object, but got {json_type(value)} instead", "invalid_type"
+    if kind == "image_url" and not isinstance(value.get("url"), str):
+        return kind, "expected an object with a string 'url'", "invalid"
+    if kind == "input_audio" and (not isinstance(value.get("data"), str) or value.get("format") not in {"wav", "mp3"}):
+        return kind, "expected an object with a string 'data' and a 'format' of wav or mp3", "invalid"
+    return None
+
+
+# --- tools and structured output -----------------------------------------------------------------
+
+
+class FunctionDefinitionSerializer(serializers.Serializer):
+    name = StringField(validators=[NAME])
+    description = StringField(required=False, allow_blank=True)
+    parameters = ObjectField(required=False, help_text="A JSON schema of the arguments.")
+    strict = BooleanField(required=False, allow_null=True)
+
+
+class ToolSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=TOOL_TYPES)
+    function = FunctionDefinitionSerializer()
+
+
+class JSONSchemaFormatSerializer(serializers.Serializer):
+    name = StringField(validators=[NAME])
+    description = StringField(required=False, allow_blank=True)
+    schema = ObjectField(required=False)
+    strict = BooleanField(required=False, allow_null=True)
+
+
+class ResponseFormatSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=RESPONSE_FORMAT_TYPES)
+    json_schema = JSONSchemaFormatSerializer(required=False)
+
+    def validate(self, data: dict) -> dict:
+        if data["type"] == "json_schema" and "json_schema" not in data:
+            raise serializers.ValidationError({"json_schema": "required when type is json_schema"}, code="required")
+        return data
+
+
+class ToolChoiceField(serializers.JSONField):
+    """ "none", "auto", "required", or `{"type": "function", "function": {"name"}}`."""
+
+    def to_internal_value(self, data: Any) -> str | dict:
+        if isinstance(data, str):
+            if data not in TOOL_CHOICE_MODES:
+                raise serializers.ValidationError(f"{data!r} is not one of {', '.join(TOOL_CHOICE_MODES)}")
+            return data
+        function = data.get("function") if isinstance(data, dict) else None
+        if not (isinstance(data, dict) and data.get("type") == "function" and isinstance(function, dict)):
+            raise serializers.ValidationError(
+                'expected "none", "auto", "required" or {"type": "function", "function": {"name": …}}'
+            )
+        if not isinstance(function.get("name"), str):
+            raise serializers.ValidationError({"function": {"name": "expected a string"}})
+        return data
+
+
+class StopField(serializers.JSONField):
+    """A string or a list of strings."""
+
+    def to_internal_value(self, data: Any) -> str | list[str]:
+        if isinstance(data, str) or (isinstance(data, list) and all(isinstance(item, str) for item in data)):
+            return data
+        raise type_error("a string or an array of strings", data)
+
+
+class StreamOptionsSerializer(serializers.Serializer):
+    include_usage = BooleanField(required=False, default=False)
+
+
+class ChatCompletionRequestSerializer(serializers.Serializer):
+    """POST /v1/chat/completions, as OpenAI's API takes it."""
+
+    model = StringField()
+    messages = ChatMessageSerializer(many=True, allow_empty=False)
+    stream = BooleanField(required=False, allow_null=True, default=False)
+    stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    temperature = NumberField(required=False, allow_null=True, min_value=0, max_value=2)
+    top_p = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+    max_tokens = IntegerField(required=False, allow_null=True, min_value=1)
+    max_completion_tokens = IntegerField(required=False, allow_null=True, min_value=1)
+    stop = StopField(required=False, allow_null=True, help_text="A string or a list of strings.")
+    seed = IntegerField(required=False, allow_null=True, min_value=INT64_MIN, max_value=INT64_MAX)
+    presence_penalty = NumberField(required=False, allow_null=True, min_value=-2, max_value=2)
+    frequency_penalty = NumberField(required=False, allow_null=True, min_value=-2, max_value=2)
+    n = IntegerField(required=False, allow_null=True, min_value=1, max_value=1, help_text="Only 1 is supported.")
+    tools = ToolSerializer(many=True, required=False, allow_empty=False)
+    tool_choice = ToolChoiceField(
+        required=False, allow_null=True, help_text='"none", "auto", "required" or {"type": "function", …}.'
+    )
+    parallel_tool_calls = BooleanField(required=False, allow_null=True)
+    response_format = ResponseFormatSerializer(required=False, allow_null=True)
+    user = StringField(required=False, allow_blank=True)
+
+    def validate(self, data: dict) -> dict:
+        called: set[str] = set()
+        for index, message in enumerate(data["messages"]):
+            called.update(call["id"] for call in message.get("tool_calls") or [])
+            if message["role"] == "tool" and message["tool_call_id"] not in called:
+                error = {"tool_call_id": "answers no tool call of an earlier assistant message"}
+                raise serializers.ValidationError({"messages": {index: error}})
+        choice = data.get("tool_choice")
+        if choice not in (None, "none") and not data.get("tools"):
+            raise serializers.ValidationError({"tool_choice": "only allowed when tools are given"})
+        if isinstance(choice, dict):
+            names = {tool["function"]["name"] for tool in data["tools"]}
+            if choice["function"]["name"] not in names:
+                raise serializers.ValidationError(
+                    {"tool_choice": f"names function {choice['function']['name']!r}, which is not in tools"}
+                )
+        return data
+
+
+class ChatCompletionResponseSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField()
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    choices = serializers.ListField(
+        child=serializers.DictField(),
+        help_text='`{"index", "message": {"role", "content", "tool_calls"?}, "finish_reason"}`',
+    )
+    usage = serializers.DictField(required=False)
+
+
+# --- embeddings ----------------------------------------------------------------------------------
+
+
+class EmbeddingInputField(serializers.JSONField):
+    """A string, a list of strings, a list of token ids, or a list of token-id lists; non-empty.
+
+    Always returned as a list of inputs: texts, or token-id lists.
+    """
+
+    def to_internal_value(self, data: Any) -> list[str] | list[list[int]]:
+        if isinstance(data, str):
+            data = [data]
+        elif is_tokens(data):
+            data = [data]
+        if not isinstance(data, list) or not (all(isinstance(item, str) for item in data) or all(map(is_tokens, data))):
+            raise type_error("a string, an array of strings, an array of integers or an array of integer arrays", data)
+        if not data or any(len(item) == 0 for item in data):
+            raise serializers.ValidationError("must not be empty, nor hold an empty input")
+        return data
+
+
+def is_tokens(value: Any) -> bool:
+    """Whether `value` is a list of token ids (non-negative integers)."""
+    return isinstance(value, list) and all(
+        isinstance(token, int) and not isinstance(token, bool) and 0 <= token <= INT64_MAX for token in value
+    )
+
+
+class EmbeddingsRequestSerializer(serializers.Serializer):
+    """POST /v1/embeddings, as OpenAI's API takes it."""
+
+    model = StringField()
+    input = EmbeddingInputField(help_text="A string, a list of strings, a token list or a list of token lists.")
+    encoding_format = serializers.ChoiceField(choices=["float", "base64"], required=False, default="float")
+    user = StringField(required=False, allow_blank=True)
+
+
+class EmbeddingsResponseSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    data = serializers.ListField(child=serializers.DictField())
+    model = serializers.CharField()
+    usage = serializers.DictField()
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def parameter_name(location: tuple) -> str:
+    """OpenAI's name of a request parameter: `messages[0].content`."""
+    name = ""
+    for part in location:
+        if part == "non_field_errors":
+            continue
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name
+
+
+def invalid_request_body(detail: object) -> dict:
+    """OpenAI's error object for invalid input: every problem in the message, the first one's
+    parameter in `param` and its kind in `code`."""
+    errors = field_errors(detail)
+    messages = []
+    for location, message, _code in errors:
+        param = parameter_name(location)
+        messages.append(f"Invalid '{param}': {message}" if param else message)
+    location, _message, code = errors[0] if errors else ((), "", "invalid")
+    error = {
+        "message": "; ".join(messages) or "invalid request",
+        "type": "invalid_request_error",
+        "param": parameter_name(location) or None,
+        "code": ERROR_CODES.get(str(code), "invalid_value"),
+    }
+    return {"error": error}
+
+
+def openai_exception_handler(exc: Exception, context: dict) -> Response:
+    """Invalid input is OpenAI's 400 with its error object (not the platform's 422); every other
+    error goes through the surface's handler, which renders it with the view's `format_error`."""
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(invalid_request_body(exc.detail), status=400)
+    if isinstance(exc, exceptions.ParseError):
+        message = f"We could not parse the JSON body of your request: {exc.detail}"
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_json"}
+        return Response({"error": error}, status=400)
+    return api_exception_handler(exc, context)
