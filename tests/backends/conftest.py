@@ -5,6 +5,7 @@ from typing import TypeVar
 
 import pytest
 
+from apps.backends import routing
 from tests.fakes.backends_ollama import FakeOllama
 from tests.fakes.backends_openai import FakeOpenAI
 
@@ -36,3 +37,13 @@ def fake_ollama() -> Iterator[Callable[..., FakeOllama]]:
 def fake_openai() -> Iterator[Callable[..., FakeOpenAI]]:
     """Starts fake OpenAI-compatible servers: `fake_openai(api_key="sk-…", flavor="vllm", models=[...])`."""
     yield from _starter(FakeOpenAI)
+
+
+@pytest.fixture
+def fresh_routing() -> Iterator[None]:
+    """A test that starts and ends with no cached routing table and no backend in cool-down."""
+    routing.routing_invalidate()
+    routing.routing_health_reset()
+    yield
+    routing.routing_invalidate()
+    routing.routing_health_reset()

@@ -20,21 +20,12 @@ from apps.modelstore.units import human_size_decimal
 from tests.fakes.backends_common import FakeModel
 from tests.fakes.backends_ollama import FakeOllama
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_routing")]
 
 STORED = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 CHAT_SIZE = FakeModel("llama3:8b").size
 OPENAI_FIELDS = {"id", "object", "created", "owned_by"}
 CACHE_FIELDS = {"model_id", "size_bytes", "size_human", "last_modified", "revisions"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_routing():
-    routing.routing_invalidate()
-    routing.routing_health_reset()
-    yield
-    routing.routing_invalidate()
-    routing.routing_health_reset()
 
 
 @pytest.fixture

@@ -3,27 +3,18 @@ valid ones; a known one that no backend in scope has says exactly that."""
 
 import pytest
 
-from apps.backends import routing, services
+from apps.backends import services
 from apps.backends.routing import Route, RoutingTable, candidates
 from apps.core.errors import Invalid, NotFound, Unavailable
 from tests.fakes.backends_ollama import FakeOllama
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_routing")]
 
 VALID = "use one of ollama, openai, vllm"
 
 
 def post(client, path, body):
     return client.post(path, body, content_type="application/json")
-
-
-@pytest.fixture(autouse=True)
-def fresh_routing():
-    routing.routing_invalidate()
-    routing.routing_health_reset()
-    yield
-    routing.routing_invalidate()
-    routing.routing_health_reset()
 
 
 @pytest.fixture

@@ -15,20 +15,11 @@ from apps.core.models import Job
 from tests.fakes.backends_ollama import FakeOllama
 from tests.fakes.backends_openai import FakeOpenAI
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_routing")]
 
 
 def post(client, path, body):
     return client.post(path, body, content_type="application/json")
-
-
-@pytest.fixture(autouse=True)
-def fresh_routing():
-    routing.routing_invalidate()
-    routing.routing_health_reset()
-    yield
-    routing.routing_invalidate()
-    routing.routing_health_reset()
 
 
 def register(*fakes, type: str = "ollama") -> list[Backend]:
