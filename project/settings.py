@@ -116,16 +116,42 @@ MODELYARD_NODE_NAME = os.environ.get("MODELYARD_NODE_NAME", "")
 
 # API keys from the environment; more are created in the admin or with `manage.py apikey`.
 MODELYARD_ENV_API_KEYS = [key for key in (env_str("MODELYARD_API_KEY"), env_str("DEVON_API_KEY")) if key]
+MODELYARD_API_KEY_MIN_LENGTH = 16
+for _name in ("MODELYARD_API_KEY", "DEVON_API_KEY"):
+    if 0 < len(env_str(_name)) < MODELYARD_API_KEY_MIN_LENGTH:
+        raise ValueError(
+            f"{_name} must be at least {MODELYARD_API_KEY_MIN_LENGTH} characters, got {len(env_str(_name))}; "
+            "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 # --- jobs ---------------------------------------------------------------------------------
 
 MODELYARD_WORKERS = env_int("MODELYARD_WORKERS", 2)
 MODELYARD_JOB_TIMEOUT = env_int("MODELYARD_JOB_TIMEOUT", 24 * 3600)
 MODELYARD_JOB_MAX_ATTEMPTS = env_int("MODELYARD_JOB_MAX_ATTEMPTS", 2)
+# A running job's worker stamps its row this often; a STARTED job silent for STALE_S is requeued
+# (or failed after MAX_ATTEMPTS) by any live worker, whatever its worker's PID says.
+MODELYARD_JOB_HEARTBEAT_S = env_float("MODELYARD_JOB_HEARTBEAT_S", 10.0)
+MODELYARD_JOB_STALE_S = env_float("MODELYARD_JOB_STALE_S", 60.0)
+if not 0 < MODELYARD_JOB_HEARTBEAT_S < MODELYARD_JOB_STALE_S:
+    raise ValueError(
+        f"MODELYARD_JOB_HEARTBEAT_S ({MODELYARD_JOB_HEARTBEAT_S}) must be above 0 and below "
+        f"MODELYARD_JOB_STALE_S ({MODELYARD_JOB_STALE_S})"
+    )
+# How long a running job keeps reconnecting to a lost database before it gives up (is requeued).
+MODELYARD_JOB_DB_RETRY_S = env_float("MODELYARD_JOB_DB_RETRY_S", 120.0)
 # Seconds of silence after which an event stream sends a keep-alive comment.
 MODELYARD_SSE_KEEPALIVE_S = env_float("MODELYARD_SSE_KEEPALIVE_S", 4.0)
 if MODELYARD_SSE_KEEPALIVE_S <= 0:
     raise ValueError(f"MODELYARD_SSE_KEEPALIVE_S must be above 0, got {MODELYARD_SSE_KEEPALIVE_S}")
+
+# --- model code ------------------------------------------------------------------------------
+
+# Threads torch (and OpenMP/MKL/BLAS, tokenizers) may use in each worker or runtime process; 0 leaves
+# the libraries' defaults (every core). On a shared CPU host 1 is fastest (core.threads).
+MODELYARD_TORCH_THREADS = env_int("MODELYARD_TORCH_THREADS", 1)
+if MODELYARD_TORCH_THREADS < 0:
+    raise ValueError(f"MODELYARD_TORCH_THREADS must be 0 (library defaults) or more, got {MODELYARD_TORCH_THREADS}")
 
 # --- nodes ----------------------------------------------------------------------------------
 
@@ -221,6 +247,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.SurfaceMiddleware",
+    "apps.core.auth.LoopbackOnlyMiddleware",
     "apps.core.middleware.StaticFilesMiddleware",
     "apps.core.middleware.BrowserMiddleware",
 ]

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
-from apps.core import embedded_postgres
+from apps.core import embedded_postgres, events
 from tests.fakes.servers import LiveServer, database_env, start_live_server
 
 # The tests stop the embedded server at the end only if they started it.
@@ -28,8 +28,9 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["NAME"] = connection.settings_dict["NAME"]
     channel_layers.backends.clear()
     yield
-    # Connections of the channel layer's pool and of killed subprocesses would block DROP DATABASE.
-    # The layer's listener then dies with its connection: expected, and not worth a log line.
+    # The channel layer's listener would reconnect to a database about to be dropped: stop it first.
+    events.channel_layer_close()
+    # Connections of killed subprocesses would block DROP DATABASE.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(

@@ -8,12 +8,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import QuerySet
 
 from apps.backends.models import Backend, Pool, PullHold, RegisteredModel
 from apps.backends.naming import same_model
+from apps.backends.providers import provider_for
+from apps.backends.providers.base import ProviderError
 from apps.core import events, jobs
 from apps.core.errors import Conflict
 from apps.core.models import Job
@@ -42,12 +44,13 @@ def pull_enqueue(*, backend: Backend, model: str) -> Job:
     """Queue a pull of `model` to `backend`, unless one is already queued or running."""
     if backend.type != "ollama":
         raise Conflict(f"backend {backend.name!r} is {backend.type}: only ollama backends can pull models")
+    jobs.jobs_recover(kind=PULL_KIND)  # never join a pull that no worker runs any more
     existing = pulls_active(model=model, base_url=backend.base_url).first()
     if existing is not None:
         return existing
     return jobs.job_enqueue(
         kind=PULL_KIND,
-        func="apps.backends.downloads.pull_run",
+        func="apps.backends.tasks.pull_model",
         params={"backend_id": str(backend.id), "base_url": backend.base_url, "model": model},
         owner_surface="platform",
         owner_ref=f"backend:{backend.id}",
@@ -55,15 +58,14 @@ def pull_enqueue(*, backend: Backend, model: str) -> Job:
 
 
 def pulls_cancel(*, model: str | None = None, base_url: str | None = None) -> int:
-    """Cancel queued and running pulls of `model` and/or to `base_url`; how many there were."""
-    cancelled = 0
-    for job in pulls_active(model=model, base_url=base_url):
-        try:
-            jobs.job_cancel(job_id=str(job.id))
-            cancelled += 1
-        except Conflict:
-            pass  # it finished meanwhile
-    return cancelled
+    """Cancel queued and running pulls of `model` and/or to `base_url`; how many this call cancelled.
+
+    A running pull asked to stop before is still running until its worker notices: it is not
+    cancelled again, nor counted again; nor is one that finished meanwhile.
+    """
+    asked = pulls_active(model=model, base_url=base_url).filter(cancel_requested=False)
+    reports = [jobs.job_cancel(job_id=str(job.id)) for job in asked]
+    return sum(report.outcome == "cancelled" for report in reports)
 
 
 def pulls_cancel_and_hold(*, model: str | None = None, base_url: str | None = None) -> int:
@@ -159,15 +161,25 @@ def _sync_steps(stream: AsyncIterator, *, cleanup: Callable[[], Awaitable[None]]
         loop.close()
 
 
-def pull_run(*, backend_id: str, base_url: str, model: str) -> dict[str, Any]:
-    """The `backends.pull` job: stream Ollama's pull of `model`, reporting every status line."""
-    from apps.backends.providers import provider_for
-    from apps.backends.providers.base import ProviderError
-    from apps.backends.sync import backends_sync
+class PullJobProgress(TypedDict):
+    """The progress payload of a `backends.pull` job: Ollama's last status line, and where."""
 
-    backend = Backend.objects.filter(pk=backend_id).first()
-    if backend is None:
-        raise jobs.JobFailed(f"backend {backend_id} was removed before the pull of {model!r} started")
+    status: str
+    digest: str
+    model: str
+    baseUrl: str  # noqa: N815  (the runtime spec's spelling, as `/queue/inProgress` relays it)
+
+
+class PullStatusEvent(PullJobProgress):
+    """What `GET /queue/inProgress` relays as `event: status`: the progress with its byte counts."""
+
+    total: int | None
+    completed: int | None
+
+
+def pull_into_backend(*, backend: Backend, model: str) -> dict[str, Any]:
+    """Run Ollama's pull of `model` on `backend` as the current job (`backends.pull`, started by
+    tasks.pull_model), reporting every status line as progress and to PULLS_GROUP."""
     if backend.type != "ollama":
         raise jobs.JobFailed(f"backend {backend.name!r} is {backend.type}: only ollama backends can pull models")
     # Read timeout between two status lines: verifying a large model's digest takes minutes.
@@ -177,9 +189,9 @@ def pull_run(*, backend_id: str, base_url: str, model: str) -> dict[str, Any]:
     try:
         for line in steps:
             last_status = line.status
-            about = {"status": line.status, "digest": line.digest, "model": model, "baseUrl": backend.base_url}
+            about = PullJobProgress(status=line.status, digest=line.digest, model=model, baseUrl=backend.base_url)
             jobs.progress(line.completed, line.total, **about)
-            events.publish(PULLS_GROUP, "status", {**about, "total": line.total, "completed": line.completed})
+            events.publish(PULLS_GROUP, "status", PullStatusEvent(**about, total=line.total, completed=line.completed))
             if time.monotonic() - last_cancel_check > CANCEL_CHECK_EVERY_S:
                 last_cancel_check = time.monotonic()
                 jobs.check_cancelled()  # closing the stream makes Ollama stop the pull
@@ -190,5 +202,4 @@ def pull_run(*, backend_id: str, base_url: str, model: str) -> dict[str, Any]:
     if last_status != "success":
         raise jobs.JobFailed(f"pull of {model!r} to {backend.base_url} ended without success ({last_status!r})")
     events.publish(PULLS_GROUP, "status", {"status": "success", "model": model, "baseUrl": backend.base_url})
-    backends_sync([backend])
     return {"model": model, "baseUrl": backend.base_url, "status": "success"}

@@ -4,7 +4,6 @@ Answers are shaped as OpenAI's API shapes them, so the official clients work unc
 """
 
 import base64
-import json
 import struct
 import time
 import uuid
@@ -13,7 +12,7 @@ from typing import Any
 
 from apps.backends import routing
 from apps.backends.providers.base import ChatResult, ProviderUnavailable
-from apps.core.sse import KEEPALIVE_FRAME, with_keepalive
+from apps.core.errors import Invalid
 
 # Request fields passed through to the backend as options; each adapter translates them
 # (Ollama: `tools`, `format` from `response_format`, no `tool_choice`), an OpenAI-compatible one as is.
@@ -50,7 +49,7 @@ def _usage(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str
 async def chat_completion(*, model: str, messages: list[dict], options: dict[str, Any]) -> dict[str, Any]:
     """POST /v1/chat/completions without streaming."""
     result, route = await routing.route_call(
-        model, lambda provider: provider.chat(model=model, messages=messages, options=options)
+        model, lambda provider, name: provider.chat(model=name, messages=messages, options=options)
     )
     body = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -81,8 +80,9 @@ def assistant_message(result: ChatResult) -> dict[str, Any]:
 
 async def chat_completion_stream(
     *, model: str, messages: list[dict], options: dict[str, Any], include_usage: bool = False
-) -> AsyncIterator[bytes]:
-    """POST /v1/chat/completions with `stream: true`: SSE chunks ending in `data: [DONE]`.
+) -> AsyncIterator[dict[str, Any]]:
+    """POST /v1/chat/completions with `stream: true`: the chunks, which the view sends as `data:`
+    lines ending in `data: [DONE]` (`core.sse.sse_data_response`, with `stream_error_chunk`).
 
     The backend is chosen (with failover) before the first byte is sent, so a request no backend
     can serve still gets a plain JSON error; a stream that breaks later ends with an error chunk.
@@ -90,8 +90,8 @@ async def chat_completion_stream(
     stream, route = await routing.route_chat_stream(model, messages, options)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
-    def frame(delta: dict, finish_reason: str | None = None, **extra: Any) -> bytes:
-        chunk = {
+    def chunk_of(delta: dict, finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
@@ -100,59 +100,59 @@ async def chat_completion_stream(
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
             **extra,
         }
-        return sse_data(chunk)
 
-    async def frames() -> AsyncIterator[bytes]:
-        yield frame({"role": "assistant", "content": ""})
+    async def chunks() -> AsyncIterator[dict[str, Any]]:
+        yield chunk_of({"role": "assistant", "content": ""})
         usage = None
         try:
-            async for chunk in with_keepalive(stream):
-                if chunk is None:  # the model is slow to answer: the client sees the stream alive
-                    yield KEEPALIVE_FRAME
-                    continue
+            async for chunk in stream:
                 if chunk.text:
-                    yield frame({"content": chunk.text})
+                    yield chunk_of({"content": chunk.text})
                 if chunk.tool_calls:
-                    yield frame({"tool_calls": list(chunk.tool_calls)})
+                    yield chunk_of({"tool_calls": list(chunk.tool_calls)})
                 if chunk.done:
                     usage = _usage(chunk.prompt_tokens, chunk.completion_tokens)
-                    yield frame({}, chunk.finish_reason or "stop")
+                    yield chunk_of({}, chunk.finish_reason or "stop")
         except ProviderUnavailable as error:
-            yield sse_data(
-                {
-                    "error": {
-                        "message": f"backend {route.name} failed mid-stream: {error.message}",
-                        "type": "backend_error",
-                        "code": 502,
-                    }
-                }
-            )
+            yield stream_error_chunk(f"backend {route.name} failed mid-stream: {error.message}", code="backend_error")
         else:
             if include_usage:
-                yield sse_data(
-                    {
-                        "id": completion_id,
-                        "object": "chat.completion.chunk",
-                        "created": created,
-                        "model": model,
-                        "choices": [],
-                        "usage": usage,
-                    }
-                )
-        yield b"data: [DONE]\n\n"
+                yield {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
 
-    return frames()
+    return chunks()
 
 
-def sse_data(payload: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(payload)}\n\n".encode()
+def stream_error_chunk(message: str, *, code: str = "server_error") -> dict[str, Any]:
+    """The chunk that ends a chat stream that failed after its headers were sent (then `[DONE]`):
+    OpenAI's error object, whose `code` is a string."""
+    return {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
 
 
 async def embeddings(
-    *, model: str, inputs: list[str] | list[list[int]], encoding_format: str = "float"
+    *, model: str, inputs: list[str] | list[list[int]], encoding_format: str = "float", dimensions: int | None = None
 ) -> dict[str, Any]:
-    """POST /v1/embeddings: `inputs` are texts, or token-id lists."""
-    vectors, _route = await routing.route_call(model, lambda provider: provider.embed(model=model, inputs=inputs))
+    """POST /v1/embeddings: `inputs` are texts, or token-id lists.
+
+    `dimensions` is passed to the backend; one that answers vectors of another length cannot honour
+    it (an Ollama that predates it ignores it), and that is a 400 rather than a silent mismatch.
+    """
+    vectors, route = await routing.route_call(
+        model, lambda provider, name: provider.embed(model=name, inputs=inputs, dimensions=dimensions)
+    )
+    given = {len(vector) for vector in vectors}
+    if dimensions is not None and given != {dimensions}:
+        raise Invalid(
+            f"'dimensions' is not supported for model {model!r} on backend {route.name}: asked for {dimensions}, "
+            f"it gave {', '.join(map(str, sorted(given)))}; leave 'dimensions' out",
+            param="dimensions",
+        )
     return {
         "object": "list",
         "data": [
@@ -175,7 +175,9 @@ async def execute_prompt(*, prompt: str, model: str, backend_type: str = "") -> 
     """POST /execute: one prompt on a model; the text plus model, backend and timing."""
     started = time.monotonic()
     result, route = await routing.route_call(
-        model, lambda provider: provider.generate(model=model, prompt=prompt, options={}), backend_type=backend_type
+        model,
+        lambda provider, name: provider.generate(model=name, prompt=prompt, options={}),
+        backend_type=backend_type,
     )
     return _execution(result, route, model, started)
 
@@ -193,5 +195,5 @@ def _execution(result: ChatResult, route: routing.Route, model: str, started: fl
 
 async def embed_text(*, text: str, model: str) -> list[float]:
     """POST /embed: the vector of one text."""
-    vectors, _route = await routing.route_call(model, lambda provider: provider.embed(model=model, inputs=[text]))
+    vectors, _route = await routing.route_call(model, lambda provider, name: provider.embed(model=name, inputs=[text]))
     return vectors[0]

@@ -8,6 +8,12 @@ it does not have the model (its list was stale: the model was evicted or deleted
 on to the next; the model is dropped from its state at once and a sync is asked for. Any other 4xx
 is the client's mistake: it goes back to the client and does not count against the backend.
 
+A model that no backend in scope has is ModelNotFound (404): a retry cannot help. One that some
+backend has, but every such backend is down or failing, is Unavailable (503): a retry may.
+Each backend gets the request under the name it reported itself (`Route.own_name`): Ollama's
+`:latest` rule lets `mistral` reach an Ollama's `mistral:latest`, while an OpenAI-compatible
+backend's ids are matched and sent exactly as it lists them.
+
 The hot path reads an in-process snapshot of the registry (rebuilt at most every TABLE_TTL_S, at
 once after a change made in this process), so a routed request costs no database query.
 """
@@ -16,13 +22,12 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
+from apps.backends.models import Backend
 from apps.backends.naming import normalized
 from apps.backends.providers import provider_for, provider_type_check
 from apps.backends.providers.base import (
@@ -32,77 +37,15 @@ from apps.backends.providers.base import (
     ProviderRequestError,
     ProviderUnavailable,
 )
+from apps.backends.routing_table import Route, RoutingTable, routing_invalidate, routing_table_async
+from apps.backends.sync import backend_model_forget, backends_sync
 from apps.core.errors import DomainError, Invalid, NotFound, Unavailable
-from apps.modelstore.models import LocalModel
 
-TABLE_TTL_S = 2.0
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Route:
-    """One backend a request may go to."""
-
-    backend_id: str
-    name: str
-    type: str
-    base_url: str
-    models: frozenset[str]
-    pool_ids: frozenset[str]
-    synced: bool
-
-
-@dataclass(frozen=True)
-class RoutingTable:
-    pools_exist: bool
-    routes: tuple[Route, ...]
-    model_pools: dict[str, frozenset[str]]
-    pool_names: dict[str, str]
-    api_keys: dict[str, str]
-    stored: frozenset[str] = frozenset()  # ids of the model store's models, to explain why they are not routable
-    built_at: float = field(default_factory=time.monotonic)
-
-    @property
-    def fresh(self) -> bool:
-        return time.monotonic() - self.built_at < TABLE_TTL_S
-
-
-_table: RoutingTable | None = None
-
-
-def routing_table() -> RoutingTable:
-    """The registry as routing sees it (cached for TABLE_TTL_S)."""
-    global _table
-    if _table is not None and _table.fresh:
-        return _table
-    from apps.backends.services import provider_api_key
-
-    pools = {str(pool.id): pool.name for pool in Pool.objects.all()}
-    routes = tuple(
-        Route(
-            backend_id=str(backend.id),
-            name=backend.name,
-            type=backend.type,
-            base_url=backend.base_url,
-            models=frozenset(normalized(name) for name in backend.model_names),
-            pool_ids=frozenset(str(pool_id) for pool_id in backend.pools.values_list("id", flat=True)),
-            synced=backend.state_synced_at is not None,
-        )
-        for backend in Backend.objects.prefetch_related("pools")
-    )
-    model_pools = {
-        normalized(registered.model): frozenset(str(pool.id) for pool in registered.pools.all())
-        for registered in RegisteredModel.objects.prefetch_related("pools")
-    }
-    api_keys = {config.type: provider_api_key(type=config.type) for config in ProviderConfig.objects.all()}
-    stored = frozenset(LocalModel.objects.values_list("model_id", flat=True))
-    _table = RoutingTable(bool(pools), routes, model_pools, pools, api_keys, stored)
-    return _table
-
-
-def routing_invalidate() -> None:
-    global _table
-    _table = None
+class ModelNotFound(NotFound):
+    """No backend in scope has the model (OpenAI's `model_not_found` on the gateway)."""
 
 
 # --- backend health, per process -----------------------------------------------------------------
@@ -138,30 +81,32 @@ def routing_health_reset() -> None:
 
 
 def candidates(table: RoutingTable, model: str, *, backend_type: str = "") -> list[Route]:
-    """Backends that may serve `model`, best first. Raises Invalid/NotFound/Unavailable naming why not."""
+    """Backends that may serve `model`, best first. Raises Invalid/NotFound/ModelNotFound naming why not."""
     if backend_type:
         provider_type_check(backend_type)
     wanted = normalized(model)
     if table.pools_exist:
         pools = table.model_pools.get(wanted, frozenset())
         if not pools:
-            raise NotFound(f"model {model!r} is not in any pool: add it to a pool that has a backend serving it")
+            raise ModelNotFound(
+                f"model {model!r} is not in any pool: add it to a pool that has a backend serving it", model=model
+            )
         in_scope = [route for route in table.routes if route.pool_ids & pools]
-        scope = "pool(s) " + ", ".join(sorted(table.pool_names[pool_id] for pool_id in pools))
+        scope = " in pool(s) " + ", ".join(sorted(table.pool_names[pool_id] for pool_id in pools))
     else:
         in_scope = list(table.routes)
-        scope = "any backend (no pools are defined)"
+        scope = ""
     if backend_type:
         in_scope = [route for route in in_scope if route.type == backend_type]
         if not in_scope:
             # 404, not 503: nothing is down and no pull is coming; until an operator adds a backend
             # of that type a retry cannot help, and 503 tells clients (and hooks) to retry.
-            where = f"in {scope}" if table.pools_exist else "is registered"
-            raise NotFound(f"no backend of type {backend_type!r} {where}")
-    having = [route for route in in_scope if wanted in route.models]
+            where = scope if table.pools_exist else " is registered"
+            raise NotFound(f"no backend of type {backend_type!r}{where}")
+    having = [route for route in in_scope if route.own_name(model) is not None]
     if not having:
         kind = f"{backend_type} backend" if backend_type else "backend"
-        raise Unavailable(f"no {kind} in {scope} has model {model!r}", model=model)
+        raise ModelNotFound(f"no {kind}{scope} has model {model!r}", model=model)
     random.shuffle(having)  # ties between equally busy backends are broken at random
     return sorted(having, key=lambda route: (_cooling(route), _in_flight.get(route.backend_id, 0)))
 
@@ -177,16 +122,16 @@ def _unsynced_in_scope(table: RoutingTable, model: str) -> list[str]:
 
 async def _candidates_syncing_unknown(model: str, backend_type: str) -> tuple[RoutingTable, list[Route]]:
     """Candidates; a backend never synced yet (just added) is asked what it has first."""
-    table = await _table_async()
+    table = await routing_table_async()
     try:
         return table, _candidates_explained(table, model, backend_type)
-    except Unavailable:
+    except ModelNotFound:
         unsynced = _unsynced_in_scope(table, model)
         if not unsynced:
             raise
     await sync_to_async(_sync_backends)(unsynced)
     routing_invalidate()
-    table = await _table_async()
+    table = await routing_table_async()
     return table, _candidates_explained(table, model, backend_type)
 
 
@@ -194,27 +139,18 @@ def _candidates_explained(table: RoutingTable, model: str, backend_type: str) ->
     """`candidates`, saying so when the model is one no backend has but the model store does."""
     try:
         return candidates(table, model, backend_type=backend_type)
-    except (NotFound, Unavailable):
-        wanted = normalized(model)
-        if model not in table.stored or any(wanted in route.models for route in table.routes):
+    except NotFound:
+        if model not in table.stored or any(route.own_name(model) for route in table.routes):
             raise
-    raise NotFound(
+    raise ModelNotFound(
         f"model {model!r} is in the model store, but no backend serves it: stored models are routed only "
-        "through a backend that has them (register one that serves it, and add both to a pool if pools are used)"
+        "through a backend that has them (register one that serves it, and add both to a pool if pools are used)",
+        model=model,
     )
 
 
 def _sync_backends(backend_ids: list[str]) -> None:
-    from apps.backends.sync import backends_sync
-
     backends_sync(list(Backend.objects.filter(pk__in=backend_ids)))
-
-
-async def _table_async() -> RoutingTable:
-    table = _table
-    if table is not None and table.fresh:
-        return table
-    return await sync_to_async(routing_table)()
 
 
 # --- providers, one per backend and event loop (keeps HTTP connections alive) ---------------------
@@ -248,9 +184,10 @@ def _refused(route: Route, error: ProviderRequestError) -> DomainError:
 
 
 async def route_call(
-    model: str, call: Callable[[Provider], Awaitable[T]], *, backend_type: str = "", pooled: bool = True
+    model: str, call: Callable[[Provider, str], Awaitable[T]], *, backend_type: str = "", pooled: bool = True
 ) -> tuple[T, Route]:
-    """Run `call` on the first candidate backend that answers; the result and the backend.
+    """Run `call(provider, name)` on the first candidate backend that answers; the result and the
+    backend. `name` is the model's name as that backend reported it: send it that one.
 
     `pooled=False` uses a provider for this call only (callers on a short-lived event loop).
     """
@@ -259,8 +196,9 @@ async def route_call(
     for route in routes:
         _in_flight[route.backend_id] = _in_flight.get(route.backend_id, 0) + 1
         provider = _provider(route, table) if pooled else _new_provider(route, table)
+        own_name = route.own_name(model) or model
         try:
-            result = await call(provider)
+            result = await call(provider, own_name)
         except ProviderUnavailable as error:
             _record_failure(route)
             failures.append(f"{route.name}: {error.message}")
@@ -268,7 +206,7 @@ async def route_call(
         except ProviderModelNotFound as error:
             # A stale model list, not a broken backend: forget the model there and try the next one.
             _record_success(route)
-            await sync_to_async(_forget_model)(route.backend_id, model)
+            await sync_to_async(_forget_model)(route.backend_id, own_name)
             failures.append(f"{route.name}: {error.message}")
             missing += 1
             continue
@@ -282,13 +220,11 @@ async def route_call(
         _record_success(route)
         return result, route
     if missing == len(failures):
-        raise NotFound(f"no backend has model {model!r} any more: " + "; ".join(failures), model=model)
+        raise ModelNotFound(f"no backend has model {model!r} any more: " + "; ".join(failures), model=model)
     raise Unavailable(f"every backend with model {model!r} failed: " + "; ".join(failures), model=model)
 
 
 def _forget_model(backend_id: str, model: str) -> None:
-    from apps.backends.sync import backend_model_forget
-
     backend_model_forget(backend_id=backend_id, model=model)
 
 
@@ -301,8 +237,8 @@ async def route_chat_stream(
     backend, and a broken stream raises ProviderUnavailable to the caller.
     """
 
-    async def first_chunk(provider: Provider) -> tuple[ChatChunk, AsyncIterator[ChatChunk]]:
-        stream = provider.chat_stream(model=model, messages=messages, options=options)
+    async def first_chunk(provider: Provider, name: str) -> tuple[ChatChunk, AsyncIterator[ChatChunk]]:
+        stream = provider.chat_stream(model=name, messages=messages, options=options)
         try:
             return await stream.__anext__(), stream
         except StopAsyncIteration:

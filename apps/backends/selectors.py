@@ -11,8 +11,9 @@ from django.utils.dateparse import parse_datetime
 
 from apps.backends import routing
 from apps.backends.downloads import PULLS_GROUP
-from apps.backends.models import Backend, Pool, RegisteredModel
+from apps.backends.models import Backend, Pool, RegisteredModel, RuntimeSettings
 from apps.backends.naming import normalized
+from apps.backends.routing_table import routing_table
 from apps.core import events
 from apps.core.errors import DomainError, NotFound
 from apps.modelstore import services as modelstore
@@ -66,35 +67,44 @@ def models_catalog(*, provider: str | None = None) -> list[dict[str, Any]]:
 
 
 def model_catalog_entry(*, model_id: str) -> dict[str, Any]:
-    """`GET /v1/models/{id}`: one entry of `models_catalog`, by id (a name without a tag means `:latest`)."""
-    wanted = {model_id, normalized(model_id)}
-    entry = next((entry for entry in models_catalog() if entry["id"] in wanted), None)
+    """`GET /v1/models/{id}`: one entry of `models_catalog`, by its id, else by Ollama's spelling of
+    it (`mistral` finds an Ollama's `mistral:latest`)."""
+    entries = {entry["id"]: entry for entry in models_catalog()}
+    entry = entries.get(model_id) or entries.get(normalized(model_id))
     if entry is None:
-        raise NotFound(f"model {model_id!r} not found: no pool can route it and it is not in the model store")
+        raise routing.ModelNotFound(
+            f"model {model_id!r} not found: no pool can route it and it is not in the model store", model=model_id
+        )
     return entry
 
 
 def _routable_models() -> dict[str, dict[str, Any]]:
-    """The models some backend can serve under the routing rules, with what those backends report."""
-    table = routing.routing_table()
+    """The models some backend can serve under the routing rules, with what those backends report.
+
+    Each is listed under its backend's own id (`Route.model_ids`): an OpenAI-compatible backend's
+    as it lists it, an Ollama's with its tag; routing maps the id back to each backend's own name.
+    """
+    table = routing_table()
     pulled = {
-        (str(backend.id), normalized(state["model"])): state
-        for backend in Backend.objects.all()
-        for state in backend.state_models
+        (str(backend.id), state["model"]): state for backend in Backend.objects.all() for state in backend.state_models
     }
     created = {normalized(model.model): model.created_at for model in RegisteredModel.objects.all()}
     routable = {}
-    for name in sorted({model for route in table.routes for model in route.models}):
+    for name in sorted({model_id for route in table.routes for model_id in route.model_ids}):
         try:
             routes = sorted(routing.candidates(table, name), key=lambda route: route.name)
         except DomainError:
             continue
-        states = [pulled[(route.backend_id, name)] for route in routes if (route.backend_id, name) in pulled]
+        states = [
+            pulled[(route.backend_id, own)]
+            for route in routes
+            if (own := route.own_name(name)) is not None and (route.backend_id, own) in pulled
+        ]
         routable[name] = {
             "backends": [route.name for route in routes],
             "types": sorted({route.type for route in routes}),
             "state": states[0] if states else {},
-            "created": created.get(name),
+            "created": created.get(normalized(name)),
         }
     return routable
 
@@ -120,25 +130,34 @@ def _routable_entry(name: str, served: dict[str, Any]) -> dict[str, Any]:
 async def pull_status_stream() -> AsyncIterator[tuple[str, dict] | None]:
     """Every running pull's status lines, as they come, until the client goes away.
 
-    A None item is a keep-alive comment: one at once (the client sees the stream open even when
-    nothing is downloading), then one after every MODELYARD_SSE_KEEPALIVE_S without a status line.
+    A None item at once is a keep-alive comment, so the client sees the stream open even when
+    nothing is downloading; the response (`core.sse.sse_response`) sends the later ones.
     """
     async with events.subscription(PULLS_GROUP) as receive:
         yield None
         while True:
-            message = await receive(timeout=settings.MODELYARD_SSE_KEEPALIVE_S)
-            yield message  # None becomes a keep-alive comment
+            message = await receive(timeout=60)
+            if message is not None:
+                yield message
 
 
-@sync_to_async
-def default_model_name_async() -> str:
-    from apps.backends.services import default_model_name
-
-    return default_model_name()
+def default_model_name() -> str:
+    """The model of `POST /execute`: the admin's runtime setting, else MODELYARD_DEFAULT_MODEL."""
+    return _runtime_model(field="default_model", setting="MODELYARD_DEFAULT_MODEL", what="default model")
 
 
-@sync_to_async
-def embed_model_name_async() -> str:
-    from apps.backends.services import embed_model_name
+def embed_model_name() -> str:
+    """The model of `POST /embed`: the admin's runtime setting, else MODELYARD_EMBED_MODEL."""
+    return _runtime_model(field="embed_model", setting="MODELYARD_EMBED_MODEL", what="embedding model")
 
-    return embed_model_name()
+
+def _runtime_model(*, field: str, setting: str, what: str) -> str:
+    chosen = getattr(RuntimeSettings.load(), field)
+    name = chosen if chosen else getattr(settings, setting)
+    if not name:
+        raise NotFound(f"no {what} configured: set {setting} or the runtime settings in the admin")
+    return name
+
+
+default_model_name_async = sync_to_async(default_model_name)
+embed_model_name_async = sync_to_async(embed_model_name)

@@ -11,12 +11,11 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Model as DjangoModel
 
 from apps.backends import downloads, encryption, routing
-from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel, RuntimeSettings
+from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.backends.providers import provider_type_check
 from apps.backends.providers.base import ChatResult
 from apps.backends.sync import sync_request
@@ -243,33 +242,8 @@ def provider_config_delete(*, type: str) -> None:
     routing.routing_invalidate()
 
 
-def provider_api_key(*, type: str) -> str:
-    """The clear API key for backends of `type`, or "" when none is configured."""
-    config = ProviderConfig.objects.filter(type=type).first()
-    return encryption.decrypt(config.api_key_encrypted) if config else ""
-
-
 def provider_config_masked(config: ProviderConfig) -> dict[str, str]:
     return {"Type": config.type, "APIKey": encryption.mask(encryption.decrypt(config.api_key_encrypted))}
-
-
-# --- default models ------------------------------------------------------------------------------
-
-
-def default_model_name() -> str:
-    chosen = RuntimeSettings.load().default_model
-    name = chosen if chosen else settings.MODELYARD_DEFAULT_MODEL
-    if not name:
-        raise NotFound("no default model configured: set MODELYARD_DEFAULT_MODEL or the runtime settings in the admin")
-    return name
-
-
-def embed_model_name() -> str:
-    chosen = RuntimeSettings.load().embed_model
-    name = chosen if chosen else settings.MODELYARD_EMBED_MODEL
-    if not name:
-        raise NotFound("no embedding model configured: set MODELYARD_EMBED_MODEL or the runtime settings in the admin")
-    return name
 
 
 # --- download queue ------------------------------------------------------------------------------
@@ -317,7 +291,7 @@ def model_chat(
     async def run() -> tuple[ChatResult, routing.Route]:
         return await routing.route_call(
             model,
-            lambda provider: provider.chat(model=model, messages=messages, options=options or {}),
+            lambda provider, name: provider.chat(model=name, messages=messages, options=options or {}),
             backend_type=backend_type,
             pooled=False,
         )
@@ -331,7 +305,7 @@ def model_embed(*, model: str, inputs: list[str]) -> list[list[float]]:
 
     async def run() -> tuple[list[list[float]], routing.Route]:
         return await routing.route_call(
-            model, lambda provider: provider.embed(model=model, inputs=inputs), pooled=False
+            model, lambda provider, name: provider.embed(model=name, inputs=inputs), pooled=False
         )
 
     return _run_async(run)[0]

@@ -1,22 +1,9 @@
-"""Keep the periodic state sync scheduled, at the interval the environment asks for."""
+"""Worker start-up: keep the periodic state sync scheduled at MODELYARD_BACKEND_SYNC_MINUTES (0: off)."""
 
-from django.conf import settings
-from django.dispatch import receiver
-from django_q.signals import post_spawn
+from apps.core.schedules import schedule_on_worker_start
 
-SCHEDULE_NAME = "backends.sync"
-
-
-@receiver(post_spawn)
-def schedule_backend_sync(sender: object, proc_name: str, **kwargs: object) -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={
-            "func": "apps.backends.tasks.sync_backends",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.MODELYARD_BACKEND_SYNC_MINUTES,
-            "repeats": -1,
-        },
-    )
+schedule_backend_sync = schedule_on_worker_start(
+    name="backends.sync",
+    func="apps.backends.tasks.sync_backends",
+    minutes_setting="MODELYARD_BACKEND_SYNC_MINUTES",
+)

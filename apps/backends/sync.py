@@ -1,22 +1,21 @@
 """Runtime state sync: ask every backend which models it has, and keep the answer on its row.
 
 A backend that does not answer keeps its last known models and gets `state_error`; it never
-breaks a listing. After a sync, models that pools want on Ollama backends are queued for pulling.
+breaks a listing. The `backends.sync` job (tasks.sync_run) then queues the pulls pools want.
 """
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.backends import downloads
+from apps.backends.credentials import provider_api_key
 from apps.backends.models import Backend, ProviderConfig
-from apps.backends.naming import same_model
 from apps.backends.providers import provider_for
 from apps.backends.providers.base import ProviderError, PulledModel
-from apps.backends.routing import routing_invalidate
+from apps.backends.routing_table import routing_invalidate
 from apps.core import jobs
 from apps.core.models import Job
 
@@ -31,16 +30,19 @@ def sync_request() -> Job:
     pending = Job.objects.filter(kind=SYNC_KIND, state=Job.State.PENDING).first()
     if pending is not None:
         return pending
-    return jobs.job_enqueue(kind=SYNC_KIND, func="apps.backends.sync.sync_run", owner_surface="platform")
+    return jobs.job_enqueue(kind=SYNC_KIND, func="apps.backends.tasks.sync_run", owner_surface="platform")
 
 
 def backend_model_forget(*, backend_id: str, model: str) -> None:
     """`backend_id` said it does not have `model` (evicted, deleted): drop it from the backend's
-    state now, so routing stops sending it there, and ask for a sync to learn the rest."""
+    state now, so routing stops sending it there, and ask for a sync to learn the rest.
+
+    `model` is the name the backend itself reported (routing sends no other), so only that entry goes.
+    """
     with transaction.atomic():
         backend = Backend.objects.select_for_update().filter(pk=backend_id).first()
         if backend is not None:
-            kept = [pulled for pulled in backend.state_models if not same_model(pulled["model"], model)]
+            kept = [pulled for pulled in backend.state_models if pulled["model"] != model]
             if len(kept) != len(backend.state_models):
                 Backend.objects.filter(pk=backend.pk).update(state_models=kept)
         sync_request()
@@ -75,10 +77,16 @@ async def _fetch_state(backend: Backend, api_key: str) -> tuple[list[dict], str]
     return [pulled_model_state(model) for model in pulled], ""
 
 
+class SyncSummary(TypedDict):
+    """The result of a `backends.sync` job (it reports no progress steps: one pass over the backends)."""
+
+    backends: int
+    unreachable: list[str]
+    pullsQueued: int  # noqa: N815  (camelCase like the rest of the runtime spec)
+
+
 def backends_sync(backends: list[Backend] | None = None) -> list[Backend]:
     """Refresh the state of `backends` (all by default), concurrently."""
-    from apps.backends.services import provider_api_key
-
     backends = list(Backend.objects.all()) if backends is None else backends
     configured = set(ProviderConfig.objects.values_list("type", flat=True))
     api_keys = {backend.type: provider_api_key(type=backend.type) for backend in backends if backend.type in configured}
@@ -98,14 +106,3 @@ def backends_sync(backends: list[Backend] | None = None) -> list[Backend]:
             backend.state_models, backend.state_error, backend.state_synced_at = models, "", now
     routing_invalidate()
     return backends
-
-
-def sync_run() -> dict[str, Any]:
-    """The `backends.sync` job: sync every backend, then queue the downloads pools need."""
-    backends = backends_sync()
-    queued = downloads.pulls_reconcile()
-    return {
-        "backends": len(backends),
-        "unreachable": [backend.name for backend in backends if backend.state_error],
-        "pullsQueued": queued,
-    }

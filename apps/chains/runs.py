@@ -6,12 +6,12 @@ the remote hooks, the default model) and after it ends (recording the run).
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.utils import timezone
 
-from apps.backends import services as backends
+from apps.backends import selectors as backends
 from apps.chains import values
 from apps.chains.definitions import MODEL_HANDLERS, Chain, chain_from_request
 from apps.chains.engine import ChainCancelled, ChainResult, chain_execute
@@ -124,7 +124,7 @@ def run_fail(run: ChainRun, error: str) -> None:
 def run_enqueue(run: ChainRun) -> Job:
     job = jobs.job_enqueue(
         kind=JOB_KIND,
-        func="apps.chains.runs.chain_run_job",
+        func="apps.chains.tasks.chain_run",
         params={"run_id": str(run.id)},
         owner_surface="platform",
         owner_ref=f"chain:{run.chain_id}" if run.chain_id else f"chain-run:{run.id}",
@@ -134,9 +134,17 @@ def run_enqueue(run: ChainRun) -> Job:
     return job
 
 
-def chain_run_job(*, run_id: str) -> dict:
-    """The job of `POST /tasks?async=true`: its result is the same body the request would have had."""
-    run = ChainRun.objects.get(pk=run_id)
+class ChainRunProgress(TypedDict, total=False):
+    """The progress payload of a `chains.run` job: the task a step ran, in which chain run."""
+
+    task: str
+    chainRunId: str  # noqa: N815  (the runtime spec's spelling)
+    message: str
+
+
+def run_as_job(run: ChainRun) -> dict:
+    """Run a queued chain as the current job (`POST /tasks?async=true`, started by tasks.chain_run):
+    its result is the same body the request would have had."""
     try:
         # Checked again: a remote hook may have gone, or the default model changed, since it was queued.
         prepared = run_prepare(chain=run.definition, input=run.input, input_type=run.input_type)
@@ -147,11 +155,12 @@ def chain_run_job(*, run_id: str) -> dict:
     def on_step(step: int, task_id: str) -> None:
         if jobs.cancelled():
             raise ChainCancelled("cancelled while running")
-        jobs.progress(step, None, task=task_id, chainRunId=str(run.id), message=f"step {step}: task {task_id}")
+        about = ChainRunProgress(task=task_id, chainRunId=str(run.id), message=f"step {step}: task {task_id}")
+        jobs.progress(step, None, **about)
 
     result = run_execute(run, prepared, on_step=on_step)
     # The last step is always saved (the ones before may have been coalesced).
-    jobs.progress(result.steps, result.steps, message=f"{run.status} after {result.steps} step(s)")
+    jobs.progress(result.steps, result.steps, **ChainRunProgress(message=f"{run.status} after {result.steps} step(s)"))
     if result.cancelled:
         raise jobs.JobCancelled()
     if not result.succeeded:

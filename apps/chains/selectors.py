@@ -2,13 +2,13 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from apps.chains.hooks import local_hook_names
+from apps.chains.hooks import LOCAL_HOOKS
 from apps.chains.models import RemoteHook
 
 
 def hook_types_supported() -> list[str]:
     """Every hook type a chain can name: the built-in local hooks, then the remote hooks."""
-    local = local_hook_names()
+    local = LOCAL_HOOKS.names()
     remote = RemoteHook.objects.exclude(name__in=local).order_by("name").values_list("name", flat=True)
     return [*local, *remote]
 

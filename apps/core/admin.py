@@ -4,23 +4,23 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from apps.core import jobs, services
-from apps.core.errors import Conflict
 from apps.core.models import ApiKey, Job
 
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "kind", "state", "progress_bar", "owner_ref", "created_at", "finished_at"]
+    list_display = ["short_id", "kind", "state", "progress_bar", "owner_ref", "parent", "created_at", "finished_at"]
     list_filter = ["state", "kind", "owner_surface", "cancel_requested"]
     search_fields = ["id", "kind", "owner_ref", "error"]
     date_hierarchy = "created_at"
     actions = ["cancel_jobs"]
-    readonly_fields = [field.name for field in Job._meta.fields] + ["progress_bar"]
+    readonly_fields = [field.name for field in Job._meta.fields] + ["progress_bar", "log_lines"]
+    list_select_related = ["parent"]
     fieldsets = [
         (None, {"fields": ["id", "kind", "state", "progress_bar", "progress", "owner_surface", "owner_ref"]}),
-        ("Outcome", {"fields": ["result", "error", "traceback"]}),
-        ("Run", {"fields": ["func", "params", "worker", "attempts", "cancel_requested"]}),
-        ("Times", {"fields": ["created_at", "started_at", "finished_at", "updated_at"]}),
+        ("Outcome", {"fields": ["result", "error", "traceback", "log_lines"]}),
+        ("Run", {"fields": ["func", "params", "parent", "worker", "attempts", "cancel_requested"]}),
+        ("Times", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at", "updated_at"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -37,16 +37,20 @@ class JobAdmin(admin.ModelAdmin):
             return f"{job.progress_current or ''} {message}".strip() or "—"
         return format_html('<progress value="{}" max="100" style="width:8em"></progress> {}%', job.percent, job.percent)
 
+    @admin.display(description="log")
+    def log_lines(self, job: Job) -> str:
+        lines = "\n".join(f"{entry['at']}  {entry['line']}" for entry in job.log)
+        return format_html('<pre style="max-height:20em;overflow:auto">{}</pre>', lines) if lines else "—"
+
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        cancelled = 0
-        for job in queryset:
-            try:
-                jobs.job_cancel(job_id=str(job.id))
-                cancelled += 1
-            except Conflict:
-                pass
-        self.message_user(request, f"Asked {cancelled} job(s) to stop; finished jobs were left alone.")
+        reports = [jobs.job_cancel(job_id=str(job.id)) for job in queryset]
+        cancelled = sum(report.outcome == "cancelled" for report in reports)
+        children = sum(report.pending_children_cancelled + report.running_children_at_cancel for report in reports)
+        self.message_user(
+            request,
+            f"Asked {cancelled} job(s) and {children} child job(s) to stop; finished jobs were left alone.",
+        )
 
 
 @admin.register(ApiKey)
@@ -81,3 +85,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             services.api_key_revoke(name=key.name)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+        warning = services.api_keys_left_warning()
+        if warning:
+            self.message_user(request, warning, level=messages.WARNING)

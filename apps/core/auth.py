@@ -1,22 +1,29 @@
-"""API keys over `Authorization: Bearer <key>` and `X-API-Key: <key>`.
+"""API keys over `Authorization: Bearer <key>` and `X-API-Key: <key>`, and who may use the API.
 
-With no key configured (none in the environment, none active in the database) the API is open;
-`manage.py serve` then refuses to bind anything but loopback. With a key, every API path except
-the health routes needs one; a staff user logged in to the admin may also read the API.
+With no key configured (none in the environment, none active in the database) the API answers
+loopback clients only, checked on every request (`loopback_only_refusal`): other addresses get
+403 even when the last key was revoked while `serve` listens on 0.0.0.0, and `manage.py serve`
+refuses to bind anything but loopback. With a key, every API path except the health routes needs
+one. A staff user logged in to the admin may read and write the API with the session (the admin
+console and Swagger UI need both); DRF's SessionAuthentication then requires the CSRF token on
+every write, so another site cannot write through a logged-in browser.
 """
 
 import hmac
+import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import AllowAny, BasePermission
 
+from apps.core.middleware import error_response, resolved_view_class
 from apps.core.models import ApiKey
 
 
@@ -55,6 +62,68 @@ def api_keys_configured() -> bool:
     if settings.MODELYARD_ENV_API_KEYS:
         return True
     return bool(_cached("configured", lambda: ApiKey.objects.filter(is_active=True).exists()))
+
+
+LOOPBACK_ONLY_MESSAGE = (
+    "no API key is configured, so this server answers loopback clients only: create one with "
+    "`manage.py apikey create --name NAME` or set MODELYARD_API_KEY"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address, or `localhost`) is this machine: all of 127.0.0.0/8, ::1, and
+    IPv4 loopback written as IPv6 (`::ffff:127.0.0.1`)."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def from_loopback(request: HttpRequest) -> bool:
+    """Whether the request's client (REMOTE_ADDR, the ASGI scope's client) is this machine."""
+    return is_loopback(request.META.get("REMOTE_ADDR") or "")
+
+
+def loopback_only_refusal(request: HttpRequest) -> str | None:
+    """Why `request` is refused, or None: a client that is not on loopback while no key is
+    configured, on any route but the health routes (their views allow anyone). A request without
+    a client address counts as remote."""
+    if from_loopback(request):
+        return None
+    if api_keys_configured() or AllowAny in getattr(resolved_view_class(request), "permission_classes", ()):
+        return None
+    return LOOPBACK_ONLY_MESSAGE
+
+
+class LoopbackOnlyMiddleware:
+    """No key configured ⇒ loopback clients only, checked on every request: revoking the last key
+    while `serve` listens on 0.0.0.0 closes the server to other addresses (403 in the surface's
+    error body) instead of opening it. Runs after SurfaceMiddleware (it needs the surface)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self._acall(request)
+        refusal = loopback_only_refusal(request)
+        return error_response(request, refusal, 403) if refusal else self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        # Loopback clients (nearly all) skip the thread hop that the key lookup needs.
+        refusal = None if from_loopback(request) else await sync_to_async(loopback_only_refusal)(request)
+        return error_response(request, refusal, 403) if refusal else await self.get_response(request)
 
 
 def api_key_check(raw_key: str) -> str | None:
@@ -98,7 +167,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasApiKey(BasePermission):
-    """Open when no key is configured; else a valid key or a staff session."""
+    """Open when no key is configured (to loopback clients: the middleware refuses the others);
+    else a valid key or a staff session."""
 
     message = "Invalid or missing API key"
 

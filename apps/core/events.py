@@ -61,12 +61,73 @@ def publish(group: str, event: str, data: dict) -> bool:
     return True
 
 
+# How long joining a group may take before a subscriber goes on without events for now.
+SUBSCRIBE_TIMEOUT_S = 2.0
+# After a failed join or receive, the next attempt waits at least this long.
+RETRY_AFTER_FAILURE_S = 1.0
+
+
+class _Subscription:
+    """A channel in `group`, joined lazily and again after a failure (the database restarted),
+    so that a subscriber never fails for want of a channel layer: it only hears nothing."""
+
+    def __init__(self, layer: Any, group: str) -> None:
+        self.layer = layer
+        self.group = group
+        self.channel: str | None = None
+        self.retry_at = 0.0
+
+    async def join(self, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        if self.channel is not None:
+            return True
+        if loop.time() < self.retry_at:
+            return False
+
+        async def new_member() -> str:
+            channel = await self.layer.new_channel()
+            await self.layer.group_add(self.group, channel)
+            return channel
+
+        try:
+            channel = await asyncio.wait_for(_await_on_layer_loop(new_member()), timeout)
+        except Exception as error:
+            self.retry_at = loop.time() + RETRY_AFTER_FAILURE_S
+            logger.warning("could not subscribe to %s (%s: %s); will retry", self.group, type(error).__name__, error)
+            return False
+        self.channel = channel
+        return True
+
+    async def receive(self, timeout: float) -> tuple[str, dict] | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if await self.join(timeout):
+            remaining = max(deadline - loop.time(), 0.01)
+            try:
+                message = await asyncio.wait_for(_await_on_layer_loop(self.layer.receive(self.channel)), remaining)
+            except TimeoutError:
+                return None
+            except Exception as error:
+                logger.warning("receiving from %s failed (%s: %s)", self.group, type(error).__name__, error)
+            else:
+                return message["event"], message["data"]
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
+        return None
+
+    async def leave(self) -> None:
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(_await_on_layer_loop(self.layer.group_discard(self.group, self.channel)))
+
+
 @contextlib.asynccontextmanager
 async def subscription(group: str) -> AsyncIterator[Callable[..., Awaitable[tuple[str, dict] | None]]]:
     """Subscribe to `group` for the duration of the block.
 
     Yields `receive(timeout=…)`, which returns `(event, data)` or None when nothing came in time.
-    Without a channel layer, `receive` only ever times out (callers poll their rows).
+    Never raises for want of a channel layer: without one, or while the database is away,
+    `receive` only times out within its `timeout` (callers re-read their rows); a group that could
+    not be joined at first is joined once the layer answers.
     """
     layer = get_channel_layer()
     if layer is None:
@@ -78,21 +139,25 @@ async def subscription(group: str) -> AsyncIterator[Callable[..., Awaitable[tupl
         yield receive_nothing
         return
 
-    channel = await _await_on_layer_loop(layer.new_channel())
-    await _await_on_layer_loop(layer.group_add(group, channel))
-
-    async def receive(timeout: float) -> tuple[str, dict] | None:
-        try:
-            message = await asyncio.wait_for(_await_on_layer_loop(layer.receive(channel)), timeout)
-        except TimeoutError:
-            return None
-        return message["event"], message["data"]
-
+    joined = _Subscription(layer, group)
+    await joined.join(SUBSCRIBE_TIMEOUT_S)
     try:
-        yield receive
+        yield joined.receive
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(_await_on_layer_loop(layer.group_discard(group, channel)))
+        await joined.leave()
+
+
+def channel_layer_close(timeout: float = 5.0) -> None:
+    """Stop this process's channel-layer listener and connections, if the layer has any to stop
+    (before the database is dropped or stopped on purpose)."""
+    layer = get_channel_layer()
+    close = getattr(layer, "close", None)
+    if close is None or _loop is None or _loop_pid != os.getpid():
+        return
+    try:
+        _on_layer_loop(close()).result(timeout=timeout)
+    except Exception:
+        logger.warning("could not close the channel layer", exc_info=True)
 
 
 def channel_layer_check(timeout: float = 3.0) -> str:

@@ -38,7 +38,7 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
-def _view_class(request: HttpRequest) -> type | None:
+def resolved_view_class(request: HttpRequest) -> type | None:
     """The class of the view the request's path resolves to, if any (for errors raised before or
     outside the view: a body too large, the database down in a middleware)."""
     match = getattr(request, "resolver_match", None)
@@ -53,7 +53,7 @@ def _view_class(request: HttpRequest) -> type | None:
 def error_key_for(request: HttpRequest) -> str:
     """The key of the error body: the view's own `error_key` (runtime-api routes on the platform),
     else the surface's."""
-    view_key = getattr(_view_class(request), "error_key", None) if request is not None else None
+    view_key = getattr(resolved_view_class(request), "error_key", None) if request is not None else None
     if view_key:
         return view_key
     surface = getattr(request, "surface", None)
@@ -63,7 +63,7 @@ def error_key_for(request: HttpRequest) -> str:
 def error_response(request: HttpRequest, message: str, status: int) -> JsonResponse:
     """The error body of the request's view or surface: `{"detail": …}`, `{"error": …}`, or the
     view's own envelope (`format_error`, OpenAI's on the gateway)."""
-    view_class = _view_class(request)
+    view_class = resolved_view_class(request)
     if hasattr(view_class, "format_error"):
         view = view_class()
         view.request = request
@@ -87,6 +87,12 @@ def declared_body_too_large(request: HttpRequest) -> bool:
     except ValueError:
         return False
     return length > settings.MODELYARD_MAX_BODY_BYTES
+
+
+def _chunked_without_length(request: HttpRequest) -> bool:
+    """A body sent with `Transfer-Encoding: chunked` (httpx and requests do so for a generator)."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return chunked and not request.META.get("CONTENT_LENGTH")
 
 
 class SurfaceMiddleware:
@@ -140,6 +146,13 @@ class SurfaceMiddleware:
         route, whether or not its view reads them."""
         if declared_body_too_large(request):
             return error_response(request, body_too_large_message(), 413)
+        if _chunked_without_length(request):
+            # DRF reads a body with no Content-Length as empty ("field required" for every field
+            # sent). Under ASGI the server has already received the whole body: measure it.
+            length = len(request.body)
+            if length > settings.MODELYARD_MAX_BODY_BYTES:
+                return error_response(request, body_too_large_message(), 413)
+            request.META["CONTENT_LENGTH"] = str(length)
         try:
             request.GET  # noqa: B018  (parsing is what counts the fields)
         except TooManyFieldsSent:

@@ -41,6 +41,20 @@ class Job(models.Model):
     )
     worker = models.CharField(max_length=128, blank=True, help_text="host:pid of the worker running it.")
     attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running it; a stale one is requeued."
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="The group this job is one part of (a dataset run is a parent with a child per file).",
+    )
+    log = models.JSONField(
+        default=list, blank=True, encoder=DjangoJSONEncoder, help_text="The last lines the job logged: {at, line}."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

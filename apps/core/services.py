@@ -4,6 +4,7 @@ import secrets
 
 from django.db import transaction
 
+from apps.core.auth import api_keys_configured
 from apps.core.errors import Conflict, NotFound
 from apps.core.models import ApiKey
 
@@ -21,9 +22,20 @@ def api_key_create(*, name: str) -> tuple[ApiKey, str]:
 
 
 def api_key_revoke(*, name: str) -> ApiKey:
+    """Revoke the key `name`; see `api_keys_left_warning` for what revoking the last one means."""
     key = ApiKey.objects.filter(name=name).first()
     if key is None:
         raise NotFound(f"API key {name!r} not found")
     key.is_active = False
     key.save(update_fields=["is_active"])
     return key
+
+
+def api_keys_left_warning() -> str | None:
+    """The warning to show after a revoke when no key is left, else None."""
+    if api_keys_configured():
+        return None
+    return (
+        "That was the last API key: the API now answers loopback clients only; requests from any other "
+        "address get 403 until a key is created (`manage.py apikey create --name NAME`) or MODELYARD_API_KEY is set."
+    )

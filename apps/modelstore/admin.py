@@ -1,5 +1,3 @@
-import contextlib
-
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -11,6 +9,7 @@ from django.utils.html import format_html
 from apps.core import jobs
 from apps.core.errors import Conflict, DomainError
 from apps.modelstore import services, sources
+from apps.modelstore.downloads import download_progress
 from apps.modelstore.models import DownloadJob, LocalModel
 from apps.modelstore.units import human_size_binary
 
@@ -25,7 +24,7 @@ class DownloadForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source"].choices = [(name, name) for name in sources.source_names()]
+        self.fields["source"].choices = [(name, name) for name in sources.SOURCES.names()]
 
     def patterns(self) -> list[str] | None:
         text = self.cleaned_data["include_patterns"].replace(",", " ")
@@ -189,7 +188,7 @@ class DownloadJobAdmin(admin.ModelAdmin):
     @admin.display(description="progress")
     def progress_bar(self, job: DownloadJob) -> str:
         if job.percent is None:
-            return job.progress.get("message") or "—"
+            return download_progress(job.progress)["message"] or "—"
         return format_html('<progress value="{}" max="100" style="width:8em"></progress> {}%', job.percent, job.percent)
 
     @admin.display(description="bytes")
@@ -200,12 +199,12 @@ class DownloadJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="speed")
     def speed(self, job: DownloadJob) -> str:
-        speed = job.progress.get("speed_bps")
+        speed = download_progress(job.progress)["speed_bps"]
         return f"{human_size_binary(int(speed))}/s" if speed and not job.is_finished else "—"
 
     @admin.display(description="ETA")
     def eta(self, job: DownloadJob) -> str:
-        eta = job.progress.get("eta_s")
+        eta = download_progress(job.progress)["eta_s"]
         return f"{eta:.0f} s" if eta is not None and not job.is_finished else "—"
 
     @admin.display(description="live progress")
@@ -215,8 +214,6 @@ class DownloadJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected downloads")
     def cancel_downloads(self, request: HttpRequest, queryset: QuerySet[DownloadJob]) -> None:
-        unfinished = list(queryset.exclude(state__in=DownloadJob.FINISHED_STATES))
-        for job in unfinished:
-            with contextlib.suppress(Conflict):  # it finished in the meantime
-                jobs.job_cancel(job_id=str(job.id))
-        self.message_user(request, f"Asked {len(unfinished)} download(s) to stop; finished ones were left alone.")
+        reports = [jobs.job_cancel(job_id=str(job.id)) for job in queryset]
+        stopped = sum(report.outcome == "cancelled" for report in reports)
+        self.message_user(request, f"Asked {stopped} download(s) to stop; finished ones were left alone.")

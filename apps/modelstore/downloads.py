@@ -19,11 +19,11 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from django.conf import settings
 
@@ -54,6 +54,37 @@ class ChecksumMismatch(Exception):
     """A fetched file is not what the source listed."""
 
 
+class DownloadProgress(TypedDict):
+    """The progress payload of a `modelstore.download` job (`Job.progress`, and its events)."""
+
+    bytes: int
+    total_bytes: int
+    files_done: int
+    files_total: int
+    speed_bps: int
+    eta_s: float | None
+    fetched_bytes: int
+    active: list[str]
+    message: str
+
+
+def download_progress(saved: Mapping[str, Any]) -> DownloadProgress:
+    """A download job's saved progress (`Job.progress`, or the `progress` of its payload), typed;
+    a job that has not reported yet has none."""
+    empty = DownloadProgress(
+        bytes=0,
+        total_bytes=0,
+        files_done=0,
+        files_total=0,
+        speed_bps=0,
+        eta_s=None,
+        fetched_bytes=0,
+        active=[],
+        message="",
+    )
+    return cast(DownloadProgress, {**empty, **{key: saved[key] for key in empty.keys() & saved.keys()}})
+
+
 @dataclass
 class Progress:
     bytes_done: int
@@ -66,18 +97,18 @@ class Progress:
     active: list[str] = field(default_factory=list)
     message: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "bytes": self.bytes_done,
-            "total_bytes": self.bytes_total,
-            "files_done": self.files_done,
-            "files_total": self.files_total,
-            "speed_bps": round(self.speed_bps),
-            "eta_s": None if self.eta_s is None else round(self.eta_s, 1),
-            "fetched_bytes": self.fetched_bytes,
-            "active": self.active[:4],
-            "message": self.message,
-        }
+    def as_dict(self) -> DownloadProgress:
+        return DownloadProgress(
+            bytes=self.bytes_done,
+            total_bytes=self.bytes_total,
+            files_done=self.files_done,
+            files_total=self.files_total,
+            speed_bps=round(self.speed_bps),
+            eta_s=None if self.eta_s is None else round(self.eta_s, 1),
+            fetched_bytes=self.fetched_bytes,
+            active=self.active[:4],
+            message=self.message,
+        )
 
 
 class Throttle:

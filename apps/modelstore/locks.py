@@ -1,10 +1,7 @@
 """One writer per model folder, across processes (web, workers, `manage.py pull`)."""
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator
-
-from django.db import connection
 
 from apps.core.errors import Conflict
 from apps.modelstore import layout
@@ -46,10 +43,3 @@ def model_locked(source: str, model_id: str) -> bool:
             return False
     except Conflict:
         return True
-
-
-def advisory_xact_lock(name: str) -> None:
-    """A PostgreSQL advisory lock held until the current transaction ends."""
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

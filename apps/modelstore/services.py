@@ -4,7 +4,6 @@ Other apps find and load models through `local_model_use` (which marks `last_use
 downloads with `download_start`, and never touch the folders or rows directly.
 """
 
-import asyncio
 import logging
 import shutil
 from dataclasses import dataclass
@@ -12,13 +11,13 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core import jobs
 from apps.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from apps.core.locks import advisory_xact_lock
 from apps.core.models import Job
 from apps.modelstore import disk, layout, locks, manifest, metadata, selectors, sources
 from apps.modelstore.errors import BadGateway, DownloadFailed, InsufficientStorage
@@ -364,17 +363,25 @@ def quantizations_list(*, model_id: str, source: str = sources.DEFAULT_SOURCE) -
 
 
 def provider_source(*, provider: str) -> str | None:
-    """The source a models cache API `provider` names: None for "universal" (every source)."""
+    """The source a models cache API `provider` names: None for "universal" (every source), else
+    any source a stored model can have (`source_names_known`: the hub sources, `local`, …)."""
     if provider in ANY_PROVIDER:
         return None
-    if provider not in sources.SOURCES:
-        raise Invalid(f"unknown provider {provider!r}; use 'universal' or one of {', '.join(sources.source_names())}")
+    known = source_names_known()
+    if provider not in known:
+        raise Invalid(f"unknown provider {provider!r}; use 'universal' or one of {', '.join(known)}")
     return provider
 
 
 def provider_download_source(*, provider: str) -> str:
-    """Where a models cache API download of `provider` comes from: "universal" means the hub."""
-    return provider_source(provider=provider) or sources.DEFAULT_SOURCE
+    """Where a models cache API download of `provider` comes from: "universal" means the hub; only
+    a source that downloads (not `local`, which holds imports) can be named."""
+    if provider in ANY_PROVIDER:
+        return sources.DEFAULT_SOURCE
+    if provider not in sources.SOURCES:
+        names = ", ".join(sources.SOURCES.names())
+        raise Invalid(f"unknown provider {provider!r} to download from; use 'universal' or one of {names}")
+    return provider
 
 
 def cache_entry(model: LocalModel) -> dict[str, Any]:
@@ -516,6 +523,7 @@ def download_start(
         stored = LocalModel.objects.filter(source=source, model_id=model_id).first()
         if stored is not None and _covers(stored, patterns):
             return DownloadStart(source=source, model_id=model_id, job=None, model=stored)
+    jobs.jobs_recover(kind=DOWNLOAD_JOB_KIND)  # never join a download that no worker runs any more
     running = _running_download(params)
     if running is not None:
         return DownloadStart(source=source, model_id=model_id, job=running, model=None)
@@ -529,7 +537,7 @@ def download_start(
         raise InsufficientStorage(check["message"], required_bytes=needed, available_bytes=check["available_bytes"])
     with transaction.atomic():
         # Two requests for the same model at once: the second waits here, then finds the first's job.
-        locks.advisory_xact_lock(f"modelstore.download:{source}/{model_id}")
+        advisory_xact_lock(f"modelstore.download:{source}/{model_id}")
         running = _running_download(params)
         if running is None:
             running = jobs.job_enqueue(
@@ -574,7 +582,7 @@ def download_wait(*, start: DownloadStart, timeout: float | None = None) -> Loca
     if start.job is None:
         assert start.model is not None
         return start.model
-    job = job_wait(job_id=str(start.job.id), timeout=timeout)
+    job = jobs.job_wait(job_id=str(start.job.id), timeout=timeout)
     if job.state == Job.State.SUCCESS:
         return local_model_get(source=start.source, model_id=start.model_id)
     if job.state == Job.State.CANCELLED:
@@ -582,24 +590,6 @@ def download_wait(*, start: DownloadStart, timeout: float | None = None) -> Loca
     if not job.is_finished:
         raise DownloadFailed(f"download of {start.source}/{start.model_id} still running", job_id=str(job.id))
     raise DownloadFailed(f"download failed: {job.error}", job_id=str(job.id))
-
-
-def job_wait(*, job_id: str, timeout: float | None = None) -> Job:
-    """Block until the job finishes (or `timeout` seconds pass), woken by its events, not by polling."""
-
-    async def until_finished() -> None:
-        async for item in jobs.job_event_stream(job_id=job_id):
-            if item is not None and item[0] in jobs.FINAL_EVENTS.values():
-                return
-
-    async def bounded() -> None:
-        try:
-            await asyncio.wait_for(until_finished(), timeout)
-        except TimeoutError:
-            pass
-
-    async_to_sync(bounded)()
-    return jobs.job_get(job_id=job_id)
 
 
 def download_payload(model: LocalModel) -> dict[str, Any]:

@@ -1,6 +1,14 @@
+from django.core.validators import RegexValidator
 from django.db import models
 
 from apps.core.validation import header_value_validate
+
+# A node's name is a path segment of its URLs (/api/v1/nodes/{name}): no '/', '?', '#' or spaces.
+node_name_validate = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z",
+    "must be letters, digits, '.', '_' and '-', starting with a letter or digit (it is part of the node's URLs)",
+    code="invalid_node_name",
+)
 
 
 class Category(models.TextChoices):
@@ -82,7 +90,7 @@ class Node(models.Model):
         UNREACHABLE = "unreachable", "Unreachable"
         ERROR = "error", "Error"
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[node_name_validate])
     url = models.URLField(blank=True, help_text="Base URL of its node surface, e.g. http://10.0.0.5:8787.")
     api_key = models.CharField(
         max_length=200,

@@ -179,7 +179,7 @@ def nodes_poll(*, names: list[str] | None = None) -> list[Node]:
 def nodes_poll_summary(*, names: list[str] | None = None) -> dict[str, Any]:
     """Poll and sum up by status: what the schedule and the admin's "poll now" job return."""
     polled = nodes_poll(names=names)
-    jobs.progress(len(polled), len(polled), message=f"polled {len(polled)} node(s)")
+    jobs.progress(len(polled), len(polled), **jobs.JobProgress(message=f"polled {len(polled)} node(s)"))
     return {node.name: node.status for node in polled}
 
 
@@ -373,34 +373,3 @@ def _record_failure(node: Node, status: str, error: str) -> None:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-
-
-# --- the poll schedule ----------------------------------------------------------------------------
-
-POLL_SCHEDULE_NAME = "nodes.poll"
-POLL_SCHEDULE_FUNC = "apps.nodes.tasks.poll_scheduled"
-_SCHEDULE_LOCK_ID = 0x6E6F646573  # "nodes": one process at a time reconciles the schedule
-
-
-def poll_schedule_ensure() -> Any:
-    """Make the django-q2 schedule match MODELYARD_NODES_POLL_MINUTES (0 removes it). Idempotent."""
-    from django.db import connection
-    from django_q.models import Schedule
-
-    minutes = settings.MODELYARD_NODES_POLL_MINUTES
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULE_LOCK_ID])
-        existing = list(Schedule.objects.filter(name=POLL_SCHEDULE_NAME).order_by("pk"))
-        keep = existing[0] if existing and minutes > 0 else None
-        Schedule.objects.filter(pk__in=[s.pk for s in existing if s is not keep]).delete()
-        if minutes <= 0:
-            return None
-        wanted = {"func": POLL_SCHEDULE_FUNC, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1}
-        if keep is None:
-            return Schedule.objects.create(name=POLL_SCHEDULE_NAME, next_run=timezone.now(), **wanted)
-        if any(getattr(keep, key) != value for key, value in wanted.items()):
-            for key, value in wanted.items():
-                setattr(keep, key, value)
-            keep.save()
-        return keep

@@ -1,18 +1,9 @@
-"""Worker start-up: keep the cluster poll schedule in step with MODELYARD_NODES_POLL_MINUTES."""
+"""Worker start-up: keep the cluster poll scheduled at MODELYARD_NODES_POLL_MINUTES (0: off)."""
 
-import logging
+from apps.core.schedules import schedule_on_worker_start
 
-from django.dispatch import receiver
-from django_q.signals import post_spawn
-
-logger = logging.getLogger(__name__)
-
-
-@receiver(post_spawn)
-def ensure_poll_schedule(sender: object, proc_name: str, **kwargs: object) -> None:
-    from apps.nodes.services import poll_schedule_ensure
-
-    try:
-        poll_schedule_ensure()
-    except Exception:  # a worker must start even when the schedule cannot be written
-        logger.exception("could not reconcile the node poll schedule")
+ensure_poll_schedule = schedule_on_worker_start(
+    name="nodes.poll",
+    func="apps.nodes.tasks.poll_scheduled",
+    minutes_setting="MODELYARD_NODES_POLL_MINUTES",
+)

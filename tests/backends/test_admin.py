@@ -49,3 +49,12 @@ def test_workers_keep_the_sync_schedule_at_the_configured_interval(settings):
     schedule = Schedule.objects.get(name="backends.sync")
     assert (schedule.func, schedule.minutes, Schedule.objects.count()) == ("apps.backends.tasks.sync_backends", 5, 1)
     assert Backend.objects.count() == 0
+
+
+def test_zero_sync_minutes_switches_the_sync_schedule_off(settings):
+    schedule_backend_sync(sender="django_q", proc_name="Process-1")
+    settings.MODELYARD_BACKEND_SYNC_MINUTES = 0
+
+    schedule_backend_sync(sender="django_q", proc_name="Process-2")
+
+    assert not Schedule.objects.filter(name="backends.sync").exists()

@@ -192,19 +192,17 @@ def test_a_backend_answering_5xx_mid_run_fails_over(server, runtime, fakes):
     assert response.json()["response"] == "[steady/llama3:8b] you said: still there?"
 
 
-def test_no_backend_for_a_model_is_a_503_naming_the_model(server, runtime, fakes):
+def test_no_backend_for_a_model_is_a_404_naming_the_model(server, runtime, fakes):
     runtime.wait_synced(runtime.backend(fakes("ollama", name="lonely"), type="ollama"))
 
-    with pytest.raises(openai.InternalServerError, match="'no-such-model'"):
+    with pytest.raises(openai.NotFoundError, match="'no-such-model'") as error:
         openai_client(server).chat.completions.create(
             model="no-such-model", messages=[{"role": "user", "content": "x"}]
         )
+    assert (error.value.code, error.value.type) == ("model_not_found", "invalid_request_error")
     response = runtime.http.post("/execute", json={"prompt": "x", "model_name": "no-such-model"})
-    assert response.status_code == 503
-    assert response.json() == {
-        "error": "no backend in any backend (no pools are defined) has model 'no-such-model'",
-        "model": "no-such-model",
-    }
+    assert response.status_code == 404
+    assert response.json() == {"error": "no backend has model 'no-such-model'", "model": "no-such-model"}
 
 
 def test_execute_and_embed_use_the_default_models(server, runtime, fakes):
@@ -553,6 +551,12 @@ INVALID_CHATS = [
     ),
     ({"model": "m", "messages": [USER], "n": 2}, "n", "invalid_value", "Ensure this value is less than or equal to 1."),
     (
+        {"model": "m", "messages": [USER], "stop": [1]},
+        "stop[0]",
+        "invalid_type",
+        "expected a string, but got an integer instead",
+    ),
+    (
         {"model": "m", "messages": [USER], "stop": 5},
         "stop",
         "invalid_type",
@@ -649,13 +653,7 @@ INVALID_EMBEDDINGS = [
         "expected a string, an array of strings, an array of integers or an array of integer arrays, "
         "but got an integer instead",
     ),
-    (
-        {"model": "e", "input": ["a", 1]},
-        "input",
-        "invalid_type",
-        "expected a string, an array of strings, an array of integers or an array of integer arrays, "
-        "but got an array instead",
-    ),
+    ({"model": "e", "input": ["a", 1]}, "input[1]", "invalid_type", "expected a string, but got an integer instead"),
     ({"model": "e", "input": []}, "input", "invalid_value", "must not be empty, nor hold an empty input"),
     ({"model": "e", "input": ""}, "input", "invalid_value", "must not be empty, nor hold an empty input"),
     (

@@ -4,7 +4,7 @@ import pytest
 from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
 
 from apps.backends import routing, services
-from apps.core.errors import Unavailable
+from apps.backends.routing import ModelNotFound
 from tests.fakes.backends_ollama import FakeOllama
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,8 +35,8 @@ def test_model_embed_returns_one_vector_per_input(two_backends):
     assert [len(vector) for vector in vectors] == [32, 32, 32]
 
 
-def test_a_model_no_backend_has_is_unavailable(two_backends):
-    with pytest.raises(Unavailable, match="'missing:1b'"):
+def test_a_model_no_backend_has_is_not_found(two_backends):
+    with pytest.raises(ModelNotFound, match="^no backend has model 'missing:1b'$"):
         services.model_chat(model="missing:1b", messages=[{"role": "user", "content": "hi"}])
 
 

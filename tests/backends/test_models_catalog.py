@@ -92,7 +92,19 @@ def test_an_unknown_cache_provider_is_400(client, stored):
     response = client.get("/v1/models", {"provider": "ollama"})
 
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("unknown provider 'ollama'; use 'universal' or one of ")
+    assert response.json() == {"detail": "unknown provider 'ollama'; use 'universal' or one of huggingface, local"}
+
+
+def test_provider_local_is_the_models_cache_view_of_imported_models(client, stored, settings):
+    folder = layout.model_dir("local", "my-import")
+    folder.mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(b"\0" * 1000)
+    imported = modelstore.local_model_record(source="local", model_id="my-import")
+
+    response = client.get("/v1/models", {"provider": "local"})
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"object": "list", "data": [modelstore.cache_entry(imported)]}
 
 
 def test_with_pools_only_what_a_pool_can_route_is_listed(client, ollama):
@@ -138,9 +150,9 @@ def test_the_openai_client_retrieves_a_model_by_an_id_with_slashes_and_colons(cl
         client_openai.models.retrieve("acme/missing")
     assert missing.value.body == {
         "message": "model 'acme/missing' not found: no pool can route it and it is not in the model store",
-        "type": "not_found_error",
+        "type": "invalid_request_error",
         "param": None,
-        "code": 404,
+        "code": "model_not_found",
     }
 
 

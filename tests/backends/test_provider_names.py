@@ -4,8 +4,8 @@ valid ones; a known one that no backend in scope has says exactly that."""
 import pytest
 
 from apps.backends import services
-from apps.backends.routing import Route, RoutingTable, candidates
-from apps.core.errors import Invalid, NotFound, Unavailable
+from apps.backends.routing import ModelNotFound, Route, RoutingTable, candidates
+from apps.core.errors import Invalid, NotFound
 from tests.fakes.backends_ollama import FakeOllama
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_routing")]
@@ -135,7 +135,7 @@ def test_routing_refuses_an_unknown_backend_type():
 def test_routing_names_the_type_when_its_backends_lack_the_model():
     registry = no_pools(route("a", "m:1"), route("b", "other:1", type="vllm"))
 
-    with pytest.raises(Unavailable, match=r"no vllm backend in any backend \(no pools are defined\) has model 'm:1'"):
+    with pytest.raises(ModelNotFound, match=r"^no vllm backend has model 'm:1'$"):
         candidates(registry, "m:1", backend_type="vllm")
     with pytest.raises(NotFound, match="no backend of type 'openai' is registered"):
         candidates(registry, "m:1", backend_type="openai")

@@ -81,7 +81,7 @@ def test_provider_for_builds_the_adapter_of_each_registered_type():
 
 
 def test_provider_for_an_unknown_type_is_invalid():
-    with pytest.raises(Invalid, match="unknown provider type 'tgi': expected one of ollama, openai, vllm"):
+    with pytest.raises(Invalid, match="unknown provider 'tgi': use one of ollama, openai, vllm"):
         provider_for("tgi", base_url="http://127.0.0.1:9")
 
 

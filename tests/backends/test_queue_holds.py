@@ -57,6 +57,19 @@ def test_cancelling_by_model_holds_it_on_every_backend(client, wanted):
     assert active_pulls() == []
 
 
+def test_cancelling_running_pulls_again_counts_only_what_this_call_cancelled(client, wanted):
+    # Running pulls stop at their worker's next check: until then they are still active.
+    Job.objects.filter(kind=downloads.PULL_KIND).update(state=Job.State.STARTED)
+
+    first = client.delete("/queue/cancel?model=big:70b")
+    again = client.delete("/queue/cancel?model=big:70b")
+
+    assert (first.status_code, first.json()) == (200, f"2 download(s) cancelled; {HELD}")
+    assert (again.status_code, again.json()) == (200, "0 download(s) cancelled")
+    running = Job.objects.filter(kind=downloads.PULL_KIND, state=Job.State.STARTED)
+    assert [job.cancel_requested for job in running] == [True, True]
+
+
 def test_cancelling_by_url_holds_only_that_backends_pulls(client, wanted):
     held, other = wanted["backends"]
 

@@ -3,8 +3,8 @@
 import pytest
 
 from apps.backends import routing
-from apps.backends.routing import Route, RoutingTable, candidates
-from apps.core.errors import NotFound, Unavailable
+from apps.backends.routing import ModelNotFound, Route, RoutingTable, candidates
+from apps.core.errors import NotFound
 
 
 def route(name: str, *models: str, pools: tuple[str, ...] = (), type: str = "ollama") -> Route:
@@ -63,9 +63,9 @@ def test_with_pools_a_model_in_no_pool_is_not_found():
         candidates(registry, "llama3:8b")
 
 
-def test_no_backend_with_the_model_is_unavailable_naming_the_model_and_pools():
+def test_no_backend_with_the_model_is_not_found_naming_the_model_and_pools():
     registry = table(route("a", "phi3:mini", pools=("p1",)), model_pools={"llama3:8b": ("p1",)})
-    with pytest.raises(Unavailable, match=r"no backend in pool\(s\) pool-p1 has model 'llama3:8b'"):
+    with pytest.raises(ModelNotFound, match=r"^no backend in pool\(s\) pool-p1 has model 'llama3:8b'$"):
         candidates(registry, "llama3:8b")
 
 

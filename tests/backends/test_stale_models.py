@@ -92,7 +92,8 @@ def test_a_model_gone_from_every_backend_is_404_naming_each(client):
         "error": "no backend has model 'm:7b' any more: only: model 'm:7b' not found",
         "model": "m:7b",
     }
-    assert again.status_code == 503  # routing knows now: no backend has it (a pull may be coming)
+    # Routing knows now: no backend has it, so it is simply not there (404), not a failure to retry (503).
+    assert (again.status_code, again.json()) == (404, {"error": "no backend has model 'm:7b'", "model": "m:7b"})
     assert models_of(backend) == []
 
 
@@ -105,8 +106,8 @@ def test_a_client_error_from_a_backend_does_not_count_against_it(client, setting
 
     assert [answer.status_code for answer in answers] == [400, 400, 400]
     assert answers[0].json() == {
-        "error": 'backend strict refused the request: "nomic-embed-text" does not support chat'
-    }
+        "error": 'backend strict refused the request: "nomic-embed-text:latest" does not support chat'
+    }  # sent under the name the backend reported, as every request is
     assert len(strict.requests_to("/api/generate")) == 3  # never skipped for a cool-down
     assert str(backend.id) not in routing._failures
     assert models_of(backend) == ["nomic-embed-text:latest"]  # a refusal does not touch its state

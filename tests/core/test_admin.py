@@ -69,3 +69,28 @@ def test_jobs_cannot_be_added_by_hand(admin_client):
 def test_job_payload_is_what_the_api_returns(client):
     job = make_job(progress={"bytes": 10})
     assert client.get(f"/api/v1/jobs/{job.pk}").json() == jobs.job_payload(job)
+
+
+def test_the_cancel_action_reports_how_many_jobs_and_child_jobs_it_stopped(admin_client):
+    parent = make_job(state=Job.State.STARTED, worker="elsewhere:1")
+    make_job(parent=parent)
+    make_job(parent=parent)
+    done = make_job(state=Job.State.SUCCESS)
+
+    response = admin_client.post(
+        "/admin/core/job/", {"action": "cancel_jobs", "_selected_action": [parent.pk, done.pk]}, follow=True
+    )
+
+    messages = [str(message) for message in response.context["messages"]]
+    assert messages == ["Asked 1 job(s) and 2 child job(s) to stop; finished jobs were left alone."]
+
+
+def test_a_job_page_shows_its_log_lines_and_its_parent(admin_client):
+    parent = make_job(kind="projects.dataset_run")
+    job = make_job(parent=parent, log=[{"at": "2026-01-01T00:00:00Z", "line": "parsed report.pdf: 12 pages"}])
+
+    page = admin_client.get(f"/admin/core/job/{job.pk}/change/")
+
+    assert page.status_code == 200
+    assert b"parsed report.pdf: 12 pages" in page.content
+    assert b"projects.dataset_run" in page.content

@@ -1,10 +1,14 @@
-"""core.events: publishing to channel-layer groups and subscribing to them."""
+"""core.events: publishing to channel-layer groups and subscribing to them; a job's event stream."""
 
 import asyncio
+import time
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
-from apps.core import events
+from apps.core import events, jobs
+from apps.core.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "channels_postgres"])
 
@@ -31,19 +35,100 @@ def test_the_channel_layer_check_passes_every_time():
     assert [events.channel_layer_check() for _ in range(3)] == ["healthy"] * 3
 
 
-def test_with_keepalive_yields_none_while_the_source_is_slow_and_loses_no_item():
-    from apps.core.sse import with_keepalive
+def terminate_other_connections() -> int:
+    """What a database restart does to this process's channel layer: its listener and pool lose
+    their connections (the test's own connection survives)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
 
-    async def slow_source():
-        yield "first"
-        await asyncio.sleep(0.35)
-        yield "second"
 
-    async def collect():
-        return [item async for item in with_keepalive(slow_source(), interval=0.1)]
+def test_the_channel_layer_reconnects_by_itself_after_losing_its_connections():
+    assert events.channel_layer_check() == "healthy"  # the listener and the pool are connected
 
-    items = asyncio.run(collect())
+    assert terminate_other_connections() >= 1
+    deadline = time.monotonic() + 15
+    results = []
+    while time.monotonic() < deadline:
+        results.append(events.channel_layer_check(timeout=2))
+        if results[-1] == "healthy":
+            break
 
-    assert items[0] == "first" and items[-1] == "second"
-    assert 2 <= items.count(None) <= 4
-    assert [item for item in items if item is not None] == ["first", "second"]
+    assert results[-1] == "healthy", results
+    started = time.monotonic()
+    assert events.channel_layer_check() == "healthy"
+    assert time.monotonic() - started < 1.0  # not the 3 s timeout of a dead listener
+
+
+def test_a_subscriber_that_lost_its_connections_hears_events_again():
+    async def scenario() -> tuple:
+        async with events.subscription("test.restart") as receive:
+            await asyncio.to_thread(terminate_other_connections)
+            delivered, deadline = None, time.monotonic() + 15
+            while delivered is None and time.monotonic() < deadline:
+                await asyncio.to_thread(events.publish, "test.restart", "progress", {"step": 1})
+                delivered = await receive(timeout=1)
+            return delivered
+
+    assert asyncio.run(scenario()) == ("progress", {"step": 1})
+
+
+# --- a job's event stream ---------------------------------------------------------------------------
+
+
+def started_job() -> Job:
+    return Job.objects.create(kind="test.silent", func="tests.fakes.jobs.count_steps", state=Job.State.STARTED)
+
+
+def set_progress_silently(job: Job, current: int, total: int) -> None:
+    """Change the row as a worker would, with no event: as if the event were lost."""
+    Job.objects.filter(pk=job.pk).update(progress_current=current, progress_total=total)
+
+
+def finish(job: Job, *, publish: bool) -> None:
+    Job.objects.filter(pk=job.pk).update(state=Job.State.SUCCESS, result={"ok": True}, finished_at=timezone.now())
+    if publish:
+        jobs.publish_job_event(Job.objects.get(pk=job.pk), "complete")
+
+
+def test_a_job_stream_reads_progress_from_the_row_when_no_event_comes_within_a_second():
+    job = started_job()
+
+    async def scenario() -> tuple[list, float]:
+        stream = jobs.job_event_stream(job_id=str(job.id))
+        received = [await anext(stream)]
+        changed_at = time.monotonic()
+        await asyncio.to_thread(set_progress_silently, job, 1, 2)
+        received.append(await anext(stream))
+        waited = time.monotonic() - changed_at
+        await asyncio.to_thread(finish, job, publish=False)
+        received.extend([item async for item in stream])
+        return received, waited
+
+    received, waited = asyncio.run(scenario())
+
+    assert [name for name, _ in received] == ["state", "progress", "complete"]
+    assert received[1][1]["progress"] == {"current": 1, "total": 2, "percent": 50.0}
+    assert received[1][1]["state"] == "STARTED"
+    assert received[2][1]["state"] == "SUCCESS" and received[2][1]["result"] == {"ok": True}
+    assert waited < 2.5  # about the one-second fallback, not the keep-alive interval
+
+
+def test_a_progress_read_from_the_row_is_not_sent_again_when_its_event_arrives_late():
+    job = started_job()
+
+    async def scenario() -> list:
+        stream = jobs.job_event_stream(job_id=str(job.id))
+        received = [await anext(stream)]
+        await asyncio.to_thread(set_progress_silently, job, 1, 2)
+        received.append(await anext(stream))  # from the row
+        late = await asyncio.to_thread(Job.objects.get, pk=job.pk)
+        await asyncio.to_thread(jobs.publish_job_event, late, "progress")  # the same progress, late
+        await asyncio.to_thread(finish, job, publish=True)
+        received.extend([item async for item in stream])
+        return received
+
+    assert [name for name, _ in asyncio.run(scenario())] == ["state", "progress", "complete"]

@@ -2,6 +2,7 @@
 deep, bodies too large, too many query parameters, text longer than its column. Each is the surface's
 4xx in the surface's error body, on every surface."""
 
+import asyncio
 import json
 
 import pytest
@@ -13,7 +14,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
 
 from apps.core.validation import INT32_MAX
-from project.surfaces import SURFACES
+from project.surfaces import PLATFORM, SURFACES
 from tests.core.test_errors import call
 
 pytestmark = pytest.mark.django_db
@@ -297,3 +298,61 @@ def test_a_provider_api_key_that_no_header_can_carry_is_400_in_the_runtime_shape
     assert response.json() == {
         "error": "invalid request: apiKey: must be printable ASCII (it is sent as an HTTP header value)"
     }
+
+
+async def asgi_post_chunked(path: str, body: bytes) -> tuple[int, dict]:
+    """POST `body` to the platform through the ASGI application as a chunked request (no
+    Content-Length), the way httpx sends a generator body."""
+    from django.core.asgi import get_asgi_application
+
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # the client stays connected until the answer
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", PLATFORM.port),
+    }
+    await get_asgi_application()(scope, receive, send)
+    status = next(message["status"] for message in sent if message["type"] == "http.response.start")
+    content = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return status, json.loads(content)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_without_content_length_is_read_not_taken_for_empty():
+    body = json.dumps({"prompt": "hi", "model_name": "bar-chat:latest", "model_provider": "frob"}).encode()
+
+    status, answer = async_to_sync(asgi_post_chunked)("/execute", body)
+
+    assert status == 400
+    assert answer == {
+        "error": "invalid request: model_provider: unknown provider 'frob': use one of ollama, openai, vllm"
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_past_the_limit_is_413(settings):
+    settings.MODELYARD_MAX_BODY_BYTES = 100
+
+    status, answer = async_to_sync(asgi_post_chunked)("/execute", json.dumps({"prompt": "x" * 200}).encode())
+
+    assert status == 413
+    assert answer == {"error": "request body too large: at most 100 bytes"}

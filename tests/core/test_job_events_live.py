@@ -101,3 +101,18 @@ def test_the_job_list_and_detail_show_jobs_over_http(modelyard_server):
     assert [item["id"] for item in listing["results"]] == [str(job.id)]
     assert detail["state"] == "SUCCESS"
     assert detail["progress"] == {"current": 1, "total": 1, "percent": 100.0, "message": "step 1 of 1"}
+
+
+def test_progress_saved_without_any_event_still_reaches_the_stream_within_a_second(modelyard_server):
+    job = jobs.job_enqueue(
+        kind="test.silent", func="tests.fakes.jobs.silent_steps", params={"steps": 3, "pause_s": 1.5}
+    )
+
+    events = read_events(f"{modelyard_server.url}/api/v1/jobs/{job.id}/events")
+
+    names = [name for _, name, _ in events]
+    assert names[0] == "state" and names[-1] == "complete"
+    # Steps 1 and 2 come from the row, 1.5 s apart; the last one with the final event right after it.
+    progress = [data["progress"]["current"] for _, name, data in events if name == "progress"]
+    assert progress == [1, 2]
+    assert events[-1][2]["progress"]["current"] == 3 and events[-1][2]["result"] == {"steps": 3}

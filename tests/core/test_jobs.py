@@ -1,13 +1,15 @@
-"""core.jobs: enqueue, run, progress, cancel, failure, and recovery of jobs whose worker died."""
+"""core.jobs: enqueue, run, progress, cancel reports, failure, and recovery of jobs whose worker died."""
 
 import socket
 import subprocess
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from apps.core import jobs
-from apps.core.errors import Conflict, NotFound
+from apps.core.errors import NotFound
 from apps.core.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,12 +106,35 @@ def test_a_running_job_stops_at_its_next_check_when_cancelled():
     assert (job.state, job.error, job.progress_current) == (Job.State.CANCELLED, "cancelled while running", 1)
 
 
-def test_cancelling_a_finished_job_is_a_conflict():
+def test_cancelling_a_finished_job_reports_already_completed_and_changes_nothing():
     job = enqueue("count_steps", steps=1, pause_s=0)
     jobs.job_run(job_id=str(job.id))
 
-    with pytest.raises(Conflict):
-        jobs.job_cancel(job_id=str(job.id))
+    report = jobs.job_cancel(job_id=str(job.id))
+
+    assert (report.outcome, report.cancelled, report.already_completed) == ("already_completed", False, True)
+    job.refresh_from_db()
+    assert (job.state, job.cancel_requested) == (Job.State.SUCCESS, False)
+
+
+def test_cancelling_a_cancelled_job_again_reports_already_cancelled():
+    job = enqueue("count_steps", steps=1, pause_s=0)
+    first = jobs.job_cancel(job_id=str(job.id))
+
+    again = jobs.job_cancel(job_id=str(job.id))
+
+    assert (first.outcome, first.cancelled) == ("cancelled", True)
+    assert (again.outcome, again.cancelled, again.already_cancelled) == ("already_cancelled", True, True)
+
+
+def test_cancelling_a_running_job_reports_cancelled_and_asks_it_to_stop():
+    job = enqueue("count_steps", steps=1, pause_s=0)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.STARTED, worker=jobs.worker_name(), attempts=1)
+
+    report = jobs.job_cancel(job_id=str(job.id))
+
+    assert report.outcome == "cancelled"
+    assert (report.job.state, report.job.cancel_requested) == (Job.State.STARTED, True)
 
 
 def test_an_unknown_job_is_not_found():
@@ -160,3 +185,142 @@ def test_a_job_of_a_live_worker_is_left_alone():
     assert jobs.jobs_recover_orphans() == []
     job.refresh_from_db()
     assert job.state == Job.State.STARTED
+
+
+def test_a_job_log_keeps_its_last_200_lines_in_order_and_the_api_shows_them(client):
+    job = enqueue("log_lines", count=205)
+
+    jobs.job_run(job_id=str(job.id))
+
+    job.refresh_from_db()
+    assert [entry["line"] for entry in job.log] == [f"line {number}" for number in range(6, 206)]
+    body = client.get(f"/api/v1/jobs/{job.id}").json()
+    assert body["log"][0]["line"] == "line 6" and body["log"][-1]["line"] == "line 205"
+    assert set(body["log"][0]) == {"at", "line"}
+
+
+def test_a_log_line_outside_a_job_is_not_an_error():
+    jobs.log("nobody to log to")
+
+
+def run_group(children: list[str]) -> tuple[Job, list[Job]]:
+    parent = enqueue("fan_out", children=children)
+    jobs.job_run(job_id=str(parent.id))
+    parent.refresh_from_db()
+    return parent, list(Job.objects.filter(parent=parent).order_by("owner_ref"))
+
+
+def test_a_parent_waits_for_its_children_and_counts_them_as_its_progress():
+    parent, children = run_group(["a", "b"])
+
+    assert (parent.state, parent.worker, parent.result) == (Job.State.STARTED, "", {"children": 2})
+    assert (parent.progress_current, parent.progress_total) == (0, 2)
+    assert parent.progress["message"] == "waiting for 2 child job(s)"
+
+    jobs.job_run(job_id=str(children[0].id))
+    parent.refresh_from_db()
+    assert (parent.state, parent.progress_current, parent.progress_total) == (Job.State.STARTED, 1, 2)
+
+    jobs.job_run(job_id=str(children[1].id))
+    parent.refresh_from_db()
+    assert (parent.state, parent.progress_current, parent.percent) == (Job.State.SUCCESS, 2, 100.0)
+    assert jobs.job_payload(children[0])["parent_id"] == str(parent.id)
+
+
+def test_a_parent_fails_when_a_child_failed_naming_how_many():
+    parent, children = run_group(["a", "bad-b"])
+    for child in children:
+        jobs.job_run(job_id=str(child.id))
+
+    parent.refresh_from_db()
+    assert (parent.state, parent.error) == (Job.State.FAILURE, "1 of 2 child job(s) failed")
+
+
+def test_cancelling_a_parent_cancels_its_pending_children_and_asks_running_ones_to_stop():
+    parent, (first, second) = run_group(["a", "b"])
+    Job.objects.filter(pk=first.pk).update(state=Job.State.STARTED, worker="elsewhere:1", attempts=1)
+
+    report = jobs.job_cancel(job_id=str(parent.id))
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (report.outcome, report.pending_children_cancelled, report.running_children_at_cancel) == (
+        "cancelled",
+        1,
+        1,
+    )
+    assert report.job.state == Job.State.CANCELLED
+    assert (first.state, first.cancel_requested) == (Job.State.STARTED, True)
+    assert (second.state, second.error) == (Job.State.CANCELLED, "cancelled with its parent")
+
+
+def test_a_child_of_a_cancelled_parent_never_runs():
+    parent, (child,) = run_group(["a"])
+    Job.objects.filter(pk=parent.pk).update(cancel_requested=True)
+
+    jobs.job_run(job_id=str(child.id))
+
+    child.refresh_from_db()
+    assert (child.state, child.attempts) == (Job.State.CANCELLED, 0)
+
+
+def test_delete_of_a_finished_job_over_http_is_still_409_with_its_state(client):
+    job = enqueue("count_steps", steps=1, pause_s=0)
+    jobs.job_run(job_id=str(job.id))
+
+    response = client.delete(f"/api/v1/jobs/{job.id}")
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"job {job.id} already finished (SUCCESS)", "state": "SUCCESS"}
+
+
+def test_delete_of_a_pending_job_over_http_is_200_with_the_cancelled_job(client):
+    job = enqueue("count_steps", steps=1, pause_s=0)
+
+    response = client.delete(f"/api/v1/jobs/{job.id}")
+
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["state"]) == (str(job.id), "CANCELLED")
+
+
+def test_the_jobs_list_filters_the_children_of_a_parent(client):
+    parent, children = run_group(["a", "b"])
+    enqueue("count_steps", steps=1, pause_s=0)  # not a child
+
+    body = client.get("/api/v1/jobs/", {"parent_id": str(parent.id)}).json()
+
+    assert sorted(item["id"] for item in body["results"]) == sorted(str(child.id) for child in children)
+
+
+def test_job_wait_returns_a_finished_job_at_once():
+    job = enqueue("count_steps", steps=1, pause_s=0)
+    jobs.job_run(job_id=str(job.id))
+
+    assert jobs.job_wait(job_id=str(job.id), timeout=5).state == Job.State.SUCCESS
+
+
+def test_job_wait_requeues_a_job_whose_worker_went_silent_instead_of_waiting_on_it(settings):
+    settings.MODELYARD_JOB_STALE_S = 60
+    job = enqueue("count_steps", steps=1, pause_s=0)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.STARTED, attempts=1, worker="elsewhere:1", started_at=long_ago, heartbeat_at=long_ago
+    )
+
+    waited = jobs.job_wait(job_id=str(job.id), timeout=7)
+
+    assert (waited.state, waited.worker) == (Job.State.PENDING, "")  # back in the queue for a live worker
+
+
+def test_a_parent_whose_children_ended_before_its_function_returned_ends_with_them():
+    parent = enqueue("fan_out_already_done", children=["a", "bad-b"])
+
+    jobs.job_run(job_id=str(parent.id))
+
+    parent.refresh_from_db()
+    assert (parent.state, parent.error, parent.progress_current, parent.progress_total) == (
+        Job.State.FAILURE,
+        "1 of 2 child job(s) failed",
+        2,
+        2,
+    )

@@ -2,7 +2,8 @@
 
 `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` (one JSON, or SSE chunks
 with `choices[0].delta` ending in `data: [DONE]`, `stream_options.include_usage` honoured),
-`POST /v1/embeddings` (floats, or base64 as the `openai` package asks by default). With
+`POST /v1/embeddings` (floats, or base64 as the `openai` package asks by default; `dimensions`
+as OpenAI takes it: for `text-embedding-3-*` models only, up to the model's width). With
 `api_key` set, a missing or wrong bearer key is a 401. Errors use OpenAI's body
 `{"error": {"message", "type", "param", "code"}}`.
 
@@ -347,9 +348,14 @@ class FakeOpenAI(FakeHTTPServer):
         encoding = body.get("encoding_format") or "float"
         if encoding not in {"float", "base64"}:
             return self.error_response(400, f"invalid encoding_format {encoding!r}")
+        dimensions = body.get("dimensions", self.embedding_dim)
+        if dimensions != self.embedding_dim and not model.name.startswith("text-embedding-3"):
+            return self.error_response(400, "This model does not support specifying dimensions.")
+        if not isinstance(dimensions, int) or not 1 <= dimensions <= self.embedding_dim:
+            return self.error_response(400, f"dimensions must be an integer from 1 to {self.embedding_dim}")
         data = []
         for index, text in enumerate(texts):
-            vector: Any = embedding_for(text, self.embedding_dim)
+            vector: Any = embedding_for(text, dimensions)
             if encoding == "base64":
                 vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
             data.append({"object": "embedding", "index": index, "embedding": vector})

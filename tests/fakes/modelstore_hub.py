@@ -21,7 +21,7 @@ from django.db import connection
 from tests.fakes.modelstore_repos import build_gguf_repo, build_safetensors_repo, build_tiny_llama
 from tests.fakes.servers import ROOT, LiveServer, database_env, database_url, start_live_server
 
-HUB_KEY = "hub-test-key"
+HUB_KEY = "hub-test-key-0123456789"
 LLAMA = "acme/tiny-llama"
 GGUF = "tiny-org/tiny-gguf-GGUF"
 ENCODER = "tiny-org/tiny-encoder"

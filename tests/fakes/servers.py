@@ -104,3 +104,15 @@ def process_tree(pid: int) -> list[psutil.Process]:
         return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+
+
+def embedded_database_restart() -> None:
+    """`pg_ctl -m fast stop` of the test session's embedded PostgreSQL, then start it again at once:
+    every connection of every process (this one's too) is cut, as an operator's restart does."""
+    from django.db import connections
+
+    from apps.core import embedded_postgres
+
+    connections.close_all()
+    embedded_postgres.stop(settings.EMBEDDED_PGDATA)
+    embedded_postgres.ensure_running(settings.EMBEDDED_PGDATA, on_demand=True)

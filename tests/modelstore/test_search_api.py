@@ -89,7 +89,7 @@ def test_an_unknown_source_is_400(client, hub_store):
     response = client.get("/api/v1/search", {"source": "civitai"})
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "unknown source 'civitai'; available: huggingface"}
+    assert response.json() == {"detail": "unknown source 'civitai': use one of huggingface"}
 
 
 def test_a_malformed_size_filter_is_422(client, hub_store):

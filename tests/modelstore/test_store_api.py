@@ -300,5 +300,5 @@ def test_the_models_cache_delete_refuses_an_unknown_provider(client, stored):
     response = client.delete("/v1/models/org/model?provider=ollama")
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "unknown provider 'ollama'; use 'universal' or one of huggingface"}
+    assert response.json() == {"detail": "unknown provider 'ollama'; use 'universal' or one of huggingface, local"}
     assert Path(model.path).exists()

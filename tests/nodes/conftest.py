@@ -107,13 +107,13 @@ def second_node(
 def secured_node(
     django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NodeServer]:
-    """worker-3: a node surface that wants the API key `worker-3-key`."""
+    """worker-3: a node surface that wants the API key `worker-3-key-0123456789`."""
     with django_db_blocker.unblock():
         server = start_node_server(
             tmp_path_factory.mktemp("worker-3"),
             name="worker-3",
             hardware=LAPTOP_16GB,
-            MODELYARD_API_KEY="worker-3-key",
+            MODELYARD_API_KEY="worker-3-key-0123456789",
         )
     yield server
     stop_node_server(server)

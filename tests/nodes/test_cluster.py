@@ -95,7 +95,7 @@ def test_a_node_that_is_down_is_listed_as_unreachable_and_never_breaks_the_list(
 def test_a_node_behind_an_api_key_is_polled_with_its_key(client, catalog, secured_node):
     without_key = register(client, url=secured_node.url, name="worker-3-nokey").json()
     Node.objects.filter(name="worker-3-nokey").delete()
-    with_key = register(client, url=secured_node.url, api_key="worker-3-key").json()
+    with_key = register(client, url=secured_node.url, api_key="worker-3-key-0123456789").json()
 
     assert without_key["status"] == "error"
     assert "GET /api/v1/system answered 401" in without_key["last_error"]

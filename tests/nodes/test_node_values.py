@@ -76,3 +76,20 @@ def test_a_node_saved_with_a_non_ascii_key_before_keys_were_checked_polls_as_an_
         "its api_key is not printable ASCII and cannot be sent; edit the node",
     )
     assert listed.status_code == 200
+
+
+@pytest.mark.parametrize("name", ["bad/name", "a?b#c", "two words", "-dash-first", "ünï"])
+def test_a_name_that_cannot_be_a_url_path_segment_is_422_and_no_node_is_created(client, dead_url, name):
+    response = register(client, url=dead_url, name=name)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "name"]
+    assert response.json()["detail"][0]["type"] == "invalid_node_name"
+    assert not Node.objects.filter(name=name).exists()
+
+
+def test_the_service_holds_names_to_the_same_rule(dead_url):
+    with pytest.raises(Invalid, match=r"invalid node: name: must be letters, digits"):
+        services.node_register(url=dead_url, name="bad/name")
+
+    assert not Node.objects.filter(is_local=False).exists()

@@ -12,7 +12,9 @@ from django.core.validators import RegexValidator
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
+from apps.backends.routing import ModelNotFound
 from apps.core.error_handlers import api_exception_handler, field_errors
+from apps.core.errors import DomainError
 from apps.core.validation import INT64_MAX, INT64_MIN, BoundedIntegerField
 
 # OpenAI's names for functions and json_schema formats.
@@ -31,6 +33,8 @@ TOOL_CHOICE_MODES = ("none", "auto", "required")
 # Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: other specs have fields named "type" too.
 TOOL_TYPES = ("function",)
 RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
+# Past any embedding model's width (the largest have a few thousand), well within what a backend checks.
+MAX_EMBEDDING_DIMENSIONS = 65536
 # OpenAI's error codes for our validation codes.
 ERROR_CODES = {
     "required": "missing_required_parameter",
@@ -261,13 +265,26 @@ class ToolChoiceField(serializers.JSONField):
         return data
 
 
+def items_error(items: list, expected: str, is_valid: Any) -> serializers.ValidationError | None:
+    """The error naming the first item of `items` that is not `expected` (`stop[1]`), or None."""
+    for index, item in enumerate(items):
+        if not is_valid(item):
+            return serializers.ValidationError({index: type_error(expected, item).detail}, code="invalid_type")
+    return None
+
+
 class StopField(serializers.JSONField):
-    """A string or a list of strings."""
+    """A string or a list of strings; a wrong item is named by its index (`stop[0]`)."""
 
     def to_internal_value(self, data: Any) -> str | list[str]:
-        if isinstance(data, str) or (isinstance(data, list) and all(isinstance(item, str) for item in data)):
+        if isinstance(data, str):
             return data
-        raise type_error("a string or an array of strings", data)
+        if not isinstance(data, list):
+            raise type_error("a string or an array of strings", data)
+        error = items_error(data, "a string", lambda item: isinstance(item, str))
+        if error is not None:
+            raise error
+        return data
 
 
 class StreamOptionsSerializer(serializers.Serializer):
@@ -335,26 +352,54 @@ class ChatCompletionResponseSerializer(serializers.Serializer):
 class EmbeddingInputField(serializers.JSONField):
     """A string, a list of strings, a list of token ids, or a list of token-id lists; non-empty.
 
-    Always returned as a list of inputs: texts, or token-id lists.
+    Always returned as a list of inputs: texts, or token-id lists. The first item says which kind
+    of list it is; an item of another kind is named by its index (`input[1]`, `input[1][0]`).
     """
+
+    EXPECTED = "a string, an array of strings, an array of integers or an array of integer arrays"
+    TOKEN = "a token id (an integer from 0)"
 
     def to_internal_value(self, data: Any) -> list[str] | list[list[int]]:
         if isinstance(data, str):
             data = [data]
-        elif is_tokens(data):
-            data = [data]
-        if not isinstance(data, list) or not (all(isinstance(item, str) for item in data) or all(map(is_tokens, data))):
-            raise type_error("a string, an array of strings, an array of integers or an array of integer arrays", data)
+        if not isinstance(data, list):
+            raise type_error(self.EXPECTED, data)
+        if data:
+            first = data[0]
+            if isinstance(first, str):
+                error = items_error(data, "a string", lambda item: isinstance(item, str))
+            elif isinstance(first, list):
+                error = self._token_lists_error(data)
+            elif is_token(first):
+                error = items_error(data, self.TOKEN, is_token)
+                data = [data]  # one token list
+            else:
+                error = serializers.ValidationError({0: type_error(self.EXPECTED, first).detail}, code="invalid_type")
+            if error is not None:
+                raise error
         if not data or any(len(item) == 0 for item in data):
             raise serializers.ValidationError("must not be empty, nor hold an empty input")
         return data
 
+    def _token_lists_error(self, data: list) -> serializers.ValidationError | None:
+        error = items_error(data, "an array of token ids", lambda item: isinstance(item, list))
+        if error is not None:
+            return error
+        for index, tokens in enumerate(data):
+            inner = items_error(tokens, self.TOKEN, is_token)
+            if inner is not None:
+                return serializers.ValidationError({index: inner.detail})
+        return None
+
+
+def is_token(value: Any) -> bool:
+    """Whether `value` is a token id: a non-negative integer."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX
+
 
 def is_tokens(value: Any) -> bool:
-    """Whether `value` is a list of token ids (non-negative integers)."""
-    return isinstance(value, list) and all(
-        isinstance(token, int) and not isinstance(token, bool) and 0 <= token <= INT64_MAX for token in value
-    )
+    """Whether `value` is a list of token ids."""
+    return isinstance(value, list) and all(map(is_token, value))
 
 
 class EmbeddingsRequestSerializer(serializers.Serializer):
@@ -363,6 +408,13 @@ class EmbeddingsRequestSerializer(serializers.Serializer):
     model = StringField()
     input = EmbeddingInputField(help_text="A string, a list of strings, a token list or a list of token lists.")
     encoding_format = serializers.ChoiceField(choices=["float", "base64"], required=False, default="float")
+    dimensions = IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_EMBEDDING_DIMENSIONS,
+        help_text="The vectors' length; a backend that cannot give it answers 400.",
+    )
     user = StringField(required=False, allow_blank=True)
 
 
@@ -374,6 +426,39 @@ class EmbeddingsResponseSerializer(serializers.Serializer):
 
 
 # --- errors --------------------------------------------------------------------------------------
+
+# OpenAI's error `type` by HTTP status (its clients pick the exception by status; the type names the kind).
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+# OpenAI's `code` is a string or null: one by status where one fits, else null.
+STATUS_CODES = {
+    401: "invalid_api_key",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    429: "rate_limit_exceeded",
+    500: "server_error",
+    502: "backend_error",
+    503: "service_unavailable",
+    504: "backend_timeout",
+}
+
+
+def error_body(
+    message: str, status: int, *, code: str | None = None, param: str | None = None, error_type: str | None = None
+) -> dict:
+    """OpenAI's error object for every error of the gateway, whichever layer answers it (the views'
+    handler below, core's handlers and middleware through `format_error`)."""
+    if error_type is None:
+        error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code or STATUS_CODES.get(status)}}
 
 
 def parameter_name(location: tuple) -> str:
@@ -395,22 +480,28 @@ def invalid_request_body(detail: object) -> dict:
         param = parameter_name(location)
         messages.append(f"Invalid '{param}': {message}" if param else message)
     location, _message, code = errors[0] if errors else ((), "", "invalid")
-    error = {
-        "message": "; ".join(messages) or "invalid request",
-        "type": "invalid_request_error",
-        "param": parameter_name(location) or None,
-        "code": ERROR_CODES.get(str(code), "invalid_value"),
-    }
-    return {"error": error}
+    return error_body(
+        "; ".join(messages) or "invalid request",
+        400,
+        code=ERROR_CODES.get(str(code), "invalid_value"),
+        param=parameter_name(location) or None,
+    )
 
 
 def openai_exception_handler(exc: Exception, context: dict) -> Response:
-    """Invalid input is OpenAI's 400 with its error object (not the platform's 422); every other
-    error goes through the surface's handler, which renders it with the view's `format_error`."""
+    """Invalid input is OpenAI's 400 with its error object (not the platform's 422); a model no
+    backend has is OpenAI's 404 `model_not_found`; every other error goes through the surface's
+    handler, which renders it with the view's `format_error`."""
+    if isinstance(exc, ModelNotFound):
+        body = error_body(exc.message, 404, code="model_not_found", error_type="invalid_request_error")
+        return Response(body, status=404)
+    if isinstance(exc, DomainError) and exc.fields.get("param"):
+        return Response(
+            error_body(exc.message, exc.status_code, param=str(exc.fields["param"])), status=exc.status_code
+        )
     if isinstance(exc, exceptions.ValidationError):
         return Response(invalid_request_body(exc.detail), status=400)
     if isinstance(exc, exceptions.ParseError):
         message = f"We could not parse the JSON body of your request: {exc.detail}"
-        error = {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_json"}
-        return Response({"error": error}, status=400)
+        return Response(error_body(message, 400, code="invalid_json"), status=400)
     return api_exception_handler(exc, context)

@@ -3,13 +3,13 @@
 from rest_framework import serializers
 
 from apps.backends.models import Backend, Pool, RegisteredModel
-from apps.backends.providers import PROVIDER_TYPES
+from apps.backends.providers import PROVIDER_TYPES, PROVIDERS
 from apps.core.validation import BoundedIntegerField, header_value_validate
 
 
 def provider_type_field(**options: object) -> serializers.ChoiceField:
     """A provider type; an unknown one is refused naming the valid ones."""
-    message = f"unknown provider '{{input}}': use one of {', '.join(PROVIDER_TYPES)}"
+    message = PROVIDERS.unknown_message("{input}")  # DRF fills in {input}: the registry's own message
     return serializers.ChoiceField(choices=PROVIDER_TYPES, error_messages={"invalid_choice": message}, **options)
 
 

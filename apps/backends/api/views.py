@@ -3,7 +3,8 @@
 from collections.abc import Callable
 
 from adrf.views import APIView as AsyncAPIView
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -17,7 +18,7 @@ from apps.backends.api import serializers as s
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.core.schema import ERROR_RESPONSE as ERROR
 from apps.core.schema import RuntimeApi
-from apps.core.sse import EventStreamRenderer, sse_response
+from apps.core.sse import MEDIA_TYPE, EventStreamRenderer, sse_data_response, sse_response
 from apps.core.validation import validated
 from apps.modelstore import services as modelstore
 
@@ -196,8 +197,13 @@ class ModelCatalogDetailView(APIView):
     def format_error(self, message: str, status_code: int) -> dict:
         # OpenAI's clients read OpenAI's error object; the models cache API writes `{"detail": …}`.
         if self.request.method == "GET":
-            return OpenAIApi().format_error(message, status_code)
+            return openai_api.error_body(message, status_code)
         return {"detail": message}
+
+    def get_exception_handler(self) -> Callable[[Exception, dict], Response]:
+        if self.request.method == "GET":
+            return openai_api.openai_exception_handler
+        return super().get_exception_handler()
 
     @extend_schema(
         operation_id="retrieveModel",
@@ -364,9 +370,9 @@ class QueueInProgressView(RuntimeApi, APIView):
         operation_id="inProgress",
         tags=["queue"],
         description="`event: status` lines with Ollama's pull status of every running download.",
-        responses={(200, "text/event-stream"): TEXT, "default": ERROR},
+        responses={(200, MEDIA_TYPE): TEXT, "default": ERROR},
     )
-    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponseBase:
         return sse_response(selectors.pull_status_stream())
 
 
@@ -396,7 +402,7 @@ class DefaultModelView(RuntimeApi, APIView):
         operation_id="defaultModel", tags=["execution"], responses={200: s.DefaultModelSerializer, "default": ERROR}
     )
     def get(self, request: HttpRequest) -> Response:
-        return Response({"modelName": services.default_model_name()})
+        return Response({"modelName": selectors.default_model_name()})
 
 
 class ExecuteView(RuntimeApi, AsyncAPIView):
@@ -439,11 +445,8 @@ class OpenAIApi:
     """Errors as OpenAI writes them, so its clients raise the right exception; invalid input is
     OpenAI's 400 (see `openai_api.openai_exception_handler`)."""
 
-    TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error"}
-
     def format_error(self, message: str, status_code: int) -> dict:
-        error_type = self.TYPES.get(status_code, "api_error" if status_code >= 500 else "invalid_request_error")
-        return {"error": {"message": message, "type": error_type, "param": None, "code": status_code}}
+        return openai_api.error_body(message, status_code)
 
     def get_exception_handler(self) -> Callable[[Exception, dict], Response]:
         return openai_api.openai_exception_handler
@@ -456,22 +459,19 @@ class ChatCompletionsView(OpenAIApi, AsyncAPIView):
         operation_id="createChatCompletion",
         tags=["openai"],
         request=openai_api.ChatCompletionRequestSerializer,
-        responses={200: openai_api.ChatCompletionResponseSerializer, (200, "text/event-stream"): TEXT},
+        responses={200: openai_api.ChatCompletionResponseSerializer, (200, MEDIA_TYPE): TEXT},
     )
-    async def post(self, request: HttpRequest) -> Response | StreamingHttpResponse:
+    async def post(self, request: HttpRequest) -> HttpResponseBase:
         data = validated(openai_api.ChatCompletionRequestSerializer, request.data)
         messages = [dict(message) for message in data["messages"]]
         options = gateway.chat_options(data)
         if not data["stream"]:
             return Response(await gateway.chat_completion(model=data["model"], messages=messages, options=options))
         include_usage = (data.get("stream_options") or {}).get("include_usage", False)
-        frames = await gateway.chat_completion_stream(
+        chunks = await gateway.chat_completion_stream(
             model=data["model"], messages=messages, options=options, include_usage=include_usage
         )
-        response = StreamingHttpResponse(frames, content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        return response
+        return sse_data_response(chunks, error_data=gateway.stream_error_chunk, end_with_done=True)
 
 
 class EmbeddingsView(OpenAIApi, AsyncAPIView):
@@ -484,5 +484,10 @@ class EmbeddingsView(OpenAIApi, AsyncAPIView):
     async def post(self, request: HttpRequest) -> Response:
         data = validated(openai_api.EmbeddingsRequestSerializer, request.data)
         return Response(
-            await gateway.embeddings(model=data["model"], inputs=data["input"], encoding_format=data["encoding_format"])
+            await gateway.embeddings(
+                model=data["model"],
+                inputs=data["input"],
+                encoding_format=data["encoding_format"],
+                dimensions=data.get("dimensions"),
+            )
         )

@@ -3,30 +3,25 @@
 Adding a provider is adding a module and a line to `PROVIDERS`; adapters are imported lazily.
 """
 
-from django.utils.module_loading import import_string
-
 from apps.backends.providers.base import Provider
-from apps.core.errors import Invalid
+from apps.core.registry import Registry
 
-PROVIDERS = {
-    "ollama": "apps.backends.providers.ollama.OllamaProvider",
-    "openai": "apps.backends.providers.openai.OpenAIProvider",
-    "vllm": "apps.backends.providers.vllm.VLLMProvider",
-}
-PROVIDER_TYPES = tuple(PROVIDERS)
+PROVIDERS: Registry[type[Provider]] = Registry(
+    "provider",
+    {
+        "ollama": "apps.backends.providers.ollama.OllamaProvider",
+        "openai": "apps.backends.providers.openai.OpenAIProvider",
+        "vllm": "apps.backends.providers.vllm.VLLMProvider",
+    },
+)
+PROVIDER_TYPES = PROVIDERS.names()
 
 
 def provider_type_check(type: str) -> str:
     """`type` when it names a provider; otherwise Invalid (400) naming the valid ones."""
-    if type not in PROVIDERS:
-        raise Invalid(f"unknown provider {type!r}: use one of {', '.join(PROVIDER_TYPES)}")
-    return type
+    return PROVIDERS.check(type)
 
 
 def provider_for(type: str, *, base_url: str, api_key: str = "", timeout_s: float = 60.0) -> Provider:
     """A new adapter for a backend of `type`; the caller closes it with `aclose()`."""
-    try:
-        path = PROVIDERS[type]
-    except (KeyError, TypeError):
-        raise Invalid(f"unknown provider type {type!r}: expected one of {', '.join(PROVIDER_TYPES)}") from None
-    return import_string(path)(base_url=base_url, api_key=api_key, timeout_s=timeout_s)
+    return PROVIDERS.get(type)(base_url=base_url, api_key=api_key, timeout_s=timeout_s)

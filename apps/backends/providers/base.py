@@ -111,8 +111,11 @@ class Provider(Protocol):
 
     async def generate(self, *, model: str, prompt: str, options: dict | None = None) -> ChatResult: ...
 
-    async def embed(self, *, model: str, inputs: list[str] | list[list[int]]) -> list[list[float]]:
-        """One vector per input: texts, or token-id lists (OpenAI-compatible servers only)."""
+    async def embed(
+        self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
+    ) -> list[list[float]]:
+        """One vector per input: texts, or token-id lists (OpenAI-compatible servers only);
+        `dimensions`, when given, is passed on (the caller checks it was honoured)."""
         ...
 
     def pull(self, *, model: str) -> AsyncIterator[PullProgress]:

@@ -6,11 +6,14 @@ Streams are NDJSON (one JSON object a line); an answer is complete at the line w
 """
 
 import asyncio
+import base64
+import binascii
 import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from apps.backends.providers.base import ChatChunk, ChatResult, ProviderRequestError, PulledModel, PullProgress
 from apps.backends.providers.capabilities import looks_like_embedding_model
@@ -133,21 +136,46 @@ def ollama_messages(messages: list[dict]) -> list[dict]:
 
 
 def message_text_and_images(content: Any) -> tuple[str, list[str]]:
-    """The text of a message's content (a string, content parts or null) and its data-URL images."""
+    """The text of a message's content (a string, content parts or null) and its images, base64.
+
+    Ollama takes images inline only: a `data:` URL becomes one of its `images`; a remote URL, or a
+    part Ollama has no place for (audio, files), is refused (400) rather than silently dropped.
+    """
     if not isinstance(content, list):
         return ("" if content is None else str(content)), []
     texts, images = [], []
     for part in content:
-        if not isinstance(part, dict):
-            continue
-        if part.get("type") in {"text", "refusal"}:
-            texts.append(str(part.get(part["type"], "")))
-        elif part.get("type") == "image_url":
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in {"text", "refusal"}:
+            texts.append(str(part.get(kind, "")))
+        elif kind == "image_url":
             image = part.get("image_url")
-            url = image.get("url", "") if isinstance(image, dict) else str(image or "")
-            if url.startswith("data:") and "," in url:
-                images.append(url.split(",", 1)[1])
+            images.append(inline_image(image.get("url", "") if isinstance(image, dict) else str(image or "")))
+        else:
+            raise ProviderRequestError(f"Ollama takes text and image_url content parts only, not {kind!r}", status=400)
     return "\n".join(texts), images
+
+
+def inline_image(url: str) -> str:
+    """The base64 data of an image given as a `data:` URL (base64 or percent-encoded), as Ollama's
+    `images` take it; a remote URL is refused: Ollama does not fetch images."""
+    if not url.startswith("data:"):
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        raise ProviderRequestError(
+            f"Ollama needs inline images: send the image as a data: URL (data:image/png;base64,...), not {shown!r}",
+            status=400,
+        )
+    header, separator, payload = url[len("data:") :].partition(",")
+    media_type = header.split(";")[0] or "text/plain"
+    if not separator or not media_type.startswith("image/"):
+        raise ProviderRequestError(f"not an image data: URL (media type {media_type!r})", status=400)
+    if ";base64" not in header:
+        return base64.b64encode(unquote_to_bytes(payload)).decode()
+    try:
+        base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raise ProviderRequestError("the image data: URL is not valid base64", status=400) from None
+    return payload
 
 
 def ollama_tool_call(call: dict) -> dict:
@@ -337,12 +365,17 @@ class OllamaProvider(HTTPProvider):
         body = self._request(model, options, prompt=prompt, stream=False)
         return await self._complete("/api/generate", body, generate_text, model)
 
-    async def embed(self, *, model: str, inputs: list[str] | list[list[int]]) -> list[list[float]]:
+    async def embed(
+        self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
+    ) -> list[list[float]]:
         if not inputs:
             return []
         if not all(isinstance(text, str) for text in inputs):
             raise ProviderRequestError("Ollama embeds text only, not token ids: send the input as text", status=400)
-        data = await self.http.post_json("/api/embed", {"model": model, "input": list(inputs)})
+        body: dict[str, Any] = {"model": model, "input": list(inputs)}
+        if dimensions is not None:
+            body["dimensions"] = dimensions  # newer Ollama honours it; an older one ignores it
+        data = await self.http.post_json("/api/embed", body)
         vectors = data.get("embeddings") if isinstance(data, dict) else None
         if not isinstance(vectors, list) or len(vectors) != len(inputs):
             raise self.http.bad_body("/api/embed", f"expected {len(inputs)} embeddings")

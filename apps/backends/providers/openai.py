@@ -182,11 +182,16 @@ class OpenAIProvider(HTTPProvider):
 
     # --- embeddings ---------------------------------------------------------------------
 
-    async def embed(self, *, model: str, inputs: list[str] | list[list[int]]) -> list[list[float]]:
+    async def embed(
+        self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
+    ) -> list[list[float]]:
         if not inputs:
             return []
         path = f"{self.api}/embeddings"
-        data = await self.http.post_json(path, {"model": model, "input": list(inputs), "encoding_format": "float"})
+        body: dict[str, Any] = {"model": model, "input": list(inputs), "encoding_format": "float"}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        data = await self.http.post_json(path, body)
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list) or len(items) != len(inputs):
             raise self.http.bad_body(path, f"expected {len(inputs)} embeddings")

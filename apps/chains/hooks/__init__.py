@@ -6,22 +6,21 @@ below. A local hook's name wins over a remote hook's; remote hooks cannot take a
 
 from functools import cache
 
-from django.utils.module_loading import import_string
-
 from apps.chains.hooks.base import HookCall, HookFailed, HookResult, LocalHook
+from apps.core.registry import Registry
 
-LOCAL_HOOKS = {
-    "echo": "apps.chains.hooks.echo.EchoHook",
-    "http_request": "apps.chains.hooks.http_request.HttpRequestHook",
-}
+LOCAL_HOOKS: Registry[type[LocalHook]] = Registry(
+    "hook",
+    {
+        "echo": "apps.chains.hooks.echo.EchoHook",
+        "http_request": "apps.chains.hooks.http_request.HttpRequestHook",
+    },
+)
 
-__all__ = ["LOCAL_HOOKS", "HookCall", "HookFailed", "HookResult", "LocalHook", "local_hook", "local_hook_names"]
-
-
-def local_hook_names() -> list[str]:
-    return sorted(LOCAL_HOOKS)
+__all__ = ["LOCAL_HOOKS", "HookCall", "HookFailed", "HookResult", "LocalHook", "local_hook"]
 
 
 @cache
 def local_hook(name: str) -> LocalHook:
-    return import_string(LOCAL_HOOKS[name])()
+    """The built-in hook `name` (one instance per process); Invalid naming the valid ones when unknown."""
+    return LOCAL_HOOKS.get(name)()

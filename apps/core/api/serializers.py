@@ -17,6 +17,11 @@ class JobProgressSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, help_text="Other free-form keys (bytes, speed, eta…) may follow.")
 
 
+class JobLogLineSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    line = serializers.CharField()
+
+
 class JobSerializer(serializers.Serializer):
     """A job as the API and its event stream show it (one representation: `jobs.job_payload`)."""
 
@@ -30,9 +35,12 @@ class JobSerializer(serializers.Serializer):
     cancel_requested = serializers.BooleanField()
     owner_surface = serializers.CharField(allow_blank=True)
     owner_ref = serializers.CharField(allow_blank=True)
+    parent_id = serializers.UUIDField(allow_null=True, help_text="The group job this one is part of.")
     attempts = serializers.IntegerField()
+    log = JobLogLineSerializer(many=True, help_text="The job's last lines (at most 200; events carry the last 20).")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
+    heartbeat_at = serializers.DateTimeField(allow_null=True, help_text="Last sign of life of its worker.")
     finished_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
 
@@ -44,6 +52,7 @@ class JobFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Job.State.choices, required=False)
     kind = serializers.CharField(required=False)
     owner_ref = serializers.CharField(required=False)
+    parent_id = serializers.UUIDField(required=False, help_text="Only the child jobs of this job.")
 
 
 class PlatformHealthSerializer(serializers.Serializer):

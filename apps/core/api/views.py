@@ -1,7 +1,8 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
@@ -14,8 +15,9 @@ from rest_framework.views import APIView
 from apps.core import jobs, system
 from apps.core.api import serializers
 from apps.core.error_handlers import DATABASE_RETRY_AFTER_S
+from apps.core.errors import Conflict
 from apps.core.models import Job
-from apps.core.sse import EventStreamRenderer, sse_response
+from apps.core.sse import MEDIA_TYPE, EventStreamRenderer, sse_response
 
 NOT_FOUND = OpenApiResponse(serializers.DetailErrorSerializer, description="No such job")
 
@@ -49,18 +51,22 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         },
     )
     def destroy(self, request: HttpRequest, pk: str) -> Response:
-        return Response(self.get_serializer(jobs.job_cancel(job_id=pk)).data)
+        report = jobs.job_cancel(job_id=pk)
+        if report.outcome != "cancelled":  # this API answers 409 once the job has finished
+            raise Conflict(f"job {report.job.id} already finished ({report.job.state})", state=report.job.state)
+        return Response(self.get_serializer(report.job).data)
 
     @extend_schema(
         operation_id="jobs_events",
         description=(
-            "Server-Sent Events: `state` with the job at once, `progress` as it happens, then one of "
-            "`complete`, `error` or `cancelled`, and the stream ends. Each `data:` is the job."
+            "Server-Sent Events: `state` with the job at once, `progress` as it happens (after a second "
+            "without an event the job is re-read, so progress shows even when events are lost), then one "
+            "of `complete`, `error` or `cancelled`, and the stream ends. Each `data:` is the job."
         ),
-        responses={(200, "text/event-stream"): OpenApiTypes.STR, 404: NOT_FOUND},
+        responses={(200, MEDIA_TYPE): OpenApiTypes.STR, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, EventStreamRenderer])
-    def events(self, request: HttpRequest, pk: str) -> StreamingHttpResponse:
+    def events(self, request: HttpRequest, pk: str) -> HttpResponseBase:
         job = jobs.job_get(job_id=pk)
         return sse_response(jobs.job_event_stream(job_id=str(job.id)))
 

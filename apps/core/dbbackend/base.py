@@ -1,7 +1,10 @@
 """PostgreSQL backend that starts the embedded server on demand.
 
-The first connection of any process (web, worker, manage.py) starts the server of the data
-directory unless it runs already, and creates the project's database if it is missing.
+The first connection of any process (web, worker, manage.py) takes a lease on the server of the
+data directory, starting it unless it runs already; the last leaseholder to exit stops a server
+that was started this way (see `core.embedded_postgres`). A connection that fails later (the
+server was stopped under us, or the project's database is missing) starts the server again and
+creates the database.
 """
 
 from pathlib import Path
@@ -12,12 +15,22 @@ from apps.core import embedded_postgres
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def ensure_connection(self) -> None:
+        """Replace a connection the server dropped (it restarted) instead of failing on it for
+        ever: processes that never call `close_old_connections` (django-q2's sentinel saving its
+        statistics, a worker's job) get a new connection at their next query, outside a transaction."""
+        if self.connection is not None and self.connection.closed and not self.in_atomic_block:
+            self.close()
+        super().ensure_connection()
+
     def get_new_connection(self, conn_params: dict) -> object:
+        pgdata = Path(self.settings_dict["PGDATA"])
+        embedded_postgres.lease_take(pgdata)
         try:
             return super().get_new_connection(conn_params)
         except base.Database.OperationalError:
-            pgdata = Path(self.settings_dict["PGDATA"])
             name = self.settings_dict["NAME"] or ""
             # Test databases are created by the test runner, never here.
-            embedded_postgres.ensure_running(pgdata, database="" if name.startswith("test_") else name)
+            database = "" if name.startswith("test_") else name
+            embedded_postgres.ensure_running(pgdata, database=database, on_demand=True)
             return super().get_new_connection(conn_params)

@@ -1,11 +1,11 @@
 """HTTP views of the model-store API (`/api/v1/…`) and of the models cache API (`/v1/models…`)."""
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers as drf_serializers
@@ -14,11 +14,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core import jobs
+from apps.core import jobs, sse
 from apps.core.schema import DetailErrorSerializer
-from apps.core.sse import KEEPALIVE_FRAME, EventStreamRenderer
+from apps.core.sse import EventStreamRenderer, sse_data_response
 from apps.core.validation import validated
-from apps.modelstore import services
+from apps.modelstore import downloads, services
 from apps.modelstore.api import serializers
 from apps.modelstore.sources.base import SearchFilters
 
@@ -191,9 +191,9 @@ class CacheDownloadView(APIView):
             '"size_bytes"}` or `{"event": "error", "message"}`. Closing the stream does not stop the download.'
         ),
         request=serializers.CacheDownloadRequestSerializer,
-        responses={(200, "text/event-stream"): OpenApiTypes.STR, 400: ERROR, 404: ERROR, 507: ERROR},
+        responses={(200, sse.MEDIA_TYPE): OpenApiTypes.STR, 400: ERROR, 404: ERROR, 507: ERROR},
     )
-    def post(self, request: HttpRequest) -> StreamingHttpResponse:
+    def post(self, request: HttpRequest) -> HttpResponseBase:
         body = validated(serializers.CacheDownloadRequestSerializer, request.data)
         start = services.download_start(
             model_id=body["model_name"],
@@ -202,49 +202,34 @@ class CacheDownloadView(APIView):
             quantization=body["quantization"],
             force=body["force"],
         )
-        response = StreamingHttpResponse(_cache_download_frames(start), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        return response
+        return sse_data_response(_cache_download_events(start), error_data=_cache_download_error)
 
 
-def _data_frame(data: dict) -> bytes:
-    return f"data: {json.dumps(data)}\n\n".encode()
+def _cache_download_error(message: str) -> dict:
+    """The models cache API's stream has `data:` lines without `event:` names, as its spec shows;
+    a failure after the headers are sent still ends it with its error event."""
+    return {"event": "error", "message": message}
 
 
-async def _cache_download_frames(start: services.DownloadStart) -> AsyncIterator[bytes]:
-    """The models cache API's stream: `data:` lines without `event:` names, as its spec shows.
-    A failure after the headers are sent still ends the stream with an error event."""
-    try:
-        async for frame in _cache_download_events(start):
-            yield KEEPALIVE_FRAME if frame is None else _data_frame(frame)
-    except Exception as error:
-        logger.exception("models cache download stream failed")
-        yield _data_frame({"event": "error", "message": f"{type(error).__name__}: {error}"})
-
-
-async def _cache_download_events(start: services.DownloadStart) -> AsyncIterator[dict | None]:
-    """progress… then complete (or error) of the download; None while nothing happens."""
+async def _cache_download_events(start: services.DownloadStart) -> AsyncIterator[dict]:
+    """progress… then complete (or error) of the download."""
     model_name = start.model_id
     if start.job is None:
         model = start.model
         yield {"event": "complete", "model_name": model_name, "path": model.path, "size_bytes": model.size_bytes}
         return
-    async for item in jobs.job_event_stream(job_id=str(start.job.id)):
-        if item is None:
-            yield None
-            continue
-        event, job = item
+    async for event, job in jobs.job_event_stream(job_id=str(start.job.id)):
         progress = job["progress"]
         if event in ("state", "progress") and progress.get("total"):
             total, done = progress["total"], progress.get("current") or 0
+            download = downloads.download_progress(progress)
             yield {
                 "event": "progress",
                 "downloaded": done,
                 "total": total,
                 "percent": int(100 * done / total),
-                "speed_bps": progress.get("speed_bps"),
-                "eta_s": progress.get("eta_s"),
+                "speed_bps": download["speed_bps"],
+                "eta_s": download["eta_s"],
             }
         elif event == "complete":
             result = job["result"] or {}

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from apps.core.schema import NodeIdentitySerializer
 from apps.core.validation import BoundedIntegerField, header_value_validate
 from apps.nodes import listing, services
-from apps.nodes.models import Node
+from apps.nodes.models import Node, node_name_validate
 
 
 class FitQuerySerializer(serializers.Serializer):
@@ -198,7 +198,8 @@ class ClusterNodeCreateSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=Node._meta.get_field("name").max_length,
-        help_text="Default: its own.",
+        validators=[node_name_validate],
+        help_text="Default: its own. Letters, digits, '.', '_' and '-'.",
     )
     api_key = serializers.CharField(
         required=False,

@@ -27,6 +27,9 @@ class Command(BaseCommand):
             elif action == "revoke":
                 key = services.api_key_revoke(name=str(options["name"]))
                 self.stdout.write(f"Revoked API key {key.name!r}.")
+                warning = services.api_keys_left_warning()
+                if warning:
+                    self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
             else:
                 for key in ApiKey.objects.all():
                     state = "active" if key.is_active else "revoked"

@@ -1,15 +1,15 @@
 """`manage.py serve`: daphne on every enabled surface's port, plus the django-q2 workers.
 
-Ctrl-C (or SIGTERM) stops the server, the workers and the embedded PostgreSQL, in that order.
+Each child runs as the leader of its own process group and dies with `serve` (PR_SET_PDEATHSIG),
+so no process of the tree ever outlives it, even `kill -9` of `serve`. When the worker cluster's
+leader dies, its whole group is killed and the cluster restarted (with a back-off), while the web
+surfaces keep serving; the new cluster's workers requeue the job the dead one was running.
+Ctrl-C (or SIGTERM) stops the server, the workers and the embedded PostgreSQL, in that order; the
+database keeps running if another process still uses it (`core.embedded_postgres` leases).
 """
 
-import contextlib
-import ipaddress
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -18,19 +18,11 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from apps.core import embedded_postgres
-from apps.core.auth import api_keys_configured
+from apps.core.auth import api_keys_configured, is_loopback
+from apps.core.processes import ProcessGroup, supervise
 from project.surfaces import enabled_surfaces
 
 STOP_GRACE_S = 10
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def daphne_endpoint(host: str, port: int) -> str:
@@ -66,58 +58,49 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, request_stop)
 
-        children = {"web": self._start_daphne(host, surfaces)}
-        if not options["no_workers"]:
-            children["workers"] = self._start([sys.executable, "manage.py", "qcluster"])
-        self._print_banner(host, surfaces, with_workers=not options["no_workers"])
+        web = self._group("web", self._daphne_command(host, surfaces))
+        workers = None if options["no_workers"] else self._group("workers", [sys.executable, "manage.py", "qcluster"])
+        self._print_banner(host, surfaces, with_workers=workers is not None)
 
         exit_code = 0
         try:
-            while not stopping:
-                for name, process in children.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {process.returncode}; stopping everything")
-                        exit_code, stopping = 1, True
-                time.sleep(0.3)
+            exit_code = supervise(web, workers, stop_requested=lambda: stopping, log=self.stderr.write)
         finally:
             self.stdout.write("Stopping…")
-            for process in children.values():
-                self._stop(process)
+            for group in (web, workers):
+                if group is not None:
+                    group.stop(grace=STOP_GRACE_S)
             connection.close()
-            if not settings.DATABASE_URL and not options["keep_db"]:
-                embedded_postgres.stop(settings.EMBEDDED_PGDATA)
+            self._release_database(keep=bool(options["keep_db"]))
             self.stdout.write("Stopped.")
         if exit_code:
             raise SystemExit(exit_code)
 
-    def _start_daphne(self, host: str, surfaces: list) -> subprocess.Popen:
+    def _release_database(self, *, keep: bool) -> None:
+        """Stop the embedded PostgreSQL unless `keep` or another process still holds a lease."""
+        if settings.DATABASE_URL:
+            return
+        pgdata = settings.EMBEDDED_PGDATA
+        stopped = embedded_postgres.lease_release(pgdata, stop_if_unused=not keep)
+        if not stopped and not keep and embedded_postgres.is_running(pgdata):
+            holders = embedded_postgres.lease_holders(pgdata)
+            self.stdout.write(f"The embedded PostgreSQL keeps running: still used by pid(s) {holders}.")
+
+    @staticmethod
+    def _group(name: str, command: list[str]) -> ProcessGroup:
+        group = ProcessGroup(name, command, cwd=Path(settings.BASE_DIR))
+        group.start()
+        return group
+
+    @staticmethod
+    def _daphne_command(host: str, surfaces: list) -> list[str]:
         command = [sys.executable, "-m", "daphne"]
         for surface in surfaces:
             command += ["-e", daphne_endpoint(host, surface.port)]
-        return self._start([*command, "project.asgi:application"])
-
-    @staticmethod
-    def _start(command: list[str]) -> subprocess.Popen:
-        # Own session: a stop signal reaches the whole tree (qcluster's worker processes too).
-        return subprocess.Popen(command, cwd=Path(settings.BASE_DIR), start_new_session=True)
-
-    @staticmethod
-    def _stop(process: subprocess.Popen) -> None:
-        if process.poll() is not None:
-            return
-        group = os.getpgid(process.pid)
-        process.terminate()  # the leader stops its own children (qcluster its workers)
-        try:
-            process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        # Anything of the tree that outlived its leader.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
+        return [*command, "project.asgi:application"]
 
     def _warn_unapplied_migrations(self) -> None:
         executor = MigrationExecutor(connection)

@@ -19,7 +19,7 @@ class Command(BaseCommand):
     help = "Download a model into the store, showing progress."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("source", choices=sources.source_names(), help="Where to download from.")
+        parser.add_argument("source", choices=sources.SOURCES.names(), help="Where to download from.")
         parser.add_argument("model_id", help="Model id (org/name) or its hub URL.")
         parser.add_argument(
             "--include", action="append", dest="include_patterns", help="Glob of files to fetch; repeat."
