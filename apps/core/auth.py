@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -23,7 +23,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, BasePermission
 
-from apps.core.middleware import error_response, resolved_view_class
+from apps.core.middleware import HybridMiddleware, error_response, resolved_view_class
 from apps.core.models import ApiKey
 
 
@@ -100,19 +100,10 @@ def loopback_only_refusal(request: HttpRequest) -> str | None:
     return LOOPBACK_ONLY_MESSAGE
 
 
-class LoopbackOnlyMiddleware:
+class LoopbackOnlyMiddleware(HybridMiddleware):
     """No key configured ⇒ loopback clients only, checked on every request: revoking the last key
     while `serve` listens on 0.0.0.0 closes the server to other addresses (403 in the surface's
     error body) instead of opening it. Runs after SurfaceMiddleware (it needs the surface)."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:

@@ -95,16 +95,10 @@ def _chunked_without_length(request: HttpRequest) -> bool:
     return chunked and not request.META.get("CONTENT_LENGTH")
 
 
-class SurfaceMiddleware:
-    """Routes each request to its surface's URLconf by the port it arrived on.
-
-    A body declared larger than MODELYARD_MAX_BODY_BYTES is answered 413 at once, on every surface.
-
-    The port is the listening port from the ASGI scope (a spoofed Host header cannot change it).
-    On API paths, any HTML error page that Django or a middleware produced (404 for an unknown
-    path, 405, CSRF 403, a debug page) is replaced by the surface's JSON error body.
-    Sync and async capable: under ASGI it adds no thread hop to async views (the gateway).
-    """
+class HybridMiddleware:
+    """Base of a middleware that is sync and async capable, so that under ASGI it adds no thread
+    hop to async views (the gateway). A subclass's `__call__` returns `self._acall(request)` when
+    `self.is_async`."""
 
     sync_capable = True
     async_capable = True
@@ -114,6 +108,18 @@ class SurfaceMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+
+
+class SurfaceMiddleware(HybridMiddleware):
+    """Routes each request to its surface's URLconf by the port it arrived on.
+
+    A body declared larger than MODELYARD_MAX_BODY_BYTES is answered 413 at once, on every surface.
+
+    The port is the listening port from the ASGI scope (a spoofed Host header cannot change it).
+    On API paths, any HTML error page that Django or a middleware produced (404 for an unknown
+    path, 405, CSRF 403, a debug page) is replaced by the surface's JSON error body.
+    Sync and async capable: under ASGI it adds no thread hop to async views (the gateway).
+    """
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
@@ -197,21 +203,15 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         return await self.get_response(request)
 
 
-class BrowserMiddleware:
+class BrowserMiddleware(HybridMiddleware):
     """Runs settings.BROWSER_MIDDLEWARE (sessions, auth, CSRF, messages…) only for browsers.
 
     A request is a browser's when it carries the session cookie or asks for a page for people
     (the admin, the API docs). Everything else, every API client, goes straight on.
     """
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response: Callable) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        super().__init__(get_response)
         chain = get_response
         for path in reversed(settings.BROWSER_MIDDLEWARE):
             chain = import_string(path)(chain)
