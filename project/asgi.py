@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
+from project import load_settings_or_exit  # noqa: E402
+
+load_settings_or_exit()
+
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 

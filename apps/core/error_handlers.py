@@ -16,7 +16,7 @@ import sys
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -30,6 +30,7 @@ from apps.core.middleware import (
     too_many_fields_message,
 )
 from apps.core.parsers import TOO_DEEP
+from apps.core.renderers import login_redirect, wants_browsable_page
 
 logger = logging.getLogger("modelyard.errors")
 
@@ -44,7 +45,11 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
     return isinstance(exc, OperationalError | InterfaceError)
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response:
+def api_exception_handler(exc: Exception, context: dict) -> Response | HttpResponseRedirect:
+    if isinstance(exc, exceptions.NotAuthenticated) and wants_browsable_page(context.get("request")):
+        redirect = login_redirect(context["request"])
+        if redirect is not None:  # a browser that may not read the API yet: the admin login, then back
+            return redirect
     response = _error_response(exc, context)
     format_error = getattr(context.get("view"), "format_error", None)
     if format_error is not None:

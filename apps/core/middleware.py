@@ -17,6 +17,9 @@ from project.surfaces import surface_for_port
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
+# DRF's format name of the browsable API (core.renderers), whose error pages stay HTML.
+BROWSABLE_FORMAT = "api"
+
 # Paths on the platform that are pages for people, not API paths.
 HTML_PATH_PREFIXES = ("/admin/", "/admin", "/static/", "/api/docs")
 
@@ -176,6 +179,8 @@ class SurfaceMiddleware(HybridMiddleware):
 def _is_html_error_on_api_path(request: HttpRequest, response: HttpResponse) -> bool:
     if response.status_code < 400 or request.path.startswith(HTML_PATH_PREFIXES):
         return False
+    if getattr(getattr(response, "accepted_renderer", None), "format", None) == BROWSABLE_FORMAT:
+        return False  # the browsable API's page for a browser, showing the JSON error body
     return "application/json" not in response.get("Content-Type", "")
 
 

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+
+# PostgreSQL keeps this many bytes of a session's application_name.
+APPLICATION_NAME_MAX = 63
 
 PR_SET_PDEATHSIG = 1
 
@@ -190,6 +194,18 @@ def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def process_name(pid: int | None = None) -> str:
+    """`host:pid` of this process (or of `pid` on this host): how a job's `worker` column and the
+    `application_name` of a process's database sessions name it."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def application_name_of(process: str) -> str:
+    """The `application_name` that the database sessions of `process` (`host:pid`) carry
+    (`core.dbbackend`), so that `pg_stat_activity` tells whose a session is."""
+    return f"modelyard {process}"[:APPLICATION_NAME_MAX]
 
 
 def sibling_pids() -> set[int]:

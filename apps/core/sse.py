@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from rest_framework.renderers import BaseRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,11 @@ async def with_keepalive(items: AsyncIterator[T], interval: float | None = None)
 
 
 class EventStreamRenderer(BaseRenderer):
-    """Lets DRF negotiate `Accept: text/event-stream`; the stream itself is written by the view."""
+    """Lets DRF negotiate `Accept: text/event-stream`; the stream itself is written by the view.
+
+    DRF renders through it only a response the view did not stream: an error raised before the
+    stream started (404, 400, 403…). That answer is the surface's JSON error body with a JSON
+    content type, exactly as a client without the header gets it."""
 
     media_type = MEDIA_TYPE
     format = "sse"
@@ -78,7 +82,10 @@ class EventStreamRenderer(BaseRenderer):
     def render(
         self, data: object, accepted_media_type: str | None = None, renderer_context: dict | None = None
     ) -> bytes:
-        return sse_frame("error", data)
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = JSONRenderer.media_type
+        return JSONRenderer().render(data, JSONRenderer.media_type, renderer_context)
 
 
 def _error_message(error: Exception) -> str:

@@ -577,8 +577,17 @@ def _running_download(params: dict[str, Any]) -> Job | None:
     return None
 
 
+def download_cancelled_message(*, start: DownloadStart) -> str:
+    """What a client waiting on the download `start` is told when someone cancelled it. A deliberate
+    cancel is no fault of the server: it is logged at INFO, and a waiting request answers 409."""
+    message = f"download of {start.source}/{start.model_id} was cancelled"
+    logger.info("%s (job %s); telling a waiting client", message, start.job.id if start.job else "-")
+    return message
+
+
 def download_wait(*, start: DownloadStart, timeout: float | None = None) -> LocalModel:
-    """Wait for a download to end; the stored model, or DownloadFailed with the job's reason."""
+    """Wait for a download to end; the stored model, Conflict when it was cancelled, or
+    DownloadFailed with the job's reason."""
     if start.job is None:
         assert start.model is not None
         return start.model
@@ -586,7 +595,7 @@ def download_wait(*, start: DownloadStart, timeout: float | None = None) -> Loca
     if job.state == Job.State.SUCCESS:
         return local_model_get(source=start.source, model_id=start.model_id)
     if job.state == Job.State.CANCELLED:
-        raise DownloadFailed(f"download of {start.source}/{start.model_id} was cancelled", job_id=str(job.id))
+        raise Conflict(download_cancelled_message(start=start), job_id=str(job.id))
     if not job.is_finished:
         raise DownloadFailed(f"download of {start.source}/{start.model_id} still running", job_id=str(job.id))
     raise DownloadFailed(f"download failed: {job.error}", job_id=str(job.id))

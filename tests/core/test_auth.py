@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 from django.core.asgi import get_asgi_application
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils.crypto import get_random_string
 
@@ -144,6 +144,47 @@ def test_revoking_a_key_that_is_not_the_last_does_not_warn(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_revoking_a_revoked_key_says_so_and_fails_without_the_last_key_warning(capsys):
+    services.api_key_create(name="only")
+    call_command("apikey", "revoke", "--name", "only")
+    capsys.readouterr()
+
+    with pytest.raises(CommandError, match=r"^API key 'only' is already revoked$"):
+        call_command("apikey", "revoke", "--name", "only")
+
+    assert capsys.readouterr() == ("", "")
+
+
+def test_creating_a_key_under_a_revoked_name_says_it_is_revoked_and_how_to_reuse_the_name(capsys):
+    services.api_key_create(name="X")
+    services.api_key_revoke(name="X")
+
+    with pytest.raises(CommandError) as refused:
+        call_command("apikey", "create", "--name", "X")
+    call_command("apikey", "delete", "--name", "X")
+    call_command("apikey", "create", "--name", "X")
+
+    assert str(refused.value) == (
+        "API key 'X' exists and is revoked; delete it first (`manage.py apikey delete --name X`) or choose another name"
+    )
+    assert ApiKey.objects.get(name="X").is_active
+
+
+def test_an_active_key_cannot_be_deleted_before_it_is_revoked():
+    services.api_key_create(name="live")
+
+    with pytest.raises(CommandError, match=r"^API key 'live' is active; revoke it first"):
+        call_command("apikey", "delete", "--name", "live")
+
+    assert ApiKey.objects.filter(name="live").exists()
+
+
+def test_listing_no_keys_says_there_are_none(capsys):
+    call_command("apikey", "list")
+
+    assert capsys.readouterr().out == "no API keys\n"
+
+
 def test_with_an_environment_key_remote_clients_need_it_and_get_401_without(client, settings):
     settings.MODELYARD_ENV_API_KEYS = ["env-secret-0123456789"]
 
@@ -189,9 +230,39 @@ def test_an_environment_key_under_16_characters_stops_start_up_with_a_clear_erro
     short = run_manage_check(**{name: "x"})
     long_enough = run_manage_check(**{name: "0123456789abcdef"})
 
-    assert short.returncode != 0
-    assert f"ValueError: {name} must be at least 16 characters, got 1" in short.stderr
+    assert short.returncode == 2
+    assert short.stderr == (
+        f"modelyard: configuration error: {name} must be at least 16 characters, got 1; "
+        "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
+    )
     assert long_enough.returncode == 0, long_enough.stderr
+
+
+@pytest.mark.parametrize("key", [" 0123456789abcdef", "0123456789abcdef\n", "0123456789abcdef "])
+def test_an_environment_key_with_surrounding_whitespace_is_refused_in_one_line_saying_why(key):
+    padded = run_manage_check(MODELYARD_API_KEY=key)
+
+    assert padded.returncode == 2
+    assert padded.stderr == (
+        "modelyard: configuration error: MODELYARD_API_KEY has leading or trailing whitespace; "
+        "remove it (clients send the key without it)\n"
+    )
+
+
+def test_an_unusable_setting_stops_the_asgi_application_in_one_line_too():
+    clean = {key: value for key, value in os.environ.items() if key != "MODELYARD_API_KEY"}
+    started = subprocess.run(
+        [sys.executable, "-c", "import project.asgi"],
+        cwd=ROOT,
+        env={**clean, "MODELYARD_API_KEY": "x"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert started.returncode == 2
+    assert started.stderr.startswith("modelyard: configuration error: MODELYARD_API_KEY must be at least 16")
+    assert started.stderr.count("\n") == 1
 
 
 def run_manage_check(**env: str) -> subprocess.CompletedProcess:

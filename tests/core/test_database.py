@@ -184,3 +184,23 @@ def test_a_command_run_while_serve_runs_does_not_stop_serves_server(tmp_path):
         exit_code = server.stop()
     assert exit_code == 0, server.log()
     assert embedded_postgres.server_state(home / "postgres") == "stopped"  # serve, the last user, stopped it
+
+
+def test_db_start_then_serve_then_ctrl_c_leaves_the_server_up_until_db_stop(tmp_path):
+    home = tmp_path / "home"
+    env = embedded_env(home)
+    try:
+        assert manage("db", "start", env=env).returncode == 0
+        held_pid = postmaster_pid(home / "postgres")
+        assert manage("migrate", "--noinput", env=env).returncode == 0
+        server = start_live_server(tmp_path / "serve.log", DATABASE_URL="", MODELYARD_HOME=str(home))
+        exit_code = server.stop()  # SIGINT, as Ctrl-C
+
+        assert exit_code == 0, server.log()
+        assert postmaster_pid(home / "postgres") == held_pid  # never stopped, never restarted
+        assert "keeps running (`db start`)" in server.log()
+        assert manage("db", "status", env=env).stdout.strip() == "running"
+    finally:
+        stopped = manage("db", "stop", env=env)
+    assert stopped.stdout.strip() == "stopped"
+    assert not embedded_postgres.is_running(home / "postgres")

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -132,3 +133,25 @@ def test_a_progress_read_from_the_row_is_not_sent_again_when_its_event_arrives_l
         return received
 
     assert [name for name, _ in asyncio.run(scenario())] == ["state", "progress", "complete"]
+
+
+def test_the_final_event_of_a_job_given_up_carries_its_last_log_line(settings):
+    settings.MODELYARD_JOB_MAX_ATTEMPTS = 2
+    job = jobs.job_enqueue(kind="test", func="tests.fakes.jobs.count_steps", params={"steps": 1, "pause_s": 0})
+    worker = "elsewhere:1"
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.STARTED, attempts=2, worker=worker, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+
+    async def listen_while_recovering() -> tuple:
+        async with events.subscription(jobs.job_group(job.id)) as receive:
+            await asyncio.to_thread(jobs.jobs_recover_stale, job_id=str(job.id))
+            return await receive(timeout=5)
+
+    event, payload = asyncio.run(listen_while_recovering())
+
+    job.refresh_from_db()
+    assert (event, payload["state"]) == ("error", "FAILURE")
+    assert payload["log"][-1]["line"] == job.error
+    assert job.error.endswith("gave up after 2 attempt(s) of 2")
+    assert payload == jobs.job_payload(job, log_lines=jobs.LOG_LINES_IN_EVENTS)

@@ -283,6 +283,34 @@ def test_delete_of_a_pending_job_over_http_is_200_with_the_cancelled_job(client)
     assert (response.json()["id"], response.json()["state"]) == (str(job.id), "CANCELLED")
 
 
+def test_delete_of_a_running_job_over_http_is_200_with_the_job_and_the_cancel_report(client):
+    parent, (first, second) = run_group(["a", "b"])
+    Job.objects.filter(pk=first.pk).update(state=Job.State.STARTED, worker="elsewhere:1", attempts=1)
+    Job.objects.filter(pk=parent.pk).update(state=Job.State.STARTED, worker="elsewhere:2", attempts=1)
+
+    response = client.delete(f"/api/v1/jobs/{parent.id}")
+
+    parent.refresh_from_db()
+    assert response.status_code == 200
+    assert response.json() == {
+        **jobs.job_payload(parent),
+        "outcome": "cancelled",
+        "pending_children_cancelled": 1,
+        "running_children_at_cancel": 1,
+    }
+
+
+@pytest.mark.parametrize("accept", [None, "text/event-stream", "application/json"])
+def test_events_of_an_unknown_job_are_404_with_the_same_json_message_whatever_the_client_accepts(client, accept):
+    unknown = "0b5a1c1e-0000-4000-8000-000000000000"
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+
+    response = client.get(f"/api/v1/jobs/{unknown}/events", **headers)
+
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    assert response.json() == {"detail": f"job {unknown} not found"}
+
+
 def test_the_jobs_list_filters_the_children_of_a_parent(client):
     parent, children = run_group(["a", "b"])
     enqueue("count_steps", steps=1, pause_s=0)  # not a child

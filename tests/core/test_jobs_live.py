@@ -1,9 +1,15 @@
 """Jobs in a real `serve` (real qcluster, real embedded PostgreSQL) under injected faults:
 a job whose worker went silent is requeued while serving; a database restart is survived."""
 
+import contextlib
+import os
+import signal
+import socket
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
+import psutil
 import pytest
 from django.conf import settings
 from django.utils import timezone
@@ -50,6 +56,36 @@ def test_a_started_job_with_an_old_heartbeat_and_a_live_unrelated_pid_is_requeue
 
     assert (job.state, job.result, job.attempts) == (Job.State.SUCCESS, {"steps": 1}, 2)
     assert job.log[0]["line"] == f"requeued: worker {unrelated} sent no heartbeat for 600s"
+
+
+def test_a_job_frozen_with_sigstop_while_holding_a_session_lock_is_requeued_and_its_rerun_gets_the_lock(
+    server, tmp_path
+):
+    marker = tmp_path / "first-run"
+    name = f"test.frozen.{tmp_path.name}"
+    job = jobs.job_enqueue(
+        kind="test",
+        func="tests.fakes.jobs.hold_a_session_lock",
+        params={"name": name, "first_run_marker": str(marker)},
+    )
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline, "the job never took its lock"
+        time.sleep(0.05)
+    frozen_pid = int(marker.read_text())
+
+    os.kill(frozen_pid, signal.SIGSTOP)  # frozen with its idle session holding the lock
+    try:
+        job = wait_for_job(job, lambda job: job.is_finished, timeout=60)
+        time.sleep(0.5)
+        frozen_left = psutil.pid_exists(frozen_pid) and psutil.Process(frozen_pid).status() != psutil.STATUS_ZOMBIE
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(frozen_pid, signal.SIGCONT)
+
+    assert (job.state, job.result, job.attempts) == (Job.State.SUCCESS, {"locked": name}, 2)
+    assert job.log[0]["line"].startswith(f"requeued: worker {socket.gethostname()}:{frozen_pid} sent no heartbeat")
+    assert not frozen_left  # killed, so django-q2 replaced it
 
 
 def test_a_busy_job_silent_for_longer_than_the_stale_window_is_kept_alive_by_its_heartbeat(server):

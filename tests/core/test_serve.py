@@ -28,6 +28,25 @@ def test_binding_a_public_address_without_an_api_key_is_refused(subprocess_env):
     assert "MODELYARD_API_KEY" in result.stderr
 
 
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
+def test_serve_on_a_data_dir_never_migrated_says_to_migrate_in_one_line_and_exits_1(tmp_path, bind):
+    home = tmp_path / "home"
+    env = database_env(MODELYARD_HOME=str(home), MODELYARD_BIND=bind, MODELYARD_API_KEY="0123456789abcdef-key")
+    env.pop("DATABASE_URL")
+
+    result = manage("serve", env=env, timeout=120)
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " INFO " not in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("CommandError: the database has ")
+    assert errors[0].endswith(
+        "unapplied migration(s): run `.venv/bin/python manage.py migrate` first, then serve again"
+    )
+    assert "Traceback" not in result.stderr and "is running" not in result.stdout
+    assert not embedded_postgres.is_running(home / "postgres")
+
+
 def port_is_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -4,7 +4,10 @@ import os
 import time
 from collections.abc import Callable
 
+from django.db import connection
+
 from apps.core import jobs
+from apps.core.locks import advisory_lock_key
 from apps.core.models import Job
 
 
@@ -134,6 +137,22 @@ def fan_out_already_done(*, children: list[str]) -> dict:
         child.state = Job.State.FAILURE if failed else Job.State.SUCCESS
         child.save()
     return {"children": len(children)}
+
+
+def hold_a_session_lock(*, name: str, first_run_marker: str) -> dict:
+    """Take the session-level advisory lock `name` (as a download holds its model's lock) and keep
+    it: the first run then waits to be frozen (`kill -STOP`) by the test, holding the lock in its
+    idle session; a rerun must get the lock to finish."""
+    key = advisory_lock_key(name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    if not os.path.exists(first_run_marker):
+        with open(first_run_marker, "w") as marker:
+            marker.write(str(os.getpid()))
+        time.sleep(600)  # frozen here by the test
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    return {"locked": name}
 
 
 def wait_for_job(job: Job, check: Callable[[Job], bool], timeout: float) -> Job:

@@ -50,7 +50,9 @@ class BackendDetailsSerializer(BackendSerializer):
 
     models = serializers.ListField(child=serializers.CharField(), source="model_names", read_only=True)
     pulledModels = PulledModelSerializer(many=True, source="state_models", read_only=True)  # noqa: N815
-    error = serializers.CharField(source="state_error", read_only=True)
+    # Left out when the backend has no error: not read-only, so the schema does not mark it required
+    # (drf-spectacular makes every read-only response field required). Never used for input.
+    error = serializers.CharField(source="state_error", required=False)
 
     class Meta(BackendSerializer.Meta):
         fields = [*BackendSerializer.Meta.fields, "models", "pulledModels", "error"]

@@ -5,8 +5,9 @@ from collections.abc import Callable
 from adrf.views import APIView as AsyncAPIView
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -17,7 +18,7 @@ from apps.backends.api import openai_api
 from apps.backends.api import serializers as s
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.core.schema import ERROR_RESPONSE as ERROR
-from apps.core.schema import RuntimeApi
+from apps.core.schema import DetailErrorSerializer, RuntimeApi
 from apps.core.sse import MEDIA_TYPE, EventStreamRenderer, sse_data_response, sse_response
 from apps.core.validation import validated
 from apps.modelstore import services as modelstore
@@ -141,13 +142,24 @@ class PoolsByPurposeView(RuntimeApi, APIView):
 # --- models --------------------------------------------------------------------------------------
 
 
+class OneObjectListSchema(AutoSchema):
+    """The schema of a viewset whose `list` answers one object (`{"object": "list", "data": […]}`),
+    not a bare array: drf-spectacular wraps every `list` action's serializer in an array otherwise."""
+
+    def _is_list_view(self, serializer: object = None) -> bool:
+        if getattr(self.view, "action", None) == "list":
+            return False
+        return super()._is_list_view(serializer)
+
+
 @extend_schema(tags=["models"])
 class ModelViewSet(RuntimeApi, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
+    schema = OneObjectListSchema()
 
     @extend_schema(operation_id="listModels", responses={200: s.OpenAIModelListSerializer, "default": ERROR})
     def list(self, request: HttpRequest) -> Response:
-        return Response(selectors.models_openai_list())
+        return Response(s.OpenAIModelListSerializer(selectors.models_openai_list()).data)
 
     @extend_schema(
         operation_id="createModel",
@@ -177,6 +189,10 @@ class ModelViewSet(RuntimeApi, viewsets.ViewSet):
         return Response("model removed")
 
 
+# The platform's own routes (not the runtime spec's) answer errors as `{"detail": …}`.
+DETAIL_ERROR = OpenApiResponse(DetailErrorSerializer, description='`{"detail": …}`')
+
+
 class ModelCatalogView(APIView):
     # The platform's GET /v1/models: OpenAI's model list and the projects spec's models cache in one
     # answer (errors are the platform's `{"detail": …}`, as the models cache API writes them).
@@ -184,7 +200,7 @@ class ModelCatalogView(APIView):
         operation_id="models_cache_list",
         tags=["openai"],
         parameters=[s.ModelCatalogQuerySerializer],
-        responses={200: s.ModelCatalogSerializer, 400: ERROR},
+        responses={200: s.ModelCatalogSerializer, 400: DETAIL_ERROR},
     )
     def get(self, request: HttpRequest) -> Response:
         provider = validated(s.ModelCatalogQuerySerializer, request.query_params).get("provider")
@@ -209,7 +225,7 @@ class ModelCatalogDetailView(APIView):
         operation_id="retrieveModel",
         tags=["openai"],
         parameters=[MODEL_ID_PARAMETER],
-        responses={200: s.ModelCatalogEntrySerializer, 404: ERROR},
+        responses={200: s.ModelCatalogEntrySerializer, 404: DETAIL_ERROR},
     )
     def get(self, request: HttpRequest, model_id: str) -> Response:
         return Response(selectors.model_catalog_entry(model_id=model_id))
@@ -220,7 +236,7 @@ class ModelCatalogDetailView(APIView):
             MODEL_ID_PARAMETER,
             s.CacheProviderQuerySerializer,
         ],
-        responses={200: s.CacheDeletedSerializer, 400: ERROR, 404: ERROR},
+        responses={200: s.CacheDeletedSerializer, 400: DETAIL_ERROR, 404: DETAIL_ERROR},
     )
     def delete(self, request: HttpRequest, model_id: str) -> Response:
         provider = validated(s.CacheProviderQuerySerializer, request.query_params)["provider"]

@@ -48,6 +48,26 @@ class JobSerializer(serializers.Serializer):
         return jobs.job_payload(instance)
 
 
+class JobCancelSerializer(JobSerializer):
+    """The answer to a cancel: the job as it is now, and what the cancel did (`jobs.CancelReport`)."""
+
+    outcome = serializers.ChoiceField(
+        choices=["cancelled"], help_text="Always `cancelled` here: a job that had finished answers 409."
+    )
+    pending_children_cancelled = serializers.IntegerField(help_text="Child jobs that had not started, now cancelled.")
+    running_children_at_cancel = serializers.IntegerField(
+        help_text="Child jobs that were running, asked to stop at their next check."
+    )
+
+    def to_representation(self, instance: jobs.CancelReport) -> dict:
+        return {
+            **jobs.job_payload(instance.job),
+            "outcome": instance.outcome,
+            "pending_children_cancelled": instance.pending_children_cancelled,
+            "running_children_at_cancel": instance.running_children_at_cancel,
+        }
+
+
 class JobFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Job.State.choices, required=False)
     kind = serializers.CharField(required=False)

@@ -43,9 +43,13 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         operation_id="jobs_cancel",
-        description="Cancel a job: a pending one at once, a running one at its next check. 409 when it has finished.",
+        description=(
+            "Cancel a job: a pending one at once, a running one at its next check. 200 with the job and what "
+            "the cancel did (`outcome`, `pending_children_cancelled`, `running_children_at_cancel`); 409 when "
+            "it has finished."
+        ),
         responses={
-            200: serializers.JobSerializer,
+            200: serializers.JobCancelSerializer,
             404: NOT_FOUND,
             409: OpenApiResponse(serializers.DetailErrorSerializer, description="Already finished"),
         },
@@ -54,7 +58,7 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         report = jobs.job_cancel(job_id=pk)
         if report.outcome != "cancelled":  # this API answers 409 once the job has finished
             raise Conflict(f"job {report.job.id} already finished ({report.job.state})", state=report.job.state)
-        return Response(self.get_serializer(report.job).data)
+        return Response(serializers.JobCancelSerializer(report).data)
 
     @extend_schema(
         operation_id="jobs_events",

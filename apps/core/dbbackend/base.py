@@ -5,6 +5,10 @@ data directory, starting it unless it runs already; the last leaseholder to exit
 that was started this way (see `core.embedded_postgres`). A connection that fails later (the
 server was stopped under us, or the project's database is missing) starts the server again and
 creates the database.
+
+Every session carries the `application_name` `modelyard <host>:<pid>` of its process, read when
+it connects (so a forked worker's sessions name the worker): recovery ends the sessions of a
+worker that went silent, and their session-level locks with them (`core.jobs.recovery`).
 """
 
 from pathlib import Path
@@ -12,6 +16,7 @@ from pathlib import Path
 from django.db.backends.postgresql import base
 
 from apps.core import embedded_postgres
+from apps.core.processes import application_name_of, process_name
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -22,6 +27,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.connection is not None and self.connection.closed and not self.in_atomic_block:
             self.close()
         super().ensure_connection()
+
+    def get_connection_params(self) -> dict:
+        params = super().get_connection_params()
+        params.setdefault("application_name", application_name_of(process_name()))
+        return params
 
     def get_new_connection(self, conn_params: dict) -> object:
         pgdata = Path(self.settings_dict["PGDATA"])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from drf_spectacular.plumbing import build_array_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -28,6 +29,10 @@ from apps.modelstore import mirror, services
 CHUNK_SIZE = 1024 * 1024
 REPO = OpenApiParameter("repo_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. org/name")
 REVISION = OpenApiParameter("revision", OpenApiTypes.STR, OpenApiParameter.PATH, description="main or the commit")
+RECURSIVE = OpenApiParameter("recursive", OpenApiTypes.BOOL)
+# The hub's answers are its own JSON (huggingface_hub parses them): declared as what they are, a
+# list or an object, so a generated client parses them without guessing.
+LIST_OF_OBJECTS = build_array_type(build_object_type())
 NOT_FOUND = {400: HubErrorSerializer, 401: HubErrorSerializer, 404: HubErrorSerializer}
 
 
@@ -75,7 +80,7 @@ class HubModelListView(HubView):
             OpenApiParameter("num_parameters", OpenApiTypes.STR),
             OpenApiParameter("limit", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
         ],
-        responses={200: OpenApiTypes.OBJECT, 401: HubErrorSerializer},
+        responses={200: LIST_OF_OBJECTS, 401: HubErrorSerializer},
     )
     def get(self, request: HttpRequest) -> Response:
         params = request.query_params
@@ -119,15 +124,27 @@ class HubModelRevisionView(HubModelInfoView):
 class HubTreeView(HubView):
     @extend_schema(
         operation_id="hub_model_tree",
-        description="`HfApi.list_repo_tree` / `list_repo_files`: files and folders, `recursive=true` for all.",
-        parameters=[REPO, REVISION, OpenApiParameter("path", OpenApiTypes.STR, OpenApiParameter.PATH)],
-        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+        description="`HfApi.list_repo_tree` / `list_repo_files`: files and folders at the top of the repo, "
+        "`recursive=true` for all.",
+        parameters=[REPO, REVISION, RECURSIVE],
+        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str, revision: str, path: str = "") -> Response:
         repo = mirror.repo_get(repo_id)
         mirror.revision_check(repo, revision)
         recursive = request.query_params.get("recursive", "").lower() in {"1", "true"}
         return Response(mirror.tree(repo, path=path or "", recursive=recursive))
+
+
+class HubTreePathView(HubTreeView):
+    @extend_schema(
+        operation_id="hub_model_tree_path",
+        description="`HfApi.list_repo_tree(path_in_repo=…)`: files and folders under `path`.",
+        parameters=[REPO, REVISION, OpenApiParameter("path", OpenApiTypes.STR, OpenApiParameter.PATH), RECURSIVE],
+        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
+    )
+    def get(self, request: HttpRequest, repo_id: str, revision: str, path: str = "") -> Response:
+        return super().get(request, repo_id, revision, path)
 
 
 class HubRefsView(HubView):
@@ -146,7 +163,7 @@ class HubCommitsView(HubView):
         operation_id="hub_model_commits",
         description="`HfApi.list_repo_commits`: the one commit of `main` (or of its sha).",
         parameters=[REPO, REVISION],
-        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str, revision: str) -> Response:
         repo = mirror.repo_get(repo_id)
@@ -169,7 +186,7 @@ class HubPathsInfoView(HubView):
                 "properties": {"paths": {"type": "array", "items": {"type": "string"}}, "expand": {"type": "boolean"}},
             }
         },
-        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
     )
     def post(self, request: HttpRequest, repo_id: str, revision: str) -> Response:
         repo = mirror.repo_get(repo_id)

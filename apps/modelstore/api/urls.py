@@ -45,10 +45,16 @@ urlpatterns = [
         hub.HubPathsInfoView.as_view(),
         name="hub-model-paths-info",
     ),
+    # Two routes, not one optional group: an OpenAPI path template names every parameter it has.
     re_path(
-        r"^hub/api/models/(?P<repo_id>.+?)/tree/(?P<revision>[^/]+)(?:/(?P<path>.*))?$",
+        r"^hub/api/models/(?P<repo_id>.+?)/tree/(?P<revision>[^/]+)/?$",
         hub.HubTreeView.as_view(),
         name="hub-model-tree",
+    ),
+    re_path(
+        r"^hub/api/models/(?P<repo_id>.+?)/tree/(?P<revision>[^/]+)/(?P<path>.+)$",
+        hub.HubTreePathView.as_view(),
+        name="hub-model-tree-path",
     ),
     re_path(r"^hub/api/models/(?P<repo_id>.+?)/?$", hub.HubModelInfoView.as_view(), name="hub-model"),
     re_path(

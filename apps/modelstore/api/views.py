@@ -39,16 +39,6 @@ class FormatIsAFilter(DefaultContentNegotiation):
     settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
 
 
-class ErrorsAsJSON(DefaultContentNegotiation):
-    """The stream is written by the view itself, so DRF renders only errors raised before it starts:
-    those are JSON whatever the client accepts (an SSE client sends `Accept: text/event-stream`)."""
-
-    def select_renderer(
-        self, request: HttpRequest, renderers: list, format_suffix: str | None = None
-    ) -> tuple[object, str]:
-        return renderers[0], renderers[0].media_type
-
-
 class SearchView(APIView):
     content_negotiation_class = FormatIsAFilter
 
@@ -116,6 +106,7 @@ class DownloadView(APIView):
             200: serializers.DownloadResponseSerializer,
             400: ERROR,
             404: OpenApiResponse(ERROR, description="Model (or any file matching include_patterns) not found"),
+            409: OpenApiResponse(ERROR, description="The download was cancelled while this request waited"),
             500: OpenApiResponse(ERROR, description="Download failed"),
             507: OpenApiResponse(ERROR, description="Not enough disk space"),
         },
@@ -180,8 +171,7 @@ class ExportView(BodyCommandView):
 
 
 class CacheDownloadView(APIView):
-    renderer_classes = [JSONRenderer, EventStreamRenderer]
-    content_negotiation_class = ErrorsAsJSON
+    renderer_classes = [JSONRenderer, EventStreamRenderer]  # errors before the stream are JSON (core.sse)
 
     @extend_schema(
         operation_id="models_cache_download",
@@ -239,8 +229,10 @@ async def _cache_download_events(start: services.DownloadStart) -> AsyncIterator
                 "path": result.get("path"),
                 "size_bytes": result.get("size_bytes"),
             }
-        elif event in ("error", "cancelled"):
-            yield {"event": "error", "message": job["error"] or f"download {event}"}
+        elif event == "cancelled":
+            yield {"event": "error", "message": services.download_cancelled_message(start=start)}
+        elif event == "error":
+            yield {"event": "error", "message": job["error"] or "download failed"}
 
 
 class ValidateDownloadView(APIView):

@@ -1,4 +1,4 @@
-"""`manage.py apikey create|list|revoke`: API keys from the shell."""
+"""`manage.py apikey create|list|revoke|delete`: API keys from the shell."""
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -8,7 +8,7 @@ from apps.core.models import ApiKey
 
 
 class Command(BaseCommand):
-    help = "Create, list or revoke API keys. A new key is printed once and never again."
+    help = "Create, list, revoke or delete API keys. A new key is printed once and never again."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -17,6 +17,8 @@ class Command(BaseCommand):
         actions.add_parser("list", help="List keys (names and prefixes only).")
         revoke = actions.add_parser("revoke", help="Revoke a key.")
         revoke.add_argument("--name", required=True)
+        delete = actions.add_parser("delete", help="Delete a revoked key, so that its name can be used again.")
+        delete.add_argument("--name", required=True)
 
     def handle(self, *args: object, action: str, **options: object) -> None:
         try:
@@ -30,8 +32,14 @@ class Command(BaseCommand):
                 warning = services.api_keys_left_warning()
                 if warning:
                     self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
+            elif action == "delete":
+                services.api_key_delete(name=str(options["name"]))
+                self.stdout.write(f"Deleted API key {options['name']!r}.")
             else:
-                for key in ApiKey.objects.all():
+                keys = list(ApiKey.objects.all())
+                if not keys:
+                    self.stdout.write("no API keys")
+                for key in keys:
                     state = "active" if key.is_active else "revoked"
                     used = key.last_used_at.isoformat() if key.last_used_at else "never"
                     self.stdout.write(f"{key.name}\t{key.prefix}…\t{state}\tlast used {used}")

@@ -5,7 +5,8 @@ so no process of the tree ever outlives it, even `kill -9` of `serve`. When the 
 leader dies, its whole group is killed and the cluster restarted (with a back-off), while the web
 surfaces keep serving; the new cluster's workers requeue the job the dead one was running.
 Ctrl-C (or SIGTERM) stops the server, the workers and the embedded PostgreSQL, in that order; the
-database keeps running if another process still uses it (`core.embedded_postgres` leases).
+database keeps running if another process still uses it or `manage.py db start` holds it
+(`core.embedded_postgres` leases).
 """
 
 import signal
@@ -44,13 +45,13 @@ class Command(BaseCommand):
         if not surfaces:
             raise CommandError("every surface is disabled (all MODELYARD_*_PORT are 0): nothing to serve")
         connection.ensure_connection()  # starts the embedded server when there is no DATABASE_URL
+        self._refuse_unapplied_migrations()  # before anything reads a table (the API key check does)
         if not is_loopback(host) and not api_keys_configured():
             raise CommandError(
                 f"refusing to bind {host}: with no API key configured the API is open to anyone who can "
                 "reach it. Set MODELYARD_API_KEY or run `manage.py apikey create --name NAME`, "
                 "or bind 127.0.0.1."
             )
-        self._warn_unapplied_migrations()
 
         stopping = False
 
@@ -86,8 +87,11 @@ class Command(BaseCommand):
         pgdata = settings.EMBEDDED_PGDATA
         stopped = embedded_postgres.lease_release(pgdata, stop_if_unused=not keep)
         if not stopped and not keep and embedded_postgres.is_running(pgdata):
-            holders = embedded_postgres.lease_holders(pgdata)
-            self.stdout.write(f"The embedded PostgreSQL keeps running: still used by pid(s) {holders}.")
+            if embedded_postgres.held_until_db_stop(pgdata):
+                self.stdout.write("The embedded PostgreSQL keeps running (`db start`): `manage.py db stop` stops it.")
+            else:
+                holders = embedded_postgres.lease_holders(pgdata)
+                self.stdout.write(f"The embedded PostgreSQL keeps running: still used by pid(s) {holders}.")
 
     @staticmethod
     def _group(name: str, command: list[str]) -> ProcessGroup:
@@ -102,10 +106,17 @@ class Command(BaseCommand):
             command += ["-e", daphne_endpoint(host, surface.port)]
         return [*command, "project.asgi:application"]
 
-    def _warn_unapplied_migrations(self) -> None:
+    @staticmethod
+    def _refuse_unapplied_migrations() -> None:
+        """Serving a database that lacks tables only gives tracebacks and failing workers: stop at
+        once with the command that fixes it (`make run` migrates first)."""
         executor = MigrationExecutor(connection)
-        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-            self.stderr.write(self.style.WARNING("Unapplied migrations: run `manage.py migrate` first."))
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            raise CommandError(
+                f"the database has {len(plan)} unapplied migration(s): "
+                "run `.venv/bin/python manage.py migrate` first, then serve again"
+            )
 
     def _print_banner(self, host: str, surfaces: list, *, with_workers: bool) -> None:
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host

@@ -1,0 +1,53 @@
+"""The job's row: read it, append to its log, hand its id to django-q2."""
+
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from apps.core.errors import NotFound
+from apps.core.models import Job
+
+State = Job.State
+ACTIVE_STATES = (State.PENDING, State.STARTED)
+
+# A job's log keeps its last LOG_LINES lines, each cut to LOG_LINE_CHARS.
+LOG_LINES = 200
+LOG_LINE_CHARS = 1000
+
+
+def job_get(*, job_id: str) -> Job:
+    """The job `job_id`; NotFound when there is none (or the id is not a UUID)."""
+    try:
+        return Job.objects.get(pk=job_id)
+    except (Job.DoesNotExist, ValidationError, ValueError):
+        raise NotFound(f"job {job_id} not found") from None
+
+
+def job_submit(job: Job) -> None:
+    """Hand the job's id to django-q2 (call it once the row is committed)."""
+    from django_q.tasks import async_task
+
+    async_task("apps.core.tasks.run_job", str(job.id), task_name=f"{job.kind}:{job.id}", group=job.kind)
+
+
+def job_log_append(*, job_id: Any, line: str) -> None:
+    """Append `line` to the log of job `job_id`, keeping its last LOG_LINES lines, in one UPDATE."""
+    entry = {"at": iso_time(timezone.now()), "line": str(line)[:LOG_LINE_CHARS]}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE core_job SET log = ("
+            "  SELECT COALESCE(jsonb_agg(entry ORDER BY position), '[]'::jsonb)"
+            "  FROM jsonb_array_elements(core_job.log || jsonb_build_array(%s::jsonb))"
+            "       WITH ORDINALITY AS lines(entry, position)"
+            "  WHERE position > jsonb_array_length(core_job.log) + 1 - %s"
+            "), updated_at = now() WHERE id = %s",
+            [json.dumps(entry), LOG_LINES, job_id],
+        )
+
+
+def iso_time(moment: Any) -> str | None:
+    """`moment` as the API writes times (ISO 8601, `Z` for UTC); None for None."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
