@@ -3,7 +3,10 @@
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+import httpx2
+import openai
 import pytest
+from django.core.wsgi import get_wsgi_application
 
 from apps.backends import routing
 from tests.fakes.backends_ollama import FakeOllama
@@ -47,3 +50,15 @@ def fresh_routing() -> Iterator[None]:
     yield
     routing.routing_invalidate()
     routing.routing_health_reset()
+
+
+@pytest.fixture
+def client_openai() -> openai.OpenAI:
+    """The official `openai` client, talking to the platform in-process (WSGI, the test database)."""
+    transport = httpx2.WSGITransport(app=get_wsgi_application())
+    return openai.OpenAI(
+        base_url="http://testserver/v1",
+        api_key="unused",
+        max_retries=0,
+        http_client=httpx2.Client(transport=transport, base_url="http://testserver/v1"),
+    )

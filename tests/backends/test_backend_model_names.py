@@ -5,10 +5,8 @@ OpenAI-compatible backend (OpenAI, vLLM…) has no tags, so `GET /v1/models` lis
 its own ids, and the gateway sends them back exactly so. Driven by the official `openai` client.
 """
 
-import httpx2
 import openai
 import pytest
-from django.core.wsgi import get_wsgi_application
 
 from apps.backends import routing, services
 from apps.backends.models import Backend
@@ -19,17 +17,6 @@ from tests.fakes.backends_openai import FakeOpenAI
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_routing")]
 
 HI = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def client_openai() -> openai.OpenAI:
-    transport = httpx2.WSGITransport(app=get_wsgi_application())
-    return openai.OpenAI(
-        base_url="http://testserver/v1",
-        api_key="unused",
-        max_retries=0,
-        http_client=httpx2.Client(transport=transport, base_url="http://testserver/v1"),
-    )
 
 
 def register(fake, *, type: str) -> Backend:

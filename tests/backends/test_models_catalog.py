@@ -7,10 +7,8 @@ models cache's own view; `GET /v1/models/{id}` is OpenAI's retrieve. Driven by t
 
 import shutil
 
-import httpx2
 import openai
 import pytest
-from django.core.wsgi import get_wsgi_application
 
 from apps.backends import routing, services
 from apps.backends.sync import backends_sync
@@ -45,17 +43,6 @@ def ollama():
         backends_sync([services.backend_create(name=fake.name, base_url=fake.url, type="ollama")])
         routing.routing_invalidate()
         yield fake
-
-
-@pytest.fixture
-def client_openai() -> openai.OpenAI:
-    transport = httpx2.WSGITransport(app=get_wsgi_application())
-    return openai.OpenAI(
-        base_url="http://testserver/v1",
-        api_key="unused",
-        max_retries=0,
-        http_client=httpx2.Client(transport=transport, base_url="http://testserver/v1"),
-    )
 
 
 def test_the_list_has_every_routable_and_every_stored_model_in_both_shapes(client, stored, ollama):
