@@ -382,7 +382,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.error_handlers.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ModelyardAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -391,6 +391,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Backends, pools, model store, projects and RAG, node fit, forecasting and jobs.",
     "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
+    "DEFAULT_GENERATOR_CLASS": "apps.core.schema.SurfaceSchemaGenerator",
     "SERVE_PERMISSIONS": ["apps.core.auth.HasApiKey"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI's assets come from the installed sidecar package, not a CDN: works air-gapped.

@@ -36,6 +36,11 @@ def enabled_surfaces() -> list[Surface]:
     return [surface for surface in SURFACES if surface.enabled]
 
 
+def surface_of_urlconf(urlconf: str | None) -> Surface:
+    """The surface served by `urlconf`; the platform for None (the project's root URLconf)."""
+    return next((surface for surface in SURFACES if surface.urlconf == urlconf), PLATFORM)
+
+
 def surface_for_port(port: int | str | None) -> Surface:
     """The surface listening on `port`; the platform for any other port (tests, proxies)."""
     for surface in SURFACES:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from apps.core import embedded_postgres, events
+from tests.fakes.modelstore_hub import Hub, start_hub, stop_hub
 from tests.fakes.servers import LiveServer, database_env, start_live_server
 
 # The tests stop the embedded server at the end only if they started it.
@@ -67,3 +68,14 @@ def modelyard_server(
         server = start_live_server(tmp_path_factory.mktemp("serve") / "serve.log")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def hub(django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """A Modelyard mirror with the tiny repositories, on its own database, behind an API key: the
+    Hugging Face hub of every test that needs one (tests never reach the network)."""
+    with django_db_blocker.unblock():
+        started = start_hub(tmp_path_factory.mktemp("modelstore-hub"))
+    yield started
+    with django_db_blocker.unblock():
+        stop_hub(started)

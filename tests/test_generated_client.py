@@ -19,7 +19,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from drf_spectacular.generators import SchemaGenerator
+
+from apps.core.schema import surface_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +38,7 @@ NOT_CALLED = {
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, str]]:
     """The generated package and the generator's output."""
     folder = tmp_path_factory.mktemp("client")
-    schema = SchemaGenerator(urlconf="project.urls").get_schema(request=None, public=True)
+    schema = surface_schema()
     (folder / "schema.json").write_text(json.dumps(schema))
     # No post hooks: the generator would run ruff from PATH over the code; the code is only imported.
     (folder / "config.json").write_text(json.dumps({"post_hooks": []}))
@@ -73,7 +74,7 @@ def operations(package: ModuleType) -> Iterator[tuple[str, ModuleType]]:
 
 
 def event_stream_paths() -> set[str]:
-    schema = SchemaGenerator(urlconf="project.urls").get_schema(request=None, public=True)
+    schema = surface_schema()
     return {
         path
         for path, methods in schema["paths"].items()
@@ -165,3 +166,57 @@ def test_backend_pool_and_model_round_trips_parse(generated, api):
     call("delete_pool", id=pool.id)
     call("delete_backend", id=backend.id)
     assert call("list_backends") == []
+
+
+def test_hooks_jobs_store_and_mirror_round_trips_parse(generated, api, settings, tmp_path, hub):
+    """The other resources, on real objects: remote hooks, a job, a stored model (the model store,
+    the models cache and the mirror that serves it), and a validation against the hub."""
+    from apps.core import jobs
+    from apps.modelstore import layout, services
+
+    package, _ = generated
+    models = importlib.import_module(f"{package.__name__}.models")
+    settings.MODELYARD_HOME = tmp_path / "home"
+    settings.MODELYARD_HF_ENDPOINT, settings.MODELYARD_HF_TOKEN = hub.url, hub.token
+
+    def call(operation: str, **kwargs: Any) -> Any:
+        module = importlib.import_module(f"{package.__name__}.api.{operation}")
+        response = module.sync_detailed(client=api, **kwargs)
+        assert response.status_code < 300, (operation, response.status_code, response.content)
+        assert response.parsed is not None, (operation, response.content)
+        return response.parsed
+
+    hook = call("runtime.create", body=models.RemoteHookRequest(name="gen-hook", endpoint_url="http://127.0.0.1:9"))
+    assert call("runtime.get_remote_hook", id=hook.id).name == "gen-hook"
+    assert call("runtime.get_remote_hook_by_name", name="gen-hook").id == hook.id
+    updated = models.RemoteHookRequest(name="gen-hook-2", endpoint_url="http://127.0.0.1:9", timeout_ms=100)
+    assert call("runtime.update", id=hook.id, body=updated).timeout_ms == 100
+    assert [entry.name for entry in call("runtime.list_remote_hooks")] == ["gen-hook-2"]
+    call("runtime.delete", id=hook.id)
+
+    job = jobs.job_enqueue(kind="test", func="tests.fakes.jobs.count_steps", params={"steps": 1, "pause_s": 0})
+    assert call("platform.jobs_retrieve", id=str(job.id)).state == "PENDING"
+    assert call("platform.jobs_cancel", id=str(job.id)).outcome == "cancelled"
+
+    folder = layout.model_dir("huggingface", "gen-org/gen-model")
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    services.local_model_record(source="huggingface", model_id="gen-org/gen-model")
+    assert call("model_store.modelstore_models_retrieve", source="huggingface", model_id="gen-org/gen-model")
+    assert call("model_store.modelstore_models_list")
+    assert call("model_store.modelstore_status")
+    assert call("model_store.modelstore_clean", body=models.CleanRequestRequest(all_=True, dry_run=True))
+    assert call("model_store.modelstore_export", body=models.ExportRequestRequest())
+    assert call("projects_models_cache.hub_model_info", repo_id="gen-org/gen-model").id == "gen-org/gen-model"
+    assert call("projects_models_cache.hub_model_refs", repo_id="gen-org/gen-model")
+    assert [
+        entry.path
+        for entry in call("projects_models_cache.hub_model_tree", repo_id="gen-org/gen-model", revision="main")
+    ] == ["config.json"]
+    assert call("open_ai_gateway.retrieve_model", model_id="gen-org/gen-model").id == "gen-org/gen-model"
+    validation = call(
+        "projects_models_cache.models_cache_validate_download",
+        body=models.ValidateDownloadRequestRequest(model_name="tiny-org/tiny-encoder"),
+    )
+    assert validation.can_download and validation.required_bytes > 0
+    assert call("model_store.modelstore_models_destroy", source="huggingface", model_id="gen-org/gen-model")

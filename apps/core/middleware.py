@@ -1,7 +1,9 @@
 """Per-port URLconf selection, request ids, body size limit, JSON-only error pages on API paths, static files."""
 
 import contextvars
+import functools
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -9,7 +11,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
 from django.utils.module_loading import import_string
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -53,10 +55,55 @@ def resolved_view_class(request: HttpRequest) -> type | None:
     return getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
 
 
+def error_view_class(request: HttpRequest) -> type | None:
+    """The view whose error body an error of `request` takes: the one its path resolves to, else
+    that of the route whose literal beginning is the longest start of the path (`/backends/a/b` is
+    answered like `/backends/{id}`: a runtime-spec path, `{"error": …}`)."""
+    view_class = resolved_view_class(request)
+    if view_class is not None:
+        return view_class
+    path = request.path_info.lstrip("/")
+    routes = _route_prefixes(getattr(request, "urlconf", None))
+    matches = [(len(prefix), view) for prefix, view in routes if path.startswith(prefix)]
+    return max(matches, key=lambda match: match[0])[1] if matches else None
+
+
+@functools.cache
+def _route_prefixes(urlconf: str | None) -> list[tuple[str, type]]:
+    """(literal beginning of the route, view class) of every API route of `urlconf`."""
+    return [(prefix, view) for prefix, view in _walk(get_resolver(urlconf).url_patterns, "") if prefix]
+
+
+def _walk(patterns: list, prefix: str) -> list[tuple[str, type]]:
+    routes = []
+    for pattern in patterns:
+        literal = prefix + _literal_start(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            routes += _walk(pattern.url_patterns, literal)
+        elif isinstance(pattern, URLPattern):
+            view = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
+            if view is not None:
+                routes.append((literal, view))
+    return routes
+
+
+def _literal_start(pattern: object) -> str:
+    """The text every path that a route pattern matches starts with: up to its first parameter."""
+    route = getattr(pattern, "_route", None)
+    if route is not None:  # path("backends/<str:pk>")
+        return route.split("<", 1)[0]
+    regex = pattern.regex.pattern.lstrip("^")  # re_path(r"^api/v1/models/?$")
+    stop = re.search(r"[()\[\].+?*{|$\\]", regex)
+    if stop is None:
+        return regex
+    literal = regex[: stop.start()]
+    return literal[:-1] if stop.group() in "?*{" else literal  # the character before is optional
+
+
 def error_key_for(request: HttpRequest) -> str:
     """The key of the error body: the view's own `error_key` (runtime-api routes on the platform),
     else the surface's."""
-    view_key = getattr(resolved_view_class(request), "error_key", None) if request is not None else None
+    view_key = getattr(error_view_class(request), "error_key", None) if request is not None else None
     if view_key:
         return view_key
     surface = getattr(request, "surface", None)
@@ -66,7 +113,7 @@ def error_key_for(request: HttpRequest) -> str:
 def error_response(request: HttpRequest, message: str, status: int) -> JsonResponse:
     """The error body of the request's view or surface: `{"detail": …}`, `{"error": …}`, or the
     view's own envelope (`format_error`, OpenAI's on the gateway)."""
-    view_class = resolved_view_class(request)
+    view_class = error_view_class(request)
     if hasattr(view_class, "format_error"):
         view = view_class()
         view.request = request

@@ -1,17 +1,42 @@
-"""OpenAPI building blocks shared by every app: the error bodies, and how our authentication
-appears in the schema (a drf-spectacular extension)."""
+"""OpenAPI building blocks shared by every app: the error bodies, how our authentication appears in
+the schema (a drf-spectacular extension), the errors every operation can answer (`ModelyardAutoSchema`),
+and Swagger UI's grouping by spec."""
+
+from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
-from project.surfaces import FORECAST, NODE
+from project.surfaces import FORECAST, NODE, Surface, surface_of_urlconf
 
 
 class DetailErrorSerializer(serializers.Serializer):
     """`{"detail": "..."}`: the platform's error body (model store, projects)."""
 
     detail = serializers.CharField()
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class LocationPartField(serializers.Field):
+    """One step of a field error's location: a name, or an index into a list."""
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    """One invalid field, FastAPI-style: `{"type": "missing", "loc": ["body", "url"], "msg": "…"}`."""
+
+    type = serializers.CharField()
+    loc = serializers.ListField(child=LocationPartField())
+    msg = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """`{"detail": [field errors]}`: invalid input (422) on the surfaces whose errors are `{"detail": …}`."""
+
+    detail = FieldErrorSerializer(many=True)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -45,6 +70,79 @@ class RuntimeApi:
     # whose other specs say `{"detail": ...}` (a comment, not a docstring: the schema would show a
     # docstring as every operation's description).
     error_key = "error"
+
+
+# --- the errors every operation can answer ---------------------------------------------------------
+
+
+class SurfaceSchemaGenerator(SchemaGenerator):
+    """drf-spectacular's generator, telling each view the surface it is generated for (its error
+    body, when the view does not set its own, is the surface's, as at run time)."""
+
+    def create_view(self, callback: Any, method: str, request: Any = None) -> Any:
+        view = super().create_view(callback, method, request)
+        view.schema_surface = surface_of_urlconf(self.urlconf)
+        return view
+
+
+def surface_schema(urlconf: str | None = None) -> dict[str, Any]:
+    """The OpenAPI schema `/api/schema/` serves for a URLconf (the platform's by default), built
+    without a request, by the configured generator."""
+    generator_class = spectacular_settings.DEFAULT_GENERATOR_CLASS
+    return generator_class(urlconf=urlconf).get_schema(request=None, public=True)
+
+
+class ModelyardAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, adding to each operation the errors that core answers for any
+    view (`core.error_handlers`), unless the operation documents that status or a `default`:
+
+    - invalid input, for an operation with parameters or a body: 400 (`{"error"}` surfaces and
+      OpenAI's envelope), or 422 with field errors and 400 (`{"detail"}` surfaces);
+    - 401 when it requires a key; 404 when its path has parameters; 413 when it takes a body;
+    - 503 when the database cannot be reached (with `Retry-After`).
+
+    The body is the view's error envelope: its `error_serializer` (a view with its own, such as
+    OpenAI's), else `{"error"}` or `{"detail"}` by the view's `error_key` or its surface's.
+    """
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None or "default" in operation["responses"]:
+            return operation
+        for status_code, serializer in self._shared_errors(operation).items():
+            if str(status_code) not in operation["responses"]:
+                operation["responses"][str(status_code)] = self._get_response_for_code(serializer, str(status_code))
+        return operation
+
+    def _shared_errors(self, operation: dict) -> dict[int, Any]:
+        error = getattr(self.view, "error_serializer", None) or (
+            ErrorSerializer if self._error_key() == "error" else DetailErrorSerializer
+        )
+        parameters = operation.get("parameters", [])
+        takes_input = bool(parameters) or "requestBody" in operation
+        errors: dict[int, Any] = {}
+        if takes_input:
+            errors[400] = _described(error, "Invalid input")
+            if error is DetailErrorSerializer:
+                errors[422] = _described(ValidationErrorSerializer, "Invalid fields")
+        security = operation.get("security", [])
+        if security and {} not in security:
+            errors[401] = _described(error, "Invalid or missing API key")
+        if any(parameter["in"] == "path" for parameter in parameters):
+            errors[404] = _described(error, "Not found")
+        if "requestBody" in operation:
+            errors[413] = _described(error, "Request body too large")
+        errors[503] = _described(error, "Database unavailable; retry after `Retry-After` seconds")
+        return errors
+
+    def _error_key(self) -> str:
+        view_key = getattr(self.view, "error_key", None)
+        surface: Surface | None = getattr(self.view, "schema_surface", None)
+        return view_key or (surface.error_key if surface else "detail")
+
+
+def _described(serializer: Any, description: str) -> OpenApiResponse:
+    return OpenApiResponse(serializer, description=description)
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -125,6 +125,32 @@ def test_an_unknown_path_is_a_json_404_on_every_surface(client, port, key):
     assert response.json() == {key: "Not found"}
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/backends/a/b", {"error": "Not found"}),  # a runtime-spec path: its `{"error"}`, not the platform's
+        ("/pools/a/b/c", {"error": "Not found"}),
+        (
+            "/v1/chat/completions/extra",
+            {"error": {"message": "Not found", "type": "not_found_error", "param": None, "code": "not_found"}},
+        ),
+        ("/api/v1/status/extra", {"detail": "Not found"}),
+    ],
+)
+def test_an_unknown_path_under_a_route_answers_in_that_routes_error_body(client, path, body):
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response.json() == body
+
+
+def test_a_mirror_file_path_with_a_newline_is_answered_by_the_mirror_in_its_error_body(client):
+    response = client.get("/hub/org/name/resolve/main/a\nb")
+
+    assert response.status_code == 404
+    assert response.json()["error"]  # the hub's body (`.` in a route would have missed the newline)
+
+
 def test_a_wrong_method_is_a_json_405(client):
     response = client.post("/health")
 

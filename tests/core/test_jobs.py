@@ -5,6 +5,7 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -30,6 +31,22 @@ def test_enqueue_creates_a_pending_job_and_a_worker_task():
 
     assert job.state == Job.State.PENDING
     assert OrmQ.objects.count() == 1
+
+
+def test_a_job_and_its_queued_task_are_written_in_one_transaction():
+    # A process killed between two commits would leave a PENDING job with nothing queued for it.
+    with transaction.atomic():
+        job = enqueue("count_steps", steps=1, pause_s=0)
+        assert OrmQ.objects.count() == 1  # already queued, before the job's row commits
+        OrmQ.objects.all().delete()
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.STARTED, attempts=1, worker=f"{socket.gethostname()}:{dead_pid()}"
+        )
+        jobs.jobs_recover_orphans()
+        assert OrmQ.objects.count() == 1  # requeued the same way
+        transaction.set_rollback(True)
+
+    assert (Job.objects.count(), OrmQ.objects.count()) == (0, 0)  # nothing queued for a job that never was
 
 
 def test_enqueue_rejects_a_function_that_does_not_exist():

@@ -103,7 +103,7 @@ def test_a_job_survives_a_database_restart_at_30_percent_without_a_hand_on_the_s
 
     embedded_database_restart()
 
-    job = wait_for_job(job, lambda job: job.is_finished, timeout=90)
+    job = wait_for_job(job, lambda job: job.is_finished, timeout=90, server_log=server.log)
     assert (job.state, job.result, job.error) == (Job.State.SUCCESS, {"steps": 20}, "")
     assert job.attempts in (1, 2)  # it went on, or was requeued once (which counts as an attempt)
     assert "lost the database while" in server.log()  # the fault did reach the running job

@@ -155,12 +155,18 @@ def hold_a_session_lock(*, name: str, first_run_marker: str) -> dict:
     return {"locked": name}
 
 
-def wait_for_job(job: Job, check: Callable[[Job], bool], timeout: float) -> Job:
-    """Re-read `job` until `check(job)` holds; AssertionError with where it got to after `timeout` s."""
+def wait_for_job(
+    job: Job, check: Callable[[Job], bool], timeout: float, *, server_log: Callable[[], str] | None = None
+) -> Job:
+    """Re-read `job` until `check(job)` holds; AssertionError with where it got to after `timeout` s
+    (and the last lines of `server_log()`, the log of the server that runs it, when given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job.refresh_from_db()
         if check(job):
             return job
         time.sleep(0.05)
-    raise AssertionError(f"job {job.id} never got there: {job.state} {job.worker} {job.progress} {job.error}")
+    where = f"job {job.id} never got there: {job.state} {job.worker} {job.progress} {job.error}"
+    if server_log is not None:
+        where += "\n--- the server's log, last lines ---\n" + "\n".join(server_log().splitlines()[-80:])
+    raise AssertionError(where)

@@ -14,6 +14,8 @@ import psutil
 from django.conf import settings
 from django.db import connection
 
+from project.surfaces import SURFACES
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -71,13 +73,17 @@ class LiveServer:
 
 
 def start_live_server(log_path: Path, **extra_env: str) -> LiveServer:
-    ports = {name: free_port() for name in ("platform", "node", "forecast")}
+    ports = {surface.name: free_port() for surface in SURFACES}  # none at its default: servers run side by side
     env = database_env(
-        MODELYARD_PLATFORM_PORT=str(ports["platform"]),
-        MODELYARD_NODE_PORT=str(ports["node"]),
-        MODELYARD_FORECAST_PORT=str(ports["forecast"]),
-        MODELYARD_WORKERS="2",
-        **extra_env,
+        **{
+            **{surface.port_setting: str(ports[surface.name]) for surface in SURFACES},
+            "MODELYARD_WORKERS": "2",
+            # The model runtime (a process of its own) and its registration as the `local` backend
+            # only where a test asks for them (tests/inference).
+            "MODELYARD_RUNTIME_PORT": "0",
+            "MODELYARD_RUNTIME_REGISTER": "false",
+            **extra_env,
+        }
     )
     log_file = log_path.open("w")
     process = subprocess.Popen(

@@ -8,17 +8,7 @@ import pytest
 
 from apps.modelstore import layout, services
 from apps.modelstore.models import LocalModel
-from tests.fakes.modelstore_hub import Hub, start_hub, stop_hub
-
-
-@pytest.fixture(scope="package")
-def hub(django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    """A Modelyard mirror with the tiny repositories, on its own database, behind an API key."""
-    with django_db_blocker.unblock():
-        started = start_hub(tmp_path_factory.mktemp("modelstore-hub"))
-    yield started
-    with django_db_blocker.unblock():
-        stop_hub(started)
+from tests.fakes.modelstore_hub import Hub
 
 
 @pytest.fixture

@@ -427,6 +427,20 @@ class EmbeddingsResponseSerializer(serializers.Serializer):
 
 # --- errors --------------------------------------------------------------------------------------
 
+
+class OpenAIErrorDetailSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    type = serializers.CharField()
+    param = serializers.CharField(allow_null=True)
+    code = serializers.CharField(allow_null=True)
+
+
+class OpenAIErrorSerializer(serializers.Serializer):
+    """OpenAI's error object, `{"error": {"message", "type", "param", "code"}}`: every error of the gateway."""
+
+    error = OpenAIErrorDetailSerializer()
+
+
 # OpenAI's error `type` by HTTP status (its clients pick the exception by status; the type names the kind).
 ERROR_TYPES = {
     400: "invalid_request_error",

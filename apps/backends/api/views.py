@@ -36,7 +36,6 @@ def _changed_by_id(serializer_class: type, request: HttpRequest) -> dict:
 # --- backends ------------------------------------------------------------------------------------
 
 
-@extend_schema(tags=["backends"])
 class BackendViewSet(RuntimeApi, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
 
@@ -87,7 +86,6 @@ class StateView(RuntimeApi, APIView):
 # --- pools ---------------------------------------------------------------------------------------
 
 
-@extend_schema(tags=["pools"])
 class PoolViewSet(RuntimeApi, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
 
@@ -120,7 +118,7 @@ class PoolViewSet(RuntimeApi, viewsets.ViewSet):
 
 
 class PoolByNameView(RuntimeApi, APIView):
-    @extend_schema(operation_id="getPoolByName", tags=["pools"], responses={200: s.PoolSerializer, "default": ERROR})
+    @extend_schema(operation_id="getPoolByName", responses={200: s.PoolSerializer, "default": ERROR})
     def get(self, request: HttpRequest, name: str) -> Response:
         return Response(s.PoolSerializer(services.pool_get_by_name(name=name)).data)
 
@@ -128,7 +126,6 @@ class PoolByNameView(RuntimeApi, APIView):
 class PoolsByPurposeView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="listPoolsByPurpose",
-        tags=["pools"],
         parameters=[s.PoolPageSerializer],
         responses={200: s.PoolSerializer(many=True), "default": ERROR},
     )
@@ -152,7 +149,6 @@ class OneObjectListSchema(AutoSchema):
         return super()._is_list_view(serializer)
 
 
-@extend_schema(tags=["models"])
 class ModelViewSet(RuntimeApi, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     schema = OneObjectListSchema()
@@ -191,6 +187,10 @@ class ModelViewSet(RuntimeApi, viewsets.ViewSet):
 
 # The platform's own routes (not the runtime spec's) answer errors as `{"detail": …}`.
 DETAIL_ERROR = OpenApiResponse(DetailErrorSerializer, description='`{"detail": …}`')
+OPENAI_ERROR = OpenApiResponse(openai_api.OpenAIErrorSerializer, description="OpenAI's error object")
+MODEL_NOT_FOUND = OpenApiResponse(
+    openai_api.OpenAIErrorSerializer, description="No backend in scope has the model (`code`: `model_not_found`)"
+)
 
 
 class ModelCatalogView(APIView):
@@ -198,17 +198,21 @@ class ModelCatalogView(APIView):
     # answer (errors are the platform's `{"detail": …}`, as the models cache API writes them).
     @extend_schema(
         operation_id="models_cache_list",
-        tags=["openai"],
         parameters=[s.ModelCatalogQuerySerializer],
         responses={200: s.ModelCatalogSerializer, 400: DETAIL_ERROR},
     )
     def get(self, request: HttpRequest) -> Response:
         provider = validated(s.ModelCatalogQuerySerializer, request.query_params).get("provider")
-        return Response({"object": "list", "data": selectors.models_catalog(provider=provider)})
+        catalog = {"object": "list", "data": selectors.models_catalog(provider=provider)}
+        return Response(s.ModelCatalogSerializer(catalog).data)
 
 
 class ModelCatalogDetailView(APIView):
     # GET is OpenAI's retrieve; DELETE is the models cache API's delete of a stored model.
+
+    @property
+    def error_serializer(self) -> type:
+        return openai_api.OpenAIErrorSerializer if self.request.method == "GET" else DetailErrorSerializer
 
     def format_error(self, message: str, status_code: int) -> dict:
         # OpenAI's clients read OpenAI's error object; the models cache API writes `{"detail": …}`.
@@ -223,12 +227,11 @@ class ModelCatalogDetailView(APIView):
 
     @extend_schema(
         operation_id="retrieveModel",
-        tags=["openai"],
         parameters=[MODEL_ID_PARAMETER],
-        responses={200: s.ModelCatalogEntrySerializer, 404: DETAIL_ERROR},
+        responses={200: s.ModelCatalogEntrySerializer, 404: OPENAI_ERROR},
     )
     def get(self, request: HttpRequest, model_id: str) -> Response:
-        return Response(selectors.model_catalog_entry(model_id=model_id))
+        return Response(s.ModelCatalogEntrySerializer(selectors.model_catalog_entry(model_id=model_id)).data)
 
     @extend_schema(
         operation_id="models_cache_delete",
@@ -240,13 +243,12 @@ class ModelCatalogDetailView(APIView):
     )
     def delete(self, request: HttpRequest, model_id: str) -> Response:
         provider = validated(s.CacheProviderQuerySerializer, request.query_params)["provider"]
-        return Response(modelstore.cache_delete(model_name=model_id, provider=provider))
+        return Response(s.CacheDeletedSerializer(modelstore.cache_delete(model_name=model_id, provider=provider)).data)
 
 
 class InternalModelsView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="listInternal",
-        tags=["models"],
         responses={200: s.RegisteredModelSerializer(many=True), "default": ERROR},
     )
     def get(self, request: HttpRequest) -> Response:
@@ -259,7 +261,6 @@ class InternalModelsView(RuntimeApi, APIView):
 class PoolsOfBackendView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="listPoolsForBackend",
-        tags=["associations"],
         responses={200: s.PoolSerializer(many=True), "default": ERROR},
     )
     def get(self, request: HttpRequest, backend_id: str) -> Response:
@@ -269,7 +270,6 @@ class PoolsOfBackendView(RuntimeApi, APIView):
 class BackendsOfPoolView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="listBackendsByPool",
-        tags=["associations"],
         responses={200: s.BackendSerializer(many=True), "default": ERROR},
     )
     def get(self, request: HttpRequest, pool_id: str) -> Response:
@@ -277,14 +277,12 @@ class BackendsOfPoolView(RuntimeApi, APIView):
 
 
 class PoolBackendView(RuntimeApi, APIView):
-    @extend_schema(
-        operation_id="assignBackend", tags=["associations"], request=None, responses={201: TEXT, "default": ERROR}
-    )
+    @extend_schema(operation_id="assignBackend", request=None, responses={201: TEXT, "default": ERROR})
     def post(self, request: HttpRequest, pool_id: str, backend_id: str) -> Response:
         services.pool_backend_assign(pool_id=pool_id, backend_id=backend_id)
         return Response("backend assigned", status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="removeBackend", tags=["associations"], responses={200: TEXT, "default": ERROR})
+    @extend_schema(operation_id="removeBackend", responses={200: TEXT, "default": ERROR})
     def delete(self, request: HttpRequest, pool_id: str, backend_id: str) -> Response:
         services.pool_backend_remove(pool_id=pool_id, backend_id=backend_id)
         return Response("backend removed")
@@ -293,7 +291,6 @@ class PoolBackendView(RuntimeApi, APIView):
 class PoolsOfModelView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="listPoolsForModel",
-        tags=["associations"],
         responses={200: s.PoolSerializer(many=True), "default": ERROR},
     )
     def get(self, request: HttpRequest, model_id: str) -> Response:
@@ -303,7 +300,6 @@ class PoolsOfModelView(RuntimeApi, APIView):
 class ModelsOfPoolView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="listModelsByPool",
-        tags=["associations"],
         responses={200: s.RegisteredModelSerializer(many=True), "default": ERROR},
     )
     def get(self, request: HttpRequest, pool_id: str) -> Response:
@@ -312,14 +308,12 @@ class ModelsOfPoolView(RuntimeApi, APIView):
 
 
 class PoolModelView(RuntimeApi, APIView):
-    @extend_schema(
-        operation_id="assignModel", tags=["associations"], request=None, responses={200: TEXT, "default": ERROR}
-    )
+    @extend_schema(operation_id="assignModel", request=None, responses={200: TEXT, "default": ERROR})
     def post(self, request: HttpRequest, pool_id: str, model_id: str) -> Response:
         services.pool_model_assign(pool_id=pool_id, model_id=model_id)
         return Response("model assigned")
 
-    @extend_schema(operation_id="removeModel", tags=["associations"], responses={200: TEXT, "default": ERROR})
+    @extend_schema(operation_id="removeModel", responses={200: TEXT, "default": ERROR})
     def delete(self, request: HttpRequest, pool_id: str, model_id: str) -> Response:
         services.pool_model_remove(pool_id=pool_id, model_id=model_id)
         return Response("model removed")
@@ -331,24 +325,24 @@ class PoolModelView(RuntimeApi, APIView):
 class ProviderConfigsView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="listConfigs",
-        tags=["providers"],
         responses={200: s.ProviderConfigSerializer(many=True), "default": ERROR},
     )
     def get(self, request: HttpRequest) -> Response:
-        return Response([services.provider_config_masked(config) for config in ProviderConfig.objects.all()])
+        configs = [services.provider_config_masked(config) for config in ProviderConfig.objects.all()]
+        return Response(s.ProviderConfigSerializer(configs, many=True).data)
 
 
 class ProviderConfigView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="get",
         summary="A provider's configuration (API key masked)",
-        tags=["providers"],
         responses={200: s.ProviderConfigSerializer, "default": ERROR},
     )
     def get(self, request: HttpRequest, provider_type: str) -> Response:
-        return Response(services.provider_config_masked(services.provider_config_get(type=provider_type)))
+        config = services.provider_config_get(type=provider_type)
+        return Response(s.ProviderConfigSerializer(services.provider_config_masked(config)).data)
 
-    @extend_schema(operation_id="deleteConfig", tags=["providers"], responses={200: TEXT, "default": ERROR})
+    @extend_schema(operation_id="deleteConfig", responses={200: TEXT, "default": ERROR})
     def delete(self, request: HttpRequest, provider_type: str) -> Response:
         services.provider_config_delete(type=provider_type)
         return Response("deleted")
@@ -357,7 +351,6 @@ class ProviderConfigView(RuntimeApi, APIView):
 class ProviderConfigureView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="configureProvider",
-        tags=["providers"],
         request=s.ProviderConfigureSerializer,
         responses={200: s.ProviderConfigSerializer, "default": ERROR},
     )
@@ -365,18 +358,16 @@ class ProviderConfigureView(RuntimeApi, APIView):
         config = services.provider_config_set(
             type=provider_type, **validated(s.ProviderConfigureSerializer, request.data)
         )
-        return Response(services.provider_config_masked(config))
+        return Response(s.ProviderConfigSerializer(services.provider_config_masked(config)).data)
 
 
 # --- download queue ------------------------------------------------------------------------------
 
 
 class QueueView(RuntimeApi, APIView):
-    @extend_schema(
-        operation_id="getQueue", tags=["queue"], responses={200: s.QueueItemSerializer(many=True), "default": ERROR}
-    )
+    @extend_schema(operation_id="getQueue", responses={200: s.QueueItemSerializer(many=True), "default": ERROR})
     def get(self, request: HttpRequest) -> Response:
-        return Response(downloads.queue_items())
+        return Response(s.QueueItemSerializer(downloads.queue_items(), many=True).data)
 
 
 class QueueInProgressView(RuntimeApi, APIView):
@@ -384,7 +375,6 @@ class QueueInProgressView(RuntimeApi, APIView):
 
     @extend_schema(
         operation_id="inProgress",
-        tags=["queue"],
         description="`event: status` lines with Ollama's pull status of every running download.",
         responses={(200, MEDIA_TYPE): TEXT, "default": ERROR},
     )
@@ -395,7 +385,6 @@ class QueueInProgressView(RuntimeApi, APIView):
 class QueueCancelView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="cancelDownload",
-        tags=["queue"],
         parameters=[s.QueueCancelSerializer],
         responses={200: TEXT, "default": ERROR},
     )
@@ -405,7 +394,7 @@ class QueueCancelView(RuntimeApi, APIView):
 
 
 class QueueModelView(RuntimeApi, APIView):
-    @extend_schema(operation_id="removeFromQueue", tags=["queue"], responses={200: TEXT, "default": ERROR})
+    @extend_schema(operation_id="removeFromQueue", responses={200: TEXT, "default": ERROR})
     def delete(self, request: HttpRequest, model: str) -> Response:
         return Response(services.queue_remove(model=model))
 
@@ -414,17 +403,14 @@ class QueueModelView(RuntimeApi, APIView):
 
 
 class DefaultModelView(RuntimeApi, APIView):
-    @extend_schema(
-        operation_id="defaultModel", tags=["execution"], responses={200: s.DefaultModelSerializer, "default": ERROR}
-    )
+    @extend_schema(operation_id="defaultModel", responses={200: s.DefaultModelSerializer, "default": ERROR})
     def get(self, request: HttpRequest) -> Response:
-        return Response({"modelName": selectors.default_model_name()})
+        return Response(s.DefaultModelSerializer({"modelName": selectors.default_model_name()}).data)
 
 
 class ExecuteView(RuntimeApi, AsyncAPIView):
     @extend_schema(
         operation_id="executeSimpleTask",
-        tags=["execution"],
         request=s.ExecuteRequestSerializer,
         responses={200: s.ExecuteResponseSerializer, "default": ERROR},
     )
@@ -437,13 +423,12 @@ class ExecuteView(RuntimeApi, AsyncAPIView):
             model=model,
             backend_type=body.validated_data.get("model_provider", ""),
         )
-        return Response(result)
+        return Response(s.ExecuteResponseSerializer(result).data)
 
 
 class EmbedView(RuntimeApi, AsyncAPIView):
     @extend_schema(
         operation_id="generateEmbeddings",
-        tags=["execution"],
         request=s.EmbedRequestSerializer,
         responses={200: s.EmbedResponseSerializer, "default": ERROR},
     )
@@ -451,7 +436,8 @@ class EmbedView(RuntimeApi, AsyncAPIView):
         body = s.EmbedRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         model = await selectors.embed_model_name_async()
-        return Response({"vector": await gateway.embed_text(text=body.validated_data["text"], model=model)})
+        vector = await gateway.embed_text(text=body.validated_data["text"], model=model)
+        return Response(s.EmbedResponseSerializer({"vector": vector}).data)
 
 
 # --- OpenAI-compatible gateway -------------------------------------------------------------------
@@ -460,6 +446,8 @@ class EmbedView(RuntimeApi, AsyncAPIView):
 class OpenAIApi:
     """Errors as OpenAI writes them, so its clients raise the right exception; invalid input is
     OpenAI's 400 (see `openai_api.openai_exception_handler`)."""
+
+    error_serializer = openai_api.OpenAIErrorSerializer
 
     def format_error(self, message: str, status_code: int) -> dict:
         return openai_api.error_body(message, status_code)
@@ -473,9 +461,12 @@ class ChatCompletionsView(OpenAIApi, AsyncAPIView):
 
     @extend_schema(
         operation_id="createChatCompletion",
-        tags=["openai"],
         request=openai_api.ChatCompletionRequestSerializer,
-        responses={200: openai_api.ChatCompletionResponseSerializer, (200, MEDIA_TYPE): TEXT},
+        responses={
+            200: openai_api.ChatCompletionResponseSerializer,
+            (200, MEDIA_TYPE): TEXT,
+            404: MODEL_NOT_FOUND,
+        },
     )
     async def post(self, request: HttpRequest) -> HttpResponseBase:
         data = validated(openai_api.ChatCompletionRequestSerializer, request.data)
@@ -493,9 +484,8 @@ class ChatCompletionsView(OpenAIApi, AsyncAPIView):
 class EmbeddingsView(OpenAIApi, AsyncAPIView):
     @extend_schema(
         operation_id="createEmbedding",
-        tags=["openai"],
         request=openai_api.EmbeddingsRequestSerializer,
-        responses={200: openai_api.EmbeddingsResponseSerializer},
+        responses={200: openai_api.EmbeddingsResponseSerializer, 404: MODEL_NOT_FOUND},
     )
     async def post(self, request: HttpRequest) -> Response:
         data = validated(openai_api.EmbeddingsRequestSerializer, request.data)

@@ -16,7 +16,6 @@ from apps.core.validation import validated
 TEXT = OpenApiTypes.STR
 
 
-@extend_schema(tags=["hooks"])
 class RemoteHookViewSet(RuntimeApi, viewsets.ViewSet):
     """Remote hooks: outside HTTP services that task chains call by name."""
 
@@ -86,7 +85,6 @@ class RemoteHookByNameView(RuntimeApi, APIView):
 
     @extend_schema(
         operation_id="getRemoteHookByName",
-        tags=["hooks"],
         summary="Get a remote hook by name",
         responses={200: s.RemoteHookSerializer, "default": ERROR},
     )
@@ -97,7 +95,6 @@ class RemoteHookByNameView(RuntimeApi, APIView):
 class SupportedView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="supported",
-        tags=["hooks"],
         summary="List the hook types a task chain can use",
         description="The built-in local hooks (sorted), then the remote hooks' names (sorted).",
         responses={200: s.HOOK_TYPES, "default": ERROR},
@@ -109,7 +106,6 @@ class SupportedView(RuntimeApi, APIView):
 class TasksView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="executeTaskChain",
-        tags=["tasks"],
         summary="Run a task chain",
         description=(
             "Runs the chain on `input` and answers its output and the captured state of every task run. "
@@ -145,6 +141,6 @@ class TasksView(RuntimeApi, APIView):
                 "statusUrl": f"/api/v1/jobs/{job.id}",
                 "eventsUrl": f"/api/v1/jobs/{job.id}/events",
             }
-            return Response(accepted, status=status.HTTP_202_ACCEPTED)
+            return Response(s.TaskJobSerializer(accepted).data, status=status.HTTP_202_ACCEPTED)
         run, response = services.chain_run(**fields)
-        return Response(response, headers={"X-Chain-Run-Id": str(run.id)})
+        return Response(s.TaskExecutionResponseSerializer(response).data, headers={"X-Chain-Run-Id": str(run.id)})

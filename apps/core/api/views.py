@@ -88,7 +88,8 @@ class PlatformHealthView(PublicView):
         responses={200: serializers.PlatformHealthSerializer, 503: serializers.PlatformHealthSerializer},
     )
     def get(self, request: HttpRequest) -> Response:
-        body, database_up = system.platform_health()
+        health, database_up = system.platform_health()
+        body = serializers.PlatformHealthSerializer(health).data
         if database_up:
             return Response(body)
         return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
@@ -97,34 +98,38 @@ class PlatformHealthView(PublicView):
 class LivenessView(PublicView):
     @extend_schema(operation_id="health_liveness", responses=serializers.LivenessSerializer)
     def get(self, request: HttpRequest) -> Response:
-        return Response({"status": "alive"})
+        return Response(serializers.LivenessSerializer({"status": "alive"}).data)
 
 
 class NodeHealthView(PublicView):
     @extend_schema(operation_id="node_health", responses=serializers.NodeHealthSerializer)
     def get(self, request: HttpRequest) -> Response:
-        return Response({"status": "ok", "node": system.node_identity()})
+        return Response(serializers.NodeHealthSerializer({"status": "ok", "node": system.node_identity()}).data)
 
 
 class ForecastHealthView(PublicView):
     @extend_schema(operation_id="forecast_health", responses=serializers.VersionHealthSerializer)
     def get(self, request: HttpRequest) -> Response:
-        return Response({"status": "ok", "version": settings.MODELYARD_VERSION})
+        return Response(
+            serializers.VersionHealthSerializer({"status": "ok", "version": settings.MODELYARD_VERSION}).data
+        )
 
 
 class RootView(APIView):
     @extend_schema(operation_id="root", responses=serializers.MessageSerializer)
     def get(self, request: HttpRequest) -> Response:
-        return Response({"message": "Hello, World!"})
+        return Response(serializers.MessageSerializer({"message": "Hello, World!"}).data)
 
 
 class InfoView(APIView):
     @extend_schema(operation_id="info", responses=serializers.InfoSerializer)
     def get(self, request: HttpRequest) -> Response:
-        return Response({"version": settings.MODELYARD_VERSION, "data_directory": str(system.data_dir())})
+        info = {"version": settings.MODELYARD_VERSION, "data_directory": str(system.data_dir())}
+        return Response(serializers.InfoSerializer(info).data)
 
 
 class DiskView(APIView):
     @extend_schema(operation_id="system_disk", responses=serializers.DiskSerializer)
     def get(self, request: HttpRequest) -> Response:
-        return Response({"cache": system.disk_usage(system.models_dir()), "system": system.disk_usage(Path("/"))})
+        disks = {"cache": system.disk_usage(system.models_dir()), "system": system.disk_usage(Path("/"))}
+        return Response(serializers.DiskSerializer(disks).data)

@@ -143,7 +143,7 @@ def job_requeue(job_id: Any, *, worker: str, why: str, only: Q | None = None) ->
         job.save()
         job_log_append(job_id=job.pk, line=job.error or job.progress["message"])
         if job.state == State.PENDING:
-            transaction.on_commit(lambda: job_submit(job))
+            job_submit(job)
         elif job.parent_id is not None:
             parent_progress_update(job.parent_id)
     logger.warning("job %s of worker %s (%s) is now %s", job.id, worker, why, job.state)

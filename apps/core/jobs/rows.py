@@ -3,8 +3,9 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import NotFound
@@ -27,7 +28,19 @@ def job_get(*, job_id: str) -> Job:
 
 
 def job_submit(job: Job) -> None:
-    """Hand the job's id to django-q2 (call it once the row is committed)."""
+    """Hand the job's id to django-q2, within the transaction that made the job PENDING.
+
+    With the ORM broker the queued task is a row committed together with the job's (a process
+    killed between two separate commits would leave the job PENDING with nothing queued for it);
+    Redis is not transactional, so there the task is sent once the transaction commits."""
+    if settings.Q_CLUSTER.get("orm"):
+        with transaction.atomic():  # joins the caller's transaction
+            _task_enqueue(job)
+    else:
+        transaction.on_commit(lambda: _task_enqueue(job))
+
+
+def _task_enqueue(job: Job) -> None:
     from django_q.tasks import async_task
 
     async_task("apps.core.tasks.run_job", str(job.id), task_name=f"{job.kind}:{job.id}", group=job.kind)

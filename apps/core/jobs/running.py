@@ -95,7 +95,7 @@ def job_enqueue(
     owner_ref: str = "",
     parent: Job | str | None = None,
 ) -> Job:
-    """Create a PENDING job and hand its id to django-q2 once the transaction commits.
+    """Create a PENDING job and hand its id to django-q2 (`job_submit`: in the same transaction).
 
     `parent` makes it one child of a group (a job, or its id; `current_job_id()` from inside the
     parent's function). `owner_ref` is often built from a client's values (a model id): it is cut
@@ -103,17 +103,18 @@ def job_enqueue(
     import_string(func)  # fail now, not on the worker, when the path is wrong
     owner_ref = owner_ref[: Job._meta.get_field("owner_ref").max_length]
     parent_id = parent.pk if isinstance(parent, Job) else parent
-    job = Job.objects.create(
-        kind=kind,
-        func=func,
-        params=params or {},
-        owner_surface=owner_surface,
-        owner_ref=owner_ref,
-        parent_id=parent_id,
-    )
-    if parent_id is not None:
-        parent_progress_update(parent_id)
-    transaction.on_commit(lambda: job_submit(job))
+    with transaction.atomic():  # the row and its queued task, together
+        job = Job.objects.create(
+            kind=kind,
+            func=func,
+            params=params or {},
+            owner_surface=owner_surface,
+            owner_ref=owner_ref,
+            parent_id=parent_id,
+        )
+        if parent_id is not None:
+            parent_progress_update(parent_id)
+        job_submit(job)
     return job
 
 

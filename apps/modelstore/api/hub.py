@@ -13,7 +13,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from drf_spectacular.plumbing import build_array_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -25,14 +24,17 @@ from apps.core.errors import NotFound
 from apps.core.schema import ErrorSerializer as HubErrorSerializer
 from apps.core.validation import INT32_MAX, BoundedIntegerField, validated
 from apps.modelstore import mirror, services
+from apps.modelstore.api.serializers import (
+    HubCommitSerializer,
+    HubModelInfoSerializer,
+    HubRefsSerializer,
+    HubTreeEntrySerializer,
+)
 
 CHUNK_SIZE = 1024 * 1024
 REPO = OpenApiParameter("repo_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. org/name")
 REVISION = OpenApiParameter("revision", OpenApiTypes.STR, OpenApiParameter.PATH, description="main or the commit")
 RECURSIVE = OpenApiParameter("recursive", OpenApiTypes.BOOL)
-# The hub's answers are its own JSON (huggingface_hub parses them): declared as what they are, a
-# list or an object, so a generated client parses them without guessing.
-LIST_OF_OBJECTS = build_array_type(build_object_type())
 NOT_FOUND = {400: HubErrorSerializer, 401: HubErrorSerializer, 404: HubErrorSerializer}
 
 
@@ -80,7 +82,7 @@ class HubModelListView(HubView):
             OpenApiParameter("num_parameters", OpenApiTypes.STR),
             OpenApiParameter("limit", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
         ],
-        responses={200: LIST_OF_OBJECTS, 401: HubErrorSerializer},
+        responses={200: HubModelInfoSerializer(many=True), 401: HubErrorSerializer},
     )
     def get(self, request: HttpRequest) -> Response:
         params = request.query_params
@@ -93,7 +95,7 @@ class HubModelListView(HubView):
             num_parameters=params.get("num_parameters"),
             limit=query.get("limit"),
         )
-        return Response([mirror.model_info(repo) for repo in repos])
+        return Response(HubModelInfoSerializer([mirror.model_info(repo) for repo in repos], many=True).data)
 
 
 class HubModelInfoView(HubView):
@@ -101,13 +103,13 @@ class HubModelInfoView(HubView):
         operation_id="hub_model_info",
         description="`HfApi.model_info` at `main`; `blobs=true` adds sizes, blob ids and LFS hashes.",
         parameters=[REPO, OpenApiParameter("blobs", OpenApiTypes.BOOL)],
-        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+        responses={200: HubModelInfoSerializer, **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str, revision: str = mirror.DEFAULT_REVISION) -> Response:
         repo = mirror.repo_get(repo_id)
         mirror.revision_check(repo, revision)
         blobs = request.query_params.get("blobs", "").lower() in {"1", "true"}
-        return Response(mirror.model_info(repo, blobs=blobs))
+        return Response(HubModelInfoSerializer(mirror.model_info(repo, blobs=blobs)).data)
 
 
 class HubModelRevisionView(HubModelInfoView):
@@ -115,7 +117,7 @@ class HubModelRevisionView(HubModelInfoView):
         operation_id="hub_model_info_revision",
         description="`HfApi.model_info(revision=…)`: `main` or the commit it resolves to.",
         parameters=[REPO, REVISION, OpenApiParameter("blobs", OpenApiTypes.BOOL)],
-        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+        responses={200: HubModelInfoSerializer, **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str, revision: str = mirror.DEFAULT_REVISION) -> Response:
         return super().get(request, repo_id, revision)
@@ -127,13 +129,13 @@ class HubTreeView(HubView):
         description="`HfApi.list_repo_tree` / `list_repo_files`: files and folders at the top of the repo, "
         "`recursive=true` for all.",
         parameters=[REPO, REVISION, RECURSIVE],
-        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
+        responses={200: HubTreeEntrySerializer(many=True), **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str, revision: str, path: str = "") -> Response:
         repo = mirror.repo_get(repo_id)
         mirror.revision_check(repo, revision)
         recursive = request.query_params.get("recursive", "").lower() in {"1", "true"}
-        return Response(mirror.tree(repo, path=path or "", recursive=recursive))
+        return Response(HubTreeEntrySerializer(mirror.tree(repo, path=path or "", recursive=recursive), many=True).data)
 
 
 class HubTreePathView(HubTreeView):
@@ -141,7 +143,7 @@ class HubTreePathView(HubTreeView):
         operation_id="hub_model_tree_path",
         description="`HfApi.list_repo_tree(path_in_repo=…)`: files and folders under `path`.",
         parameters=[REPO, REVISION, OpenApiParameter("path", OpenApiTypes.STR, OpenApiParameter.PATH), RECURSIVE],
-        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
+        responses={200: HubTreeEntrySerializer(many=True), **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str, revision: str, path: str = "") -> Response:
         return super().get(request, repo_id, revision, path)
@@ -152,10 +154,10 @@ class HubRefsView(HubView):
         operation_id="hub_model_refs",
         description="`HfApi.list_repo_refs`: the one branch, `main`, at the store's commit of the model.",
         parameters=[REPO, OpenApiParameter("include_prs", OpenApiTypes.BOOL)],
-        responses={200: OpenApiTypes.OBJECT, **NOT_FOUND},
+        responses={200: HubRefsSerializer, **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str) -> Response:
-        return Response(mirror.refs(mirror.repo_get(repo_id)))
+        return Response(HubRefsSerializer(mirror.refs(mirror.repo_get(repo_id))).data)
 
 
 class HubCommitsView(HubView):
@@ -163,12 +165,12 @@ class HubCommitsView(HubView):
         operation_id="hub_model_commits",
         description="`HfApi.list_repo_commits`: the one commit of `main` (or of its sha).",
         parameters=[REPO, REVISION],
-        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
+        responses={200: HubCommitSerializer(many=True), **NOT_FOUND},
     )
     def get(self, request: HttpRequest, repo_id: str, revision: str) -> Response:
         repo = mirror.repo_get(repo_id)
         mirror.revision_check(repo, revision)
-        return Response([mirror.commit(repo)])
+        return Response(HubCommitSerializer([mirror.commit(repo)], many=True).data)
 
 
 class HubPathsInfoView(HubView):
@@ -186,7 +188,7 @@ class HubPathsInfoView(HubView):
                 "properties": {"paths": {"type": "array", "items": {"type": "string"}}, "expand": {"type": "boolean"}},
             }
         },
-        responses={200: LIST_OF_OBJECTS, **NOT_FOUND},
+        responses={200: HubTreeEntrySerializer(many=True), **NOT_FOUND},
     )
     def post(self, request: HttpRequest, repo_id: str, revision: str) -> Response:
         repo = mirror.repo_get(repo_id)
@@ -196,7 +198,8 @@ class HubPathsInfoView(HubView):
         if isinstance(paths, str):
             paths = [paths]
         expand = str(data.get("expand", "")).lower() in {"1", "true"}
-        return Response(mirror.paths_info(repo, [str(path) for path in paths], expand=expand))
+        entries = mirror.paths_info(repo, [str(path) for path in paths], expand=expand)
+        return Response(HubTreeEntrySerializer(entries, many=True).data)
 
 
 class HubResolveView(HubView):

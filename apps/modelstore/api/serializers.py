@@ -217,3 +217,98 @@ class QuantizationSerializer(serializers.Serializer):
 
 class QuantizationsSerializer(serializers.Serializer):
     options = QuantizationSerializer(many=True)
+
+
+# --- the mirror: the Hugging Face hub's JSON, as `huggingface_hub` parses it (camelCase as the hub writes it) ---
+
+
+class HubLfsSerializer(serializers.Serializer):
+    """An LFS file's pointer facts (`sha256` only in model info's siblings)."""
+
+    sha256 = serializers.CharField(required=False)
+    oid = serializers.CharField()
+    size = serializers.IntegerField()
+    pointerSize = serializers.IntegerField()
+
+
+class HubSiblingSerializer(serializers.Serializer):
+    """One file of a repo in model info; sizes, blob ids and LFS facts only with `blobs=true`."""
+
+    rfilename = serializers.CharField()
+    size = serializers.IntegerField(required=False)
+    blobId = serializers.CharField(required=False)
+    lfs = HubLfsSerializer(required=False)
+
+
+class HubModelInfoSerializer(serializers.Serializer):
+    """`GET /api/models/{repo}`: what `HfApi.model_info` and `list_models` parse."""
+
+    _id = serializers.CharField()
+    id = serializers.CharField()
+    modelId = serializers.CharField()
+    author = serializers.CharField(allow_null=True)
+    sha = serializers.CharField()
+    lastModified = serializers.CharField()
+    createdAt = serializers.CharField()
+    private = serializers.BooleanField()
+    gated = serializers.BooleanField()
+    disabled = serializers.BooleanField()
+    downloads = serializers.IntegerField()
+    likes = serializers.IntegerField()
+    library_name = serializers.CharField(allow_null=True)
+    pipeline_tag = serializers.CharField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    cardData = serializers.DictField()
+    config = serializers.DictField()
+    siblings = HubSiblingSerializer(many=True)
+    spaces = serializers.ListField(child=serializers.CharField())
+    usedStorage = serializers.IntegerField()
+    safetensors = serializers.DictField(required=False, help_text="parameters by dtype and total")
+    gguf = serializers.DictField(required=False, help_text="total, architecture, context_length")
+
+
+class HubCommitAuthorSerializer(serializers.Serializer):
+    user = serializers.CharField()
+    avatar = serializers.CharField(allow_null=True)
+
+
+class HubCommitSerializer(serializers.Serializer):
+    """A commit as `HfApi.list_repo_commits` parses it (the store's repos have one)."""
+
+    id = serializers.CharField()
+    title = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+    authors = HubCommitAuthorSerializer(many=True)
+    date = serializers.CharField()
+
+
+class HubLastCommitSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    date = serializers.CharField()
+
+
+class HubTreeEntrySerializer(serializers.Serializer):
+    """A file or folder as the hub's tree and paths-info list it; `lastCommit` with `expand=true`."""
+
+    type = serializers.ChoiceField(choices=["file", "directory"])
+    oid = serializers.CharField()
+    size = serializers.IntegerField()
+    path = serializers.CharField()
+    lfs = HubLfsSerializer(required=False)
+    lastCommit = HubLastCommitSerializer(required=False)
+
+
+class HubRefSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    ref = serializers.CharField()
+    targetCommit = serializers.CharField()
+
+
+class HubRefsSerializer(serializers.Serializer):
+    """`GET /api/models/{repo}/refs`: what `HfApi.list_repo_refs` parses."""
+
+    branches = HubRefSerializer(many=True)
+    converts = HubRefSerializer(many=True)
+    tags = HubRefSerializer(many=True)
+    pullRequests = HubRefSerializer(many=True)

@@ -9,6 +9,10 @@ from django.urls import re_path
 from apps.modelstore.api import hub, views
 
 MODEL_ID = r"(?P<model_id>[^?#]+?)"
+# The mirror's ids and file paths match any character (a newline too, which `.` would not): what the
+# hub protocol refuses, the views answer in its own error body, not the platform's 404.
+REPO_ID = r"(?P<repo_id>[\s\S]+?)"
+FILE_PATH = r"(?P<path>[\s\S]+)"
 
 urlpatterns = [
     # model-store API
@@ -30,35 +34,35 @@ urlpatterns = [
     # the mirror: the Hugging Face hub protocol
     re_path(r"^hub/api/models/?$", hub.HubModelListView.as_view(), name="hub-models"),
     re_path(
-        r"^hub/api/models/(?P<repo_id>.+?)/revision/(?P<revision>[^/]+)/?$",
+        rf"^hub/api/models/{REPO_ID}/revision/(?P<revision>[^/]+)/?$",
         hub.HubModelRevisionView.as_view(),
         name="hub-model-revision",
     ),
-    re_path(r"^hub/api/models/(?P<repo_id>.+?)/refs/?$", hub.HubRefsView.as_view(), name="hub-model-refs"),
+    re_path(rf"^hub/api/models/{REPO_ID}/refs/?$", hub.HubRefsView.as_view(), name="hub-model-refs"),
     re_path(
-        r"^hub/api/models/(?P<repo_id>.+?)/commits/(?P<revision>[^/]+)/?$",
+        rf"^hub/api/models/{REPO_ID}/commits/(?P<revision>[^/]+)/?$",
         hub.HubCommitsView.as_view(),
         name="hub-model-commits",
     ),
     re_path(
-        r"^hub/api/models/(?P<repo_id>.+?)/paths-info/(?P<revision>[^/]+)/?$",
+        rf"^hub/api/models/{REPO_ID}/paths-info/(?P<revision>[^/]+)/?$",
         hub.HubPathsInfoView.as_view(),
         name="hub-model-paths-info",
     ),
     # Two routes, not one optional group: an OpenAPI path template names every parameter it has.
     re_path(
-        r"^hub/api/models/(?P<repo_id>.+?)/tree/(?P<revision>[^/]+)/?$",
+        rf"^hub/api/models/{REPO_ID}/tree/(?P<revision>[^/]+)/?$",
         hub.HubTreeView.as_view(),
         name="hub-model-tree",
     ),
     re_path(
-        r"^hub/api/models/(?P<repo_id>.+?)/tree/(?P<revision>[^/]+)/(?P<path>.+)$",
+        rf"^hub/api/models/{REPO_ID}/tree/(?P<revision>[^/]+)/{FILE_PATH}$",
         hub.HubTreePathView.as_view(),
         name="hub-model-tree-path",
     ),
-    re_path(r"^hub/api/models/(?P<repo_id>.+?)/?$", hub.HubModelInfoView.as_view(), name="hub-model"),
+    re_path(rf"^hub/api/models/{REPO_ID}/?$", hub.HubModelInfoView.as_view(), name="hub-model"),
     re_path(
-        r"^hub/(?P<repo_id>.+?)/resolve/(?P<revision>[^/]+)/(?P<path>.+)$",
+        rf"^hub/{REPO_ID}/resolve/(?P<revision>[^/]+)/{FILE_PATH}$",
         hub.HubResolveView.as_view(),
         name="hub-resolve",
     ),

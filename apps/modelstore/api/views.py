@@ -93,7 +93,8 @@ class ModelDetailView(APIView):
     )
     def delete(self, request: HttpRequest, source: str, model_id: str) -> Response:
         model = services.local_model_delete(source=source, model_id=model_id)
-        return Response({"deleted": True, "model_id": model.model_id, "source": model.source})
+        deleted = {"deleted": True, "model_id": model.model_id, "source": model.source}
+        return Response(serializers.ModelDeletedSerializer(deleted).data)
 
 
 class DownloadView(APIView):
@@ -120,13 +121,13 @@ class DownloadView(APIView):
             force=body["force"],
         )
         model = services.download_wait(start=start)
-        return Response(services.download_payload(model))
+        return Response(serializers.DownloadResponseSerializer(services.download_payload(model)).data)
 
 
 class StatusView(APIView):
     @extend_schema(operation_id="modelstore_status", responses=serializers.StatusSerializer)
     def get(self, request: HttpRequest) -> Response:
-        return Response(services.store_status())
+        return Response(serializers.StatusSerializer(services.store_status()).data)
 
 
 class BodyCommandView(APIView):
@@ -146,7 +147,8 @@ class BodyCommandView(APIView):
         extend_schema_view(post=schema)(cls)
 
     def post(self, request: HttpRequest) -> Response:
-        return Response(type(self).service(**validated(self.body_serializer, request.data)))
+        answer = type(self).service(**validated(self.body_serializer, request.data))
+        return Response(self.answer_serializer(answer).data)
 
 
 class CleanView(BodyCommandView):
@@ -248,7 +250,7 @@ class ValidateDownloadView(APIView):
             source=services.provider_download_source(provider=body["provider"]),
             include_patterns=body["include_patterns"],
         )
-        return Response(check)
+        return Response(serializers.ValidateDownloadSerializer(check).data)
 
 
 class QuantizationsView(APIView):
@@ -258,4 +260,5 @@ class QuantizationsView(APIView):
         responses={200: serializers.QuantizationsSerializer, 404: ERROR},
     )
     def get(self, request: HttpRequest, model_id: str) -> Response:
-        return Response({"options": services.quantizations_list(model_id=model_id)})
+        options = {"options": services.quantizations_list(model_id=model_id)}
+        return Response(serializers.QuantizationsSerializer(options).data)
