@@ -167,16 +167,19 @@ if MODELYARD_TORCH_THREADS < 0:
 
 # Context (tokens) assumed for memory estimates when a request gives no max_context.
 MODELYARD_NODES_DEFAULT_CONTEXT = env_int("MODELYARD_NODES_DEFAULT_CONTEXT", 8192)
-# KV cache element type sized by the fit: f16, q8_0, fp8 or q4_0 (used only where the runtime supports it).
+# KV cache element type sized by the fit: f16 (llmfit's), q8_0, fp8 or q4_0.
 MODELYARD_NODES_KV_CACHE_TYPE = env_str("MODELYARD_NODES_KV_CACHE_TYPE", "f16")
-# Share of unified memory (Apple) the GPU may use; macOS wires about 75 % by default.
-MODELYARD_NODES_UNIFIED_MEMORY_FRACTION = env_float("MODELYARD_NODES_UNIFIED_MEMORY_FRACTION", 0.75)
+# Share of unified memory (Apple) the fit lets the GPU use; 1.0 as llmfit (macOS wires ~75 % by default).
+MODELYARD_NODES_UNIFIED_MEMORY_FRACTION = env_float("MODELYARD_NODES_UNIFIED_MEMORY_FRACTION", 1.0)
 if not 0 < MODELYARD_NODES_UNIFIED_MEMORY_FRACTION <= 1:
     raise ImproperlyConfigured(
         f"MODELYARD_NODES_UNIFIED_MEMORY_FRACTION must be in (0, 1], got {MODELYARD_NODES_UNIFIED_MEMORY_FRACTION}"
     )
-# Seconds detected hardware is cached; available RAM is always read live.
+# Seconds between hardware detections: fits use that snapshot (available RAM included), so answers are
+# stable between refreshes; /api/v1/system shows available RAM live.
 MODELYARD_NODES_HARDWARE_TTL = env_int("MODELYARD_NODES_HARDWARE_TTL", 60)
+# System RAM bandwidth (GB/s) for mixture-of-experts offload speed estimates (llmfit's fallback: 50).
+MODELYARD_NODES_DDR_BANDWIDTH_GBPS = env_float("MODELYARD_NODES_DDR_BANDWIDTH_GBPS", 50.0)
 # A JSON hardware profile (the /api/v1/system "system" object) reported instead of detection.
 MODELYARD_NODES_HARDWARE_FILE = env_str("MODELYARD_NODES_HARDWARE_FILE", "")
 # Cluster polling: every N minutes (0 = no schedule), per-request timeout, top models kept per node.

@@ -4,11 +4,12 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 
 from apps.core.errors import DomainError
 from apps.nodes import services
-from apps.nodes.catalog import ATTENTION_FIELDS
+from apps.nodes.catalog import ATTENTION_FIELDS, REQUIREMENT_FIELDS, SHAPE_FIELDS
 from apps.nodes.models import CatalogModel, Node
 
 
@@ -26,7 +27,7 @@ class CatalogModelAdmin(admin.ModelAdmin):
         "enabled",
         "edited",
     ]
-    list_filter = ["category", "provider", "is_moe", "enabled", "source"]
+    list_filter = ["category", "provider", "is_moe", "weight_format", "enabled", "source"]
     search_fields = ["name", "provider", "architecture", "use_case"]
     list_editable = ["enabled"]
     date_hierarchy = "release_date"
@@ -36,7 +37,9 @@ class CatalogModelAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "provider", "parameter_count", "category", "use_case", "release_date", "enabled"]}),
         ("Size", {"fields": ["params_b", "is_moe", "active_params_b", "num_experts", "active_experts"]}),
         ("Attention (sizes the KV cache)", {"fields": ATTENTION_FIELDS}),
-        ("More", {"fields": ["architecture", "gguf_sources"]}),
+        ("Shape (mixture-of-experts speed)", {"fields": SHAPE_FIELDS}),
+        ("Memory at the default quantization", {"fields": REQUIREMENT_FIELDS}),
+        ("More", {"fields": ["architecture", "license", "capabilities", "gguf_sources"]}),
         ("Catalog", {"fields": ["source", "admin_edited_fields", "catalog_version", "created_at", "updated_at"]}),
     ]
 
@@ -53,11 +56,11 @@ class CatalogModelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected models")
     def enable_models(self, request: HttpRequest, queryset: QuerySet[CatalogModel]) -> None:
-        self.message_user(request, f"Enabled {queryset.update(enabled=True)} model(s).")
+        self.message_user(request, f"Enabled {queryset.update(enabled=True, updated_at=timezone.now())} model(s).")
 
     @admin.action(description="Disable selected models (left out of fit listings)")
     def disable_models(self, request: HttpRequest, queryset: QuerySet[CatalogModel]) -> None:
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} model(s).")
+        self.message_user(request, f"Disabled {queryset.update(enabled=False, updated_at=timezone.now())} model(s).")
 
     @admin.action(description="Forget admin edits (the next catalog sync overwrites them)")
     def forget_admin_edits(self, request: HttpRequest, queryset: QuerySet[CatalogModel]) -> None:

@@ -206,16 +206,22 @@ _cache: dict[str, Any] = {"hardware": None, "at": 0.0, "key": None}
 
 
 def hardware_detect() -> Hardware:
-    """This machine's hardware: detected (cached for MODELYARD_NODES_HARDWARE_TTL s) with live available RAM,
-    or the profile in MODELYARD_NODES_HARDWARE_FILE."""
+    """This machine's hardware snapshot: detected on first use, then again every MODELYARD_NODES_HARDWARE_TTL
+    seconds (available RAM included, so that two fits a second apart agree), or the profile in
+    MODELYARD_NODES_HARDWARE_FILE."""
     profile_file = settings.MODELYARD_NODES_HARDWARE_FILE
     with _cache_lock:
         fresh = time.monotonic() - _cache["at"] < settings.MODELYARD_NODES_HARDWARE_TTL
         if _cache["hardware"] is None or not fresh or _cache["key"] != profile_file:
             _cache["hardware"] = _profile_from_file(Path(profile_file)) if profile_file else _detect_static()
             _cache["at"], _cache["key"] = time.monotonic(), profile_file
-        hardware = _cache["hardware"]
-    if profile_file:
+        return _cache["hardware"]
+
+
+def hardware_live() -> Hardware:
+    """The snapshot with the available RAM read now: what /api/v1/system shows (a declared profile as it is)."""
+    hardware = hardware_detect()
+    if settings.MODELYARD_NODES_HARDWARE_FILE:
         return hardware  # a declared profile: its available RAM is part of the declaration
     return replace(hardware, available_ram_gb=_available_ram_gb(hardware.available_ram_gb))
 
@@ -223,6 +229,84 @@ def hardware_detect() -> Hardware:
 def hardware_cache_clear() -> None:
     with _cache_lock:
         _cache.update(hardware=None, at=0.0, key=None)
+
+
+# --- what-if hardware -------------------------------------------------------------------------------
+
+# GPUs a what-if request may name (`gpu=`): VRAM per card (GiB, as drivers report it) and backend. Apple
+# silicon is unified memory: its "VRAM" is the machine's RAM, so `ram_gb` sizes it.
+KNOWN_GPUS: dict[str, tuple[float, str]] = {
+    "NVIDIA GeForce RTX 5090": (32.0, CUDA), "NVIDIA GeForce RTX 5080": (16.0, CUDA),
+    "NVIDIA GeForce RTX 5070 Ti": (16.0, CUDA), "NVIDIA GeForce RTX 5070": (12.0, CUDA),
+    "NVIDIA GeForce RTX 5060 Ti": (16.0, CUDA), "NVIDIA GeForce RTX 4090": (24.0, CUDA),
+    "NVIDIA GeForce RTX 4080 SUPER": (16.0, CUDA), "NVIDIA GeForce RTX 4080": (16.0, CUDA),
+    "NVIDIA GeForce RTX 4070 Ti SUPER": (16.0, CUDA), "NVIDIA GeForce RTX 4070 Ti": (12.0, CUDA),
+    "NVIDIA GeForce RTX 4070": (12.0, CUDA), "NVIDIA GeForce RTX 4060 Ti": (16.0, CUDA),
+    "NVIDIA GeForce RTX 4060": (8.0, CUDA), "NVIDIA GeForce RTX 3090 Ti": (24.0, CUDA),
+    "NVIDIA GeForce RTX 3090": (24.0, CUDA), "NVIDIA GeForce RTX 3080": (10.0, CUDA),
+    "NVIDIA GeForce RTX 3060": (12.0, CUDA), "NVIDIA RTX 6000 Ada Generation": (48.0, CUDA),
+    "NVIDIA RTX A6000": (48.0, CUDA), "NVIDIA RTX A5000": (24.0, CUDA), "NVIDIA RTX A4000": (16.0, CUDA),
+    "NVIDIA L40S": (48.0, CUDA), "NVIDIA L4": (24.0, CUDA), "NVIDIA A10": (24.0, CUDA),
+    "NVIDIA A100 40GB": (40.0, CUDA), "NVIDIA A100 80GB": (80.0, CUDA), "NVIDIA H100 80GB HBM3": (80.0, CUDA),
+    "NVIDIA H200": (141.0, CUDA), "NVIDIA B200": (180.0, CUDA), "Tesla T4": (16.0, CUDA),
+    "Tesla V100": (16.0, CUDA), "AMD Radeon RX 7900 XTX": (24.0, ROCM), "AMD Radeon RX 7900 XT": (20.0, ROCM),
+    "AMD Radeon RX 6900 XT": (16.0, ROCM), "AMD Instinct MI300X": (192.0, ROCM),
+    "AMD Instinct MI250X": (128.0, ROCM), "Apple M1 Max": (0.0, METAL), "Apple M2 Pro": (0.0, METAL),
+    "Apple M2 Max": (0.0, METAL), "Apple M2 Ultra": (0.0, METAL), "Apple M3 Pro": (0.0, METAL),
+    "Apple M3 Max": (0.0, METAL), "Apple M4 Pro": (0.0, METAL), "Apple M4 Max": (0.0, METAL),
+}  # fmt: skip
+_GPU_NAME_NOISE = re.compile(r"\b(nvidia|geforce|amd|radeon|instinct|tesla|generation)\b|[^a-z0-9]")
+
+
+def _gpu_key(name: str) -> str:
+    return _GPU_NAME_NOISE.sub("", name.lower())
+
+
+_KNOWN_GPU_KEYS = {_gpu_key(name): name for name in KNOWN_GPUS}
+
+
+def known_gpu(name: str) -> str | None:
+    """The known GPU `name` means, whatever its spacing, case and vendor words ("rtx4090", "RTX 4090")."""
+    return _KNOWN_GPU_KEYS.get(_gpu_key(name))
+
+
+def hardware_what_if(
+    hardware: Hardware,
+    *,
+    ram_gb: float | None = None,
+    vram_gb: float | None = None,
+    cpu_cores: int | None = None,
+    gpu: str | None = None,
+) -> Hardware:
+    """`hardware` with planned changes, as llmfit applies its overrides: `ram_gb` is the total RAM (90 % of
+    it available; on unified memory also the GPU's); `vram_gb` the main GPU's per-card VRAM (a GPU is
+    added when there is none); `gpu` a known GPU replacing the main one (`known_gpu`); `cpu_cores` the
+    core count. Raises ValueError for an unknown GPU name."""
+    if gpu is not None:
+        name = known_gpu(gpu)
+        if name is None:
+            raise ValueError(gpu)
+        card_vram, backend = KNOWN_GPUS[name]
+        unified = backend == METAL
+        replacement = Gpu(name=name, vram_gb=hardware.total_ram_gb if unified else card_vram, backend=backend,
+                          unified_memory=unified)  # fmt: skip
+        hardware = replace(hardware, gpus=(replacement,), cpu_arch="arm64" if unified else hardware.cpu_arch)
+    if ram_gb is not None:
+        gpus = tuple(replace(g, vram_gb=ram_gb) if g.unified_memory else g for g in hardware.gpus)
+        hardware = replace(hardware, total_ram_gb=ram_gb, available_ram_gb=ram_gb * 0.9, gpus=gpus)
+    if vram_gb is not None:
+        main = hardware.main_gpu
+        if main is None:
+            apple = hardware.is_arm or "apple" in hardware.cpu_name.lower()
+            added = Gpu(name="User-specified GPU", vram_gb=vram_gb, backend=METAL if apple else CUDA)
+            hardware = replace(hardware, gpus=(added,))
+        else:
+            hardware = replace(
+                hardware, gpus=tuple(replace(g, vram_gb=vram_gb) if g is main else g for g in hardware.gpus)
+            )
+    if cpu_cores is not None:
+        hardware = replace(hardware, cpu_cores=cpu_cores)
+    return hardware
 
 
 def _profile_from_file(path: Path) -> Hardware:

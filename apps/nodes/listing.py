@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from apps.core.errors import Invalid
-from apps.nodes.scoring import CATEGORY_LABELS, FIT_LEVELS, ModelFit
+from apps.core.validation import INT32_MAX
+from apps.nodes.hardware import known_gpu
+from apps.nodes.scoring import CATEGORY_LABELS, FIT_LEVELS, RUNTIMES, ModelFit, license_matches
 
 SORTS = ("score", "tps", "params", "mem", "ctx", "date", "use_case")
 MIN_FITS = ("perfect", "good", "marginal", "too_tight")
-RUNTIMES = ("any", "mlx", "llamacpp")
+RUNTIME_FILTERS = ("any", "mlx", "llamacpp", "vllm")  # the spec lists three; llmfit also filters on vllm
 USE_CASES = ("coding", "reasoning", "chat", "multimodal", "embedding", "general")
 
 # Spellings clients of such tools send, mapped to the canonical value echoed in `filters`.
@@ -21,15 +25,72 @@ ALIASES = {
              "usecase": "use_case"},
     "min_fit": {"tight": "too_tight", "tootight": "too_tight"},
     "runtime": {"llama.cpp": "llamacpp", "llama_cpp": "llamacpp"},
+    "force_runtime": {"llama.cpp": "llamacpp", "llama_cpp": "llamacpp"},
     "use_case": {"code": "coding", "reason": "reasoning", "vision": "multimodal", "embed": "embedding"},
 }  # fmt: skip
-CHOICES = {"sort": SORTS, "min_fit": MIN_FITS, "runtime": RUNTIMES, "use_case": USE_CASES}
+CHOICES = {"sort": SORTS, "min_fit": MIN_FITS, "runtime": RUNTIME_FILTERS, "use_case": USE_CASES,
+           "force_runtime": RUNTIMES}  # fmt: skip
 ERRORS = {
     "min_fit": "invalid min_fit value: use perfect|good|marginal|too_tight",
     "runtime": "invalid runtime value: use any|mlx|llamacpp",
     "use_case": "invalid use_case value: use coding|reasoning|chat|multimodal|embedding|general",
     "sort": "invalid sort value: use score|tps|params|mem|ctx|date|use_case",
+    "force_runtime": "invalid force_runtime value: use mlx|llamacpp|vllm",
 }
+# llmfit serve's what-if errors, in the spec's style.
+WHAT_IF_ERRORS = {
+    "ram_gb": "invalid ram_gb value: expected a positive number",
+    "vram_gb": "invalid vram_gb value: expected a non-negative number",
+    "cpu_cores": "invalid cpu_cores value: expected a positive integer",
+    "gpu": "invalid gpu value: use a known GPU name, e.g. RTX 4090, RTX 3090, A100 80GB, H100 80GB HBM3, "
+    "RX 7900 XTX or Apple M2 Max",
+}
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """Planned hardware instead of this node's (llmfit serve's overrides): total RAM and per-card VRAM in GB,
+    CPU cores, a known GPU by name."""
+
+    ram_gb: float | None = None
+    vram_gb: float | None = None
+    cpu_cores: int | None = None
+    gpu: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(value is not None for value in (self.ram_gb, self.vram_gb, self.cpu_cores, self.gpu))
+
+    def filters(self) -> dict[str, Any]:
+        return {"ram_gb": self.ram_gb, "vram_gb": self.vram_gb, "cpu_cores": self.cpu_cores, "gpu": self.gpu}
+
+
+def what_if_parse(params: dict[str, str]) -> WhatIf:
+    """The what-if parameters of a query (`ram_gb` or `ram`, `vram_gb` or `memory`, `cpu_cores`, `gpu`),
+    checked as llmfit serve checks them, with its 400 messages; a GPU name becomes the known GPU it
+    names (`hardware.KNOWN_GPUS`)."""
+    ram_gb = _number(params.get("ram_gb", params.get("ram")), "ram_gb", lambda value: value > 0)
+    vram_gb = _number(params.get("vram_gb", params.get("memory")), "vram_gb", lambda value: value >= 0)
+    cores = _number(params.get("cpu_cores"), "cpu_cores", lambda value: value.is_integer() and 1 <= value <= INT32_MAX)
+    gpu = params.get("gpu")
+    cpu_cores = None if cores is None else int(cores)
+    known = None
+    if gpu is not None and gpu.strip():
+        known = known_gpu(gpu)
+        if known is None:
+            raise Invalid(WHAT_IF_ERRORS["gpu"])
+    return WhatIf(ram_gb=ram_gb, vram_gb=vram_gb, cpu_cores=cpu_cores, gpu=known)
+
+
+def _number(raw: str | None, name: str, valid: Callable[[float], bool]) -> float | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Invalid(WHAT_IF_ERRORS[name]) from None
+    if not math.isfinite(value) or not valid(value):
+        raise Invalid(WHAT_IF_ERRORS[name])
+    return value
 
 
 @dataclass(frozen=True)
@@ -47,6 +108,9 @@ class ModelQuery:
     max_context: int | None = None
     include_too_tight: bool = True
     top_only: bool = False
+    force_runtime: str | None = None
+    license: str | None = None
+    what_if: WhatIf = WhatIf()
 
     def filters(self) -> dict[str, Any]:
         """The `filters` object echoed in every listing."""
@@ -62,6 +126,9 @@ class ModelQuery:
             "max_context": self.max_context,
             "include_too_tight": self.include_too_tight,
             "top_only": self.top_only,
+            "force_runtime": self.force_runtime,
+            "license": self.license,
+            **self.what_if.filters(),
         }
 
 
@@ -89,6 +156,9 @@ def model_query(
     sort: str | None = None,
     max_context: int | None = None,
     include_too_tight: bool | None = None,
+    force_runtime: str | None = None,
+    license: str | None = None,
+    what_if: WhatIf | None = None,
 ) -> ModelQuery:
     """Validate a listing's parameters and apply the endpoint's defaults.
 
@@ -109,6 +179,9 @@ def model_query(
         max_context=max_context,
         include_too_tight=(not top_only) if include_too_tight is None else include_too_tight,
         top_only=top_only,
+        force_runtime=choice("force_runtime", force_runtime),
+        license=license or None,
+        what_if=what_if or WhatIf(),
     )
 
 
@@ -139,6 +212,8 @@ def _matches(fit: ModelFit, query: ModelQuery) -> bool:
         return False
     if query.use_case and model.category != query.use_case:
         return False
+    if query.license and not license_matches(model.license, query.license):
+        return False
     return query.include_too_tight or fit.fit_level != "too_tight"
 
 
@@ -155,7 +230,7 @@ def _sort_key(sort: str):  # noqa: ANN202  (a key function for list.sort)
         elif sort == "mem":
             column = (-(fit.utilization_pct or 0.0),)
         elif sort == "ctx":
-            column = (-fit.model.context_length,)
+            column = (-fit.usable_context, -fit.model.context_length)  # what fits here, then the native window
         elif sort == "date":
             released = fit.model.release_date
             column = (0, -date.fromisoformat(released).toordinal()) if released else (1, 0)

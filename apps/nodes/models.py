@@ -23,9 +23,11 @@ class Category(models.TextChoices):
 
 
 class CatalogModel(models.Model):
-    """One open-weight model the fit scoring knows: its size and the attention shape that sizes its KV cache.
+    """One open-weight model the fit scoring knows: its size, the attention shape that sizes its KV cache,
+    and the memory llmfit's database states for it.
 
-    Rows come from the shipped catalog file (`apps/nodes/data/models.json`) and are editable in the
+    Rows come from the shipped catalog (llmfit's database plus Modelyard's corrections and own
+    entries, see `apps/nodes/catalog.py`) or `manage.py catalog_sync` from a hub, and are editable in the
     admin. Fields an admin changes are listed in `admin_edited_fields`, and a later sync from a newer
     file leaves exactly those alone.
     """
@@ -54,6 +56,32 @@ class CatalogModel(models.Model):
     qk_rope_head_dim = models.PositiveIntegerField(
         null=True, blank=True, help_text="Multi-head latent attention: rotary key part cached beside the latent."
     )
+    num_attention_heads = models.PositiveIntegerField(null=True, blank=True, help_text="Query heads.")
+    hidden_size = models.PositiveIntegerField(null=True, blank=True)
+    vocab_size = models.PositiveIntegerField(null=True, blank=True)
+    moe_intermediate_size = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Mixture of experts: one expert's FFN width (sizes the per-token reads)."
+    )
+    shared_expert_intermediate_size = models.PositiveIntegerField(null=True, blank=True)
+    quantization = models.CharField(
+        max_length=32, default="Q4_K_M", help_text="Default quantization the memory minimums below are for."
+    )
+    weight_format = models.CharField(
+        max_length=16,
+        default="gguf",
+        help_text="gguf, awq, gptq, autoround, mlx, safetensors or onnx (AWQ/GPTQ/AutoRound are pre-quantized).",
+    )
+    min_ram_gb = models.FloatField(
+        null=True, blank=True, help_text="GB at the default quantization; empty: 1.2 × the 4-bit weights."
+    )
+    recommended_ram_gb = models.FloatField(
+        null=True, blank=True, help_text="GB for a perfect fit; empty: 2 × the 4-bit weights."
+    )
+    min_vram_gb = models.FloatField(null=True, blank=True, help_text="GB of VRAM; empty: 1.1 × the 4-bit weights.")
+    license = models.CharField(
+        max_length=200, blank=True, help_text="SPDX-style id, e.g. apache-2.0; several joined by commas."
+    )
+    capabilities = models.JSONField(default=list, blank=True, help_text='e.g. ["vision", "tool_use"]')
     architecture = models.CharField(max_length=64, blank=True, help_text="config.json model_type.")
     category = models.CharField(max_length=16, choices=Category.choices, default=Category.GENERAL, db_index=True)
     use_case = models.CharField(max_length=200, blank=True)

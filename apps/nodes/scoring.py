@@ -1,90 +1,83 @@
 """Fit and score: can a node run a model, in which mode and quantization, how well and how fast.
 
 Pure functions of a `ModelFacts` and a `Hardware` (no database, no detection), so any hardware can
-be scored and every number can be reproduced by hand. The method and its constants are written out
-in the README ("Node fit"); they follow the established method of llmfit-style tools:
+be scored and every number can be reproduced by hand. The method is llmfit's (github.com/AlexsJones/
+llmfit, `llmfit-core/src/fit.rs` and `models.rs`, MIT), re-derived here so that a node ranks models as
+`llmfit serve` does on the same hardware; the README ("How the numbers are computed") writes it out:
 
     memory = params_b × bytes_per_param(quant) + KV cache + 0.5 GB runtime overhead
-    KV     = 2 · layers · kv_heads · head_dim · context · bytes_per_element / 10⁹  (GB)
+    KV     = 2 · layers · kv_heads · head_dim · context · bytes_per_element / 2³⁰  (GiB)
 
-Hardware sizes are GiB (what drivers report, shown as GB); model sizes are 10⁹-byte GB, which makes
-every estimate about 7 % conservative.
+Where llmfit reads the memory a model needs from its database (`min_ram_gb`, `min_vram_gb`,
+`recommended_ram_gb`: the mixture-of-experts paths and the perfect-fit threshold), so does this.
+Hardware sizes are GiB, shown as GB as the usual tools do.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cache, cached_property
 from typing import Any
 
 from apps.nodes.gpu_bandwidth import gpu_bandwidth_gbps
 from apps.nodes.hardware import CPU_ARM, CPU_X86, CUDA, METAL, ROCM, Hardware
 
-# --- constants ------------------------------------------------------------------------------------
+GIB = 1024**3
 
+# --- quantization (llmfit's tables) -----------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Quant:
-    name: str
-    bytes_per_param: float  # weights in memory, block scales included
-    speed_factor: float  # relative decode speed for the constant-based tok/s estimate
-    quality_penalty: float  # points taken off the quality score
-
-
-QUANTS: dict[str, Quant] = {
-    quant.name: quant
-    for quant in (
-        Quant("Q8_0", 1.05, 0.80, 0.0),
-        Quant("Q6_K", 0.80, 0.95, -1.0),
-        Quant("Q5_K_M", 0.68, 1.00, -2.0),
-        Quant("Q4_K_M", 0.58, 1.15, -5.0),
-        Quant("Q3_K_M", 0.48, 1.25, -8.0),
-        Quant("Q2_K", 0.37, 1.35, -12.0),
-        # MLX affine quantization, group size 64 with an fp16 scale and bias per group: bits + 0.5 per weight.
-        Quant("mlx-8bit", 1.0625, 0.85, 0.0),
-        Quant("mlx-6bit", 0.8125, 1.00, -1.0),
-        Quant("mlx-4bit", 0.5625, 1.15, -4.0),
-        Quant("mlx-3bit", 0.4375, 1.25, -8.0),
-        Quant("mlx-2bit", 0.3125, 1.35, -12.0),
-    )
-}
-GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")  # llama.cpp, best quality first
-MLX_LADDER = ("mlx-8bit", "mlx-6bit", "mlx-4bit", "mlx-3bit", "mlx-2bit")
+# Bytes per weight in memory (block scales included).
+QUANT_MEMORY_BYTES = {"F32": 4.0, "F16": 2.0, "BF16": 2.0, "Q8_0": 1.05, "Q6_K": 0.80, "Q5_K_M": 0.68,
+                      "Q4_K_M": 0.58, "Q4_0": 0.58, "Q3_K_M": 0.48, "Q2_K": 0.37, "mlx-4bit": 0.55,
+                      "mlx-8bit": 1.0, "AWQ-4bit": 0.5, "AWQ-8bit": 1.0, "GPTQ-Int4": 0.5,
+                      "GPTQ-Int8": 1.0}  # fmt: skip
+QUANT_MEMORY_BYTES_DEFAULT = 0.58
+# Bytes read per weight per token, for the bandwidth estimate (the nominal bit width).
+QUANT_READ_BYTES = {"F16": 2.0, "BF16": 2.0, "Q8_0": 1.0, "Q6_K": 0.75, "Q5_K_M": 0.625, "Q4_K_M": 0.5, "Q4_0": 0.5,
+                    "Q3_K_M": 0.375, "Q2_K": 0.25, "mlx-4bit": 0.5, "mlx-8bit": 1.0, "AWQ-4bit": 0.5,
+                    "GPTQ-Int4": 0.5, "AutoRound-4bit": 0.5, "AWQ-8bit": 1.0, "GPTQ-Int8": 1.0,
+                    "AutoRound-8bit": 1.0}  # fmt: skip
+QUANT_READ_BYTES_DEFAULT = 0.5
+# Relative decode speed for the constant-based estimate.
+QUANT_SPEED = {"F16": 0.6, "BF16": 0.6, "Q8_0": 0.8, "Q6_K": 0.95, "Q5_K_M": 1.0, "Q4_K_M": 1.15, "Q4_0": 1.15,
+               "Q3_K_M": 1.25, "Q2_K": 1.35, "mlx-4bit": 1.15, "mlx-8bit": 0.85, "AWQ-4bit": 1.2, "GPTQ-Int4": 1.2,
+               "AutoRound-4bit": 1.2, "AWQ-8bit": 0.85, "GPTQ-Int8": 0.85, "AutoRound-8bit": 0.85}  # fmt: skip
+# Points taken off the quality score.
+QUANT_QUALITY_PENALTY = {"F16": 0.0, "BF16": 0.0, "Q8_0": 0.0, "Q6_K": -1.0, "Q5_K_M": -2.0, "Q4_K_M": -5.0,
+                         "Q4_0": -5.0, "Q3_K_M": -8.0, "Q2_K": -12.0, "mlx-4bit": -4.0, "mlx-8bit": 0.0,
+                         "AWQ-4bit": -3.0, "AWQ-8bit": 0.0, "GPTQ-Int4": -3.0, "GPTQ-Int8": 0.0,
+                         "AutoRound-4bit": -3.0, "AutoRound-8bit": 0.0}  # fmt: skip
+GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")  # best quality first
+MLX_LADDER = ("mlx-8bit", "mlx-4bit")
+PREQUANTIZED_FORMATS = ("awq", "gptq", "autoround")
 
 RUNTIME_OVERHEAD_GB = 0.5
-KV_FALLBACK_GB_PER_PARAM_B_TOKEN = 0.000008  # when the catalog lacks the attention shape
-HALF_CONTEXT_MIN = 512  # the retry at half context is made only down to this many tokens
+KV_FALLBACK_GB_PER_PARAM_B_TOKEN = 0.000008  # when the catalog lacks layers or head_dim
+KV_FALLBACK_HEADS = 8
+HALF_CONTEXT_MIN = 1024  # the retry at half context is made only down to this many tokens
+USABLE_CONTEXT_REFERENCE = 4096
+KV_BYTES_PER_ELEMENT = {"f16": 2.0, "q8_0": 1.0, "fp8": 1.0, "q4_0": 0.5}
 
-KV_BYTES_PER_ELEMENT = {"f16": 2.0, "q8_0": 1.0, "fp8": 1.0, "q4_0": 0.5}  # f16 ×1, q8/fp8 ×0.5, q4 ×0.25
-RUNTIME_KV_TYPES = {"llamacpp": {"f16", "q8_0", "q4_0"}, "mlx": {"f16", "q8_0", "q4_0"}}
-
-RECOMMENDED_HEADROOM = 1.5  # "recommended" memory = 1.5 × required: a longer prompt, a second request, the desktop
-GOOD_HEADROOM = 1.2  # good when available ≥ 1.2 × required
-
-FIT_FULL_UNTIL = 0.70  # fit score is 100 up to 70 % memory use…
-FIT_SIGMA = 0.20  # …then falls off as a Gaussian of this width
+GOOD_HEADROOM = 1.2  # good when available ≥ 1.2 × required (perfect: the model's recommended memory fits)
+FIT_FULL_UNTIL, FIT_SIGMA = 0.70, 0.20  # fit score: 100 up to 70 % memory use, then a one-sided Gaussian
 
 BANDWIDTH_EFFICIENCY = 0.55
-BACKEND_K = {CUDA: 220.0, METAL: 160.0, ROCM: 180.0, CPU_ARM: 90.0, CPU_X86: 70.0}
+MOE_FIXED_BYTES_PER_PARAM = 3.2  # attention, router, shared experts, embeddings: compute-bound, fixed cost
+MOE_PRESSURE_FROM, MOE_PRESSURE_FLOOR, MOE_PRESSURE_DEFAULT_RATIO = 0.60, 0.30, 0.50
+MOE_OVERHEAD_BY_EXPERTS = ((8, 0.90), (16, 0.85), (32, 0.80), (64, 0.70))  # more experts: 0.40; unknown: 0.60
+MOE_ACTIVE_VRAM_FACTOR, MOE_ACTIVE_VRAM_MIN_GB = 1.1, 0.5
+BACKEND_K = {(METAL, "mlx"): 250.0, (METAL, "llamacpp"): 160.0, (METAL, "vllm"): 160.0}
+BACKEND_K_ANY_RUNTIME = {CUDA: 220.0, ROCM: 180.0, METAL: 160.0, CPU_ARM: 90.0, CPU_X86: 70.0}
+MANY_CORES, MANY_CORES_BONUS = 8, 1.1
 MODE_SPEED_FACTOR = {"gpu": 1.0, "tensor_parallel": 0.9, "moe_offload": 0.8, "cpu_offload": 0.5, "cpu": 0.3}
+MIN_TPS = 0.1
 
-SPEED_TARGET_TPS = {
-    "general": 40.0,
-    "chat": 40.0,
-    "coding": 40.0,
-    "multimodal": 40.0,
-    "reasoning": 25.0,
-    "embedding": 200.0,
-}
-CONTEXT_TARGET = {
-    "general": 4096,
-    "chat": 4096,
-    "multimodal": 4096,
-    "coding": 8192,
-    "reasoning": 8192,
-    "embedding": 512,
-}
+SPEED_TARGET_TPS = {"general": 40.0, "chat": 40.0, "coding": 40.0, "multimodal": 40.0, "reasoning": 25.0,
+                    "embedding": 200.0}  # fmt: skip
+CONTEXT_TARGET = {"general": 4096, "chat": 4096, "multimodal": 4096, "coding": 8192, "reasoning": 8192,
+                  "embedding": 512}  # fmt: skip
 WEIGHTS = {  # quality, speed, fit, context
     "general": (0.45, 0.30, 0.15, 0.10),
     "coding": (0.50, 0.20, 0.15, 0.15),
@@ -104,8 +97,9 @@ FAMILY_BONUS = (  # first match on the lower-cased name
     (("phi",), 0.0),
     (("starcoder",), 1.0),
 )
-TASK_BONUS = {"coding": 6.0, "multimodal": 6.0}
-REASONING_BONUS, REASONING_BONUS_MIN_PARAMS_B = 5.0, 13.0
+RECENCY_BONUS = ((3, 3.0), (9, 1.5))  # released less than N months ago: + points
+TASK_BENCH_BASELINE, TASK_BENCH_SCALE, TASK_BENCH_RANGE = 72.0, 0.4, (-8.0, 9.0)
+CODING_NAME_BONUS, REASONING_SIZE_BONUS, REASONING_SIZE_MIN_B, VISION_BONUS = 6.0, 5.0, 13.0, 6.0
 
 FIT_LEVELS = ("perfect", "good", "marginal", "too_tight")  # best first
 FIT_LABELS = {"perfect": "Perfect", "good": "Good", "marginal": "Marginal", "too_tight": "Too Tight"}
@@ -116,7 +110,8 @@ RUN_MODE_LABELS = {
     "cpu_offload": "CPU+GPU",
     "cpu": "CPU",
 }
-RUNTIME_LABELS = {"llamacpp": "llama.cpp", "mlx": "MLX"}
+RUNTIMES = ("llamacpp", "mlx", "vllm")
+RUNTIME_LABELS = {"llamacpp": "llama.cpp", "mlx": "MLX", "vllm": "vLLM", "unsupported": "unsupported"}
 CATEGORY_LABELS = {
     "general": "General",
     "coding": "Coding",
@@ -132,7 +127,7 @@ CATEGORY_LABELS = {
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """A catalog model, as the scoring needs it."""
+    """A catalog model, as the scoring needs it (sizes in billions of parameters and GiB)."""
 
     name: str
     params_b: float
@@ -148,17 +143,53 @@ class ModelFacts:
     active_experts: int | None = None
     num_layers: int | None = None
     num_kv_heads: int | None = None
+    num_attention_heads: int | None = None
     head_dim: int | None = None
-    kv_lora_rank: int | None = None
-    qk_rope_head_dim: int | None = None
+    hidden_size: int | None = None
+    vocab_size: int | None = None
+    moe_intermediate_size: int | None = None
+    shared_expert_intermediate_size: int | None = None
+    quantization: str = "Q4_K_M"
+    weight_format: str = "gguf"
+    min_ram_gb: float | None = None
+    recommended_ram_gb: float | None = None
+    min_vram_gb: float | None = None
+    architecture: str = ""
+    license: str = ""
+    capabilities: tuple = ()
     gguf_sources: tuple = ()
+
+    def __post_init__(self) -> None:
+        # Rows added by hand may lack the memory minimums: llmfit's scraper rule fills them in.
+        weights = self.params_b * 1e9 * 0.5 / GIB
+        if self.min_ram_gb is None:
+            object.__setattr__(self, "min_ram_gb", round(max(weights * 1.2, 1.0), 1))
+        if self.recommended_ram_gb is None:
+            object.__setattr__(self, "recommended_ram_gb", round(max(weights * 2.0, 2.0), 1))
 
     @property
     def decode_params_b(self) -> float:
-        """Parameters read per generated token: the active ones for a mixture of experts."""
+        """Parameters read per generated token: the active ones for a mixture of experts (at least 0.1 B)."""
         if self.is_moe and self.active_params_b:
-            return self.active_params_b
-        return self.params_b
+            return max(self.active_params_b, 0.1)
+        return max(self.params_b, 0.1)
+
+    @property
+    def is_prequantized(self) -> bool:
+        return self.weight_format in PREQUANTIZED_FORMATS
+
+    @property
+    def is_mlx_only(self) -> bool:
+        """MLX conversions (`…-MLX-4bit`) run on Apple silicon only."""
+        return "-MLX" in self.name.upper()
+
+    @property
+    def needs_specialized_runtime(self) -> bool:
+        return "tts" in self.capabilities
+
+    @property
+    def vram_minimum_gb(self) -> float:
+        return self.min_vram_gb if self.min_vram_gb is not None else self.min_ram_gb
 
 
 @dataclass(frozen=True)
@@ -166,7 +197,10 @@ class FitOptions:
     context_limit: int | None = None  # the request's max_context
     default_context: int = 8192
     kv_cache_type: str = "f16"
-    unified_memory_fraction: float = 0.75
+    unified_memory_fraction: float = 1.0
+    force_runtime: str | None = None  # llamacpp, mlx or vllm: skip the automatic choice
+    ddr_bandwidth_gbps: float = 50.0  # system RAM bandwidth for MoE expert streaming
+    today: date | None = None  # for the recency bonus; None: the current date
 
 
 @dataclass
@@ -176,12 +210,14 @@ class ModelFit:
     run_mode: str
     runtime: str
     best_quant: str
-    context: int  # tokens the memory estimate was made for
+    context: int  # tokens the memory estimate is for
+    usable_context: int  # tokens of KV cache the memory pool holds beside the weights, up to the model's window
     memory_required_gb: float
     memory_available_gb: float
     estimated_tps: float
     score: float
     score_components: dict[str, float]
+    estimate_basis: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     moe_offloaded_gb: float | None = None
 
@@ -210,8 +246,13 @@ class ModelFit:
             "notes": list(self.notes),
         }
 
+    @cached_property
+    def listing_dict(self) -> dict[str, Any]:
+        """`as_dict()`, computed once: a cached fit answers many requests. Read-only by convention."""
+        return self.as_dict()
+
     def as_dict(self) -> dict[str, Any]:
-        """A model of the spec's listing: the model's facts, its fit, and a few additions at the end."""
+        """A model of the spec's listing: the model's facts, its fit, then llmfit's extra fields."""
         model = self.model
         return {
             "name": model.name,
@@ -227,59 +268,65 @@ class ModelFit:
             "gguf_sources": list(model.gguf_sources),
             "active_params_b": None if model.active_params_b is None else round(model.active_params_b, 2),
             "estimation_context": self.context,
+            "effective_context_length": self.context,
+            "usable_context": self.usable_context,
             "moe_offloaded_gb": None if self.moe_offloaded_gb is None else round(self.moe_offloaded_gb, 2),
+            "total_memory_gb": round(self.memory_required_gb + (self.moe_offloaded_gb or 0.0), 2),
+            "capabilities": list(model.capabilities),
+            "license": model.license or None,
+            "disk_size_gb": round(disk_size_gb(model, self.best_quant), 2),
+            "estimate_basis": dict(self.estimate_basis),
         }
 
 
 # --- memory -----------------------------------------------------------------------------------------
 
 
+def quant_memory_bytes(quant: str) -> float:
+    return QUANT_MEMORY_BYTES.get(quant, QUANT_MEMORY_BYTES_DEFAULT)
+
+
 def kv_cache_gb(model: ModelFacts, context: int, kv_cache_type: str = "f16") -> float:
-    """KV cache for `context` tokens: K and V per layer, or the latent of multi-head latent attention."""
+    """KV cache for `context` tokens (GiB): K and V per layer; a per-parameter rule without layers or head_dim."""
     bytes_per_element = KV_BYTES_PER_ELEMENT[kv_cache_type]
-    if model.num_layers and model.kv_lora_rank:
-        per_layer_per_token = model.kv_lora_rank + (model.qk_rope_head_dim or 0)  # one latent, not K and V
-    elif model.num_layers and model.num_kv_heads and model.head_dim:
-        per_layer_per_token = 2 * model.num_kv_heads * model.head_dim
-    else:
-        relative = bytes_per_element / KV_BYTES_PER_ELEMENT["f16"]
-        return KV_FALLBACK_GB_PER_PARAM_B_TOKEN * model.params_b * context * relative
-    return model.num_layers * per_layer_per_token * context * bytes_per_element / 1e9
+    if model.num_layers and model.head_dim:
+        kv_heads = model.num_kv_heads or model.num_attention_heads or KV_FALLBACK_HEADS
+        return 2 * kv_heads * model.head_dim * context * bytes_per_element * model.num_layers / GIB
+    relative = bytes_per_element / KV_BYTES_PER_ELEMENT["f16"]
+    return KV_FALLBACK_GB_PER_PARAM_B_TOKEN * model.params_b * context * relative
 
 
 def memory_required_gb(model: ModelFacts, quant: str, context: int, kv_cache_type: str = "f16") -> float:
     """Weights at `quant` + KV cache + runtime overhead: what loading the whole model takes."""
-    weights = model.params_b * QUANTS[quant].bytes_per_param
-    return weights + kv_cache_gb(model, context, kv_cache_type) + RUNTIME_OVERHEAD_GB
+    return model.params_b * quant_memory_bytes(quant) + kv_cache_gb(model, context, kv_cache_type) + RUNTIME_OVERHEAD_GB
 
 
-def moe_offload_split_gb(model: ModelFacts, quant: str, context: int, kv_cache_type: str) -> tuple[float, float]:
-    """(GPU memory, RAM) when only the active experts stay on the GPU and the others wait in RAM."""
-    bytes_per_param = QUANTS[quant].bytes_per_param
-    active = model.active_params_b or model.params_b
-    on_gpu = active * bytes_per_param + kv_cache_gb(model, context, kv_cache_type) + RUNTIME_OVERHEAD_GB
-    in_ram = max(model.params_b - active, 0.0) * bytes_per_param
-    return on_gpu, in_ram
+def disk_size_gb(model: ModelFacts, quant: str) -> float:
+    """The weights' file size at `quant`."""
+    return model.params_b * quant_memory_bytes(quant)
 
 
-@dataclass(frozen=True)
-class _Choice:
-    quant: str
-    context: int
-    required_gb: float
-
-
-def _first_fit(ladder: tuple[str, ...], context: int, needs: Callable[[str, int], float | None]) -> _Choice | None:
-    """The best quant whose need fits (`needs` returns None when it does not), at full then at half context."""
-    contexts = [context]
-    if context // 2 >= HALF_CONTEXT_MIN:
-        contexts.append(context // 2)
-    for tried_context in contexts:
+def best_quant_for_budget(
+    model: ModelFacts, budget_gb: float, context: int, ladder: tuple[str, ...], kv: str = "f16"
+) -> tuple[str, float] | None:
+    """(quant, GB) of the best quant that fits `budget_gb`, at full context, else at half (down to 1024 tokens)."""
+    contexts = (context, context // 2) if context // 2 >= HALF_CONTEXT_MIN else (context,)
+    for tokens in contexts:
         for quant in ladder:
-            required = needs(quant, tried_context)
-            if required is not None:
-                return _Choice(quant, tried_context, required)
+            need = memory_required_gb(model, quant, tokens, kv)
+            if need <= budget_gb:
+                return quant, need
     return None
+
+
+def moe_split_gb(model: ModelFacts, quant: str) -> tuple[float, float] | None:
+    """(GPU GiB, RAM GiB) with only the active experts on the GPU (×1.1, at least 0.5) and the rest in RAM."""
+    if not model.is_moe or model.active_params_b is None:
+        return None
+    bytes_per_param = quant_memory_bytes(quant)
+    on_gpu = max(model.active_params_b * 1e9 * bytes_per_param / GIB * MOE_ACTIVE_VRAM_FACTOR, MOE_ACTIVE_VRAM_MIN_GB)
+    in_ram = max(model.params_b - model.active_params_b, 0.0) * 1e9 * bytes_per_param / GIB
+    return on_gpu, in_ram
 
 
 # --- the fit ----------------------------------------------------------------------------------------
@@ -290,212 +337,415 @@ def estimation_context(model: ModelFacts, options: FitOptions) -> int:
     return max(1, min(model.context_length or limit, limit))
 
 
-def runtime_for(hardware: Hardware) -> str:
+def runtime_for(model: ModelFacts, hardware: Hardware, options: FitOptions) -> str:
+    """The forced runtime, else vLLM for pre-quantized weights, MLX on Apple silicon, llama.cpp elsewhere."""
+    if options.force_runtime:
+        return options.force_runtime
+    if model.is_prequantized:
+        return "vllm"
     return "mlx" if hardware.backend == METAL and hardware.unified_memory else "llamacpp"
+
+
+def compatible(model: ModelFacts, hardware: Hardware) -> bool:
+    """Whether the model is listed for the hardware at all: MLX builds need Apple silicon, pre-quantized
+    (AWQ/GPTQ/AutoRound) weights a CUDA or ROCm GPU, and TTS models a runtime llmfit does not size."""
+    if model.needs_specialized_runtime:
+        return False
+    if model.is_mlx_only:
+        return hardware.backend == METAL and hardware.unified_memory
+    if model.is_prequantized:
+        return hardware.backend in (CUDA, ROCM)
+    return True
+
+
+def _ladder(runtime: str) -> tuple[str, ...]:
+    return MLX_LADDER if runtime == "mlx" else GGUF_LADDER
+
+
+def _choose(model: ModelFacts, runtime: str, budget: float, context: int, kv: str) -> tuple[str, float] | None:
+    """The runtime's best quant within `budget`; a vLLM (pre-quantized) model only at its own quant."""
+    if runtime == "vllm":
+        need = memory_required_gb(model, model.quantization, context, kv)
+        return (model.quantization, need) if need <= budget else None
+    choice = best_quant_for_budget(model, budget, context, _ladder(runtime), kv)
+    if choice is None and runtime == "mlx":
+        choice = best_quant_for_budget(model, budget, context, GGUF_LADDER, kv)
+    return choice
 
 
 def fit_model(model: ModelFacts, hardware: Hardware, options: FitOptions | None = None) -> ModelFit:
     """Where and how `model` runs on `hardware`: run mode, best quant, fit level, speed and score."""
     options = options or FitOptions()
+    kv = options.kv_cache_type
     notes: list[str] = []
-    runtime = runtime_for(hardware)
-    ladder = MLX_LADDER if runtime == "mlx" else GGUF_LADDER
-    kv_type = options.kv_cache_type
-    if kv_type not in RUNTIME_KV_TYPES[runtime]:
-        notes.append(f"KV cache {kv_type} is not supported by {RUNTIME_LABELS[runtime]}: sized as f16")
-        kv_type = "f16"
     context = estimation_context(model, options)
     if context < model.context_length:
         notes.append(
             f"Context capped at {context} tokens for the estimate (the model supports {model.context_length}; "
             "set max_context to change it)"
         )
+    runtime = runtime_for(model, hardware, options)
+    run_mode, required, available = _path(model, hardware, options, runtime, context, notes)
+    level = _fit_level(required, available, model.recommended_ram_gb, run_mode)
+    if run_mode == "cpu":
+        notes.append("No GPU: inference will be slow")
+    if run_mode in ("cpu", "cpu_offload") and hardware.cpu_cores < 4:
+        notes.append("Low CPU core count may bottleneck inference")
+    offloaded = None
+    if run_mode == "moe_offload":
+        split = moe_split_gb(model, model.quantization)
+        offloaded = split[1] if split else None
 
-    plan = _plan(model, hardware, options, ladder, context, kv_type, notes)
-    if plan.choice and plan.choice.context < context:
-        notes.append(f"Context halved to {plan.choice.context} tokens to fit")
-    if plan.choice and plan.choice.quant != ladder[0]:
-        notes.append(_downgrade_note(model, hardware, plan, plan.choice, ladder[0], kv_type))
-
-    quant = plan.choice.quant if plan.choice else ladder[-1]
-    used_context = plan.choice.context if plan.choice else plan.smallest_context
-    required = plan.choice.required_gb if plan.choice else plan.smallest_need
-    level = _fit_level(required, plan.available_gb, plan.run_mode, notes)
+    quant = model.quantization
+    if not model.is_prequantized:
+        choice = best_quant_for_budget(model, available, context, _ladder(runtime), kv)
+        if choice is None and runtime == "mlx":
+            choice = best_quant_for_budget(model, available, context, GGUF_LADDER, kv)
+        if choice:
+            quant = choice[0]
+    if quant != model.quantization:
+        notes.append(f"Best quantization for this hardware: {quant} (catalog default: {model.quantization})")
     if level == "too_tight":
-        notes.append(
-            f"Too large: needs at least {required:.1f} GB at {quant} with a {used_context}-token context, "
-            f"{plan.available_gb:.1f} GB available"
-        )
+        notes.append(f"Too large: needs {required:.1f} GB, {available:.1f} GB available")
 
-    tps = estimate_tps(model, quant, hardware, plan.run_mode)
-    # The context a model can serve here: its own window, unless the fit had to halve it.
-    capacity_context = used_context if used_context < context else model.context_length
+    tps, basis = estimate_tps(model, quant, hardware, run_mode, runtime, options)
+    basis["assumed_context"] = context
     components = {
-        "quality": quality_score(model, quant),
+        "quality": quality_score(model, quant, options.today or date.today()),
         "speed": speed_score(tps, model.category),
-        "fit": fit_score(required, plan.available_gb),
-        "context": context_score(capacity_context, model.category),
+        "fit": fit_score(required, available),
+        "context": context_score(model.context_length, model.category),
     }
     return ModelFit(
         model=model,
         fit_level=level,
-        run_mode=plan.run_mode,
+        run_mode=run_mode,
         runtime=runtime,
         best_quant=quant,
-        context=used_context,
+        context=context,
+        usable_context=usable_context(model, quant, available),
         memory_required_gb=required,
-        memory_available_gb=plan.available_gb,
+        memory_available_gb=available,
         estimated_tps=tps,
         score=weighted_score(components, model.category),
         score_components=components,
+        estimate_basis=basis,
         notes=notes,
-        moe_offloaded_gb=plan.offloaded_gb,
+        moe_offloaded_gb=offloaded,
     )
 
 
-@dataclass
-class _Plan:
-    run_mode: str
-    available_gb: float
-    need: Callable[[str, int], float]
-    choice: _Choice | None
-    smallest_need: float = 0.0
-    smallest_context: int = 0
-    offloaded_gb: float | None = None
-
-
-def _plan(
-    model: ModelFacts,
-    hardware: Hardware,
-    options: FitOptions,
-    ladder: tuple[str, ...],
-    context: int,
-    kv_type: str,
-    notes: list[str],
-) -> _Plan:
-    def need(quant: str, tokens: int) -> float:
-        return memory_required_gb(model, quant, tokens, kv_type)
-
-    def plan_for(run_mode: str, available: float) -> _Plan:
-        choice = _first_fit(ladder, context, lambda q, t: need(q, t) if need(q, t) <= available else None)
-        smallest_context = context // 2 if context // 2 >= HALF_CONTEXT_MIN else context
-        return _Plan(
-            run_mode, available, need, choice, need(ladder[-1], smallest_context), smallest_context, offloaded_gb=None
-        )
-
-    ram = hardware.available_ram_gb
+def _path(
+    model: ModelFacts, hardware: Hardware, options: FitOptions, runtime: str, context: int, notes: list[str]
+) -> tuple[str, float, float]:
+    """(run mode, GB required, GB available in that mode's memory pool)."""
+    kv = options.kv_cache_type
+    default_need = memory_required_gb(model, model.quantization, context, kv)
     vram = hardware.total_gpu_vram_gb
     if not hardware.has_gpu or not vram:
         if hardware.has_gpu:
             notes.append("GPU memory could not be read: sized for the CPU and system RAM")
-        else:
-            notes.append("No GPU: runs on the CPU from system RAM")
-        if model.is_moe:
-            notes.append("Mixture of experts: offloading experts needs a GPU, so every expert sits in RAM")
-        return plan_for("cpu", ram)
+        return _cpu_path(model, hardware, runtime, context, kv, notes)
 
     if hardware.unified_memory:
         pool = vram * options.unified_memory_fraction
-        notes.append(
-            f"Unified memory: the GPU may use {pool:.1f} GB of {vram:.1f} GB "
-            f"({options.unified_memory_fraction:.0%}, set by MODELYARD_NODES_UNIFIED_MEMORY_FRACTION)"
-        )
-        return plan_for("gpu", pool)
+        notes.append(f"Unified memory: the GPU and the CPU share {pool:.1f} GB")
+        if model.is_moe:
+            notes.append(f"Mixture of experts: {model.active_experts or 0}/{model.num_experts or 0} experts active")
+            return "gpu", model.vram_minimum_gb, pool
+        choice = _choose(model, runtime, pool, context, kv)
+        return "gpu", choice[1] if choice else default_need, pool
 
-    on_gpu = plan_for("gpu", vram)
-    if on_gpu.choice:
-        single = hardware.largest_gpu_vram_gb or vram
-        if hardware.gpu_count > 1 and on_gpu.choice.required_gb > single:
-            on_gpu.run_mode = "tensor_parallel"
-            notes.append(f"Split across {hardware.gpu_count} GPUs ({vram:.1f} GB of VRAM together)")
-        return on_gpu
-
-    if model.is_moe and model.active_params_b:
-
-        def offload_need(quant: str, tokens: int) -> float | None:
-            gpu_part, ram_part = moe_offload_split_gb(model, quant, tokens, kv_type)
-            return gpu_part if gpu_part <= vram and ram_part <= ram else None
-
-        choice = _first_fit(ladder, context, offload_need)
-        if choice:
-            _, offloaded = moe_offload_split_gb(model, choice.quant, choice.context, kv_type)
-            notes.append(
-                f"Does not fit in {vram:.1f} GB of VRAM: the active experts ({choice.required_gb:.1f} GB) "
-                f"stay on the GPU and the other experts ({offloaded:.1f} GB) are offloaded to system RAM"
-            )
-            gpu_need = lambda quant, tokens: moe_offload_split_gb(model, quant, tokens, kv_type)[0]  # noqa: E731
-            return _Plan("moe_offload", vram, gpu_need, choice, offloaded_gb=offloaded)
-
-    spill = plan_for("cpu_offload", vram + ram)
-    if spill.choice:
-        notes.append(
-            f"Does not fit in {vram:.1f} GB of VRAM: layers spill to system RAM "
-            f"({vram + ram:.1f} GB of VRAM and free RAM together)"
-        )
-    return spill
+    if hardware.gpu_count > 1:
+        notes.append(f"Split across {hardware.gpu_count} GPUs ({vram:.1f} GB of VRAM together)")
+    if model.is_moe:
+        if model.vram_minimum_gb <= vram:
+            notes.append(f"GPU: all {model.num_experts or 0} experts loaded into VRAM")
+            return "gpu", model.vram_minimum_gb, vram
+        choice = _choose(model, runtime, vram, context, kv)
+        if choice and choice[1] <= vram:
+            notes.append(f"GPU: all experts loaded into VRAM at {choice[0]} ({choice[1]:.1f} GB)")
+            return "gpu", choice[1], vram
+        return _moe_offload_path(model, hardware, vram, runtime, notes)
+    choice = _choose(model, runtime, vram, context, kv)
+    if choice:
+        return "gpu", choice[1], vram
+    choice = _choose(model, runtime, hardware.available_ram_gb, context, kv)
+    if choice:
+        notes.append("Does not fit in VRAM: layers spill to system RAM; much slower")
+        return "cpu_offload", choice[1], hardware.available_ram_gb
+    notes.append(f"Fits neither VRAM nor system RAM (needs {model.vram_minimum_gb:.1f} GB of VRAM)")
+    return "gpu", default_need, vram
 
 
-def _downgrade_note(model: ModelFacts, hardware: Hardware, plan: _Plan, choice: _Choice, top: str, kv: str) -> str:
-    """Why the best quant did not fit: the memory it needed against the memory there was."""
-    if plan.run_mode == "moe_offload":  # either side may be the limit: the GPU or the RAM holding the experts
-        on_gpu, in_ram = moe_offload_split_gb(model, top, choice.context, kv)
-        return (
-            f"Quantized down to {choice.quant}: at {top} the active experts need {on_gpu:.1f} GB of "
-            f"{plan.available_gb:.1f} GB of VRAM and the offloaded experts {in_ram:.1f} GB of "
-            f"{hardware.available_ram_gb:.1f} GB of free RAM"
-        )
-    need = plan.need(top, choice.context)
-    return f"Quantized down to {choice.quant}: {top} needs {need:.1f} GB, {plan.available_gb:.1f} GB available"
+def _cpu_path(
+    model: ModelFacts, hardware: Hardware, runtime: str, context: int, kv: str, notes: list[str]
+) -> tuple[str, float, float]:
+    ram = hardware.available_ram_gb
+    notes.append("CPU only: the model is loaded into system RAM")
+    if model.is_moe:
+        notes.append("Mixture of experts: offloading experts needs a GPU, so the model is sized at its RAM minimum")
+        return "cpu", model.min_ram_gb, ram
+    choice = _choose(model, runtime, ram, context, kv)
+    return "cpu", choice[1] if choice else memory_required_gb(model, model.quantization, context, kv), ram
 
 
-def _fit_level(required: float, available: float, run_mode: str, notes: list[str]) -> str:
+def _moe_offload_path(
+    model: ModelFacts, hardware: Hardware, vram: float, runtime: str, notes: list[str]
+) -> tuple[str, float, float]:
+    """Active experts in VRAM and the others in RAM, at the best quant where both fit; else spill or fail."""
+    ram = hardware.available_ram_gb
+    ladders = (MLX_LADDER, GGUF_LADDER) if runtime == "mlx" else (GGUF_LADDER,)
+    for ladder in ladders:
+        for quant in ladder:
+            split = moe_split_gb(model, quant)
+            if split and split[0] <= vram and split[1] <= ram:
+                notes.append(
+                    f"Mixture of experts: {model.active_experts or 0}/{model.num_experts or 0} experts active in "
+                    f"VRAM ({split[0]:.1f} GB at {quant}); the others offloaded to system RAM ({split[1]:.1f} GB)"
+                )
+                return "moe_offload", split[0], vram
+    if model.min_ram_gb <= ram:
+        notes.append("Mixture of experts: too little VRAM to offload experts, the whole model spills to system RAM")
+        return "cpu_offload", model.min_ram_gb, ram
+    notes.append("Fits neither VRAM (even with experts offloaded) nor system RAM")
+    return "gpu", model.vram_minimum_gb, vram
+
+
+def _fit_level(required: float, available: float, recommended: float, run_mode: str) -> str:
+    """Too tight when it does not fit; perfect only on a GPU with the model's recommended memory; good with
+    20 % headroom; marginal otherwise."""
     if required > available:
         return "too_tight"
-    roomy = available >= GOOD_HEADROOM * required
-    if available >= RECOMMENDED_HEADROOM * required:
-        if run_mode in ("gpu", "tensor_parallel"):
-            return "perfect"
-        notes.append(f"Rated good, not perfect: {RUN_MODE_LABELS[run_mode]} runs are never rated above good")
-    return "good" if roomy else "marginal"
+    if run_mode in ("gpu", "tensor_parallel") and recommended <= available:
+        return "perfect"
+    return "good" if available >= GOOD_HEADROOM * required else "marginal"
+
+
+def usable_context(model: ModelFacts, quant: str, available_gb: float) -> int:
+    """Tokens of f16 KV cache that fit beside the weights and overhead, up to the model's own window."""
+    leftover = max(available_gb - memory_required_gb(model, quant, 0), 0.0)
+    per_token = kv_cache_gb(model, USABLE_CONTEXT_REFERENCE) / USABLE_CONTEXT_REFERENCE
+    if per_token <= 0:
+        return model.context_length
+    return min(int(leftover / per_token), model.context_length)
 
 
 # --- speed ------------------------------------------------------------------------------------------
 
 
-def estimate_tps(model: ModelFacts, quant: str, hardware: Hardware, run_mode: str) -> float:
-    """Decode tokens per second.
+def estimate_tps(
+    model: ModelFacts, quant: str, hardware: Hardware, run_mode: str, runtime: str, options: FitOptions
+) -> tuple[float, dict[str, Any]]:
+    """Decode tokens per second, and the basis of the estimate (method, bandwidths, efficiency).
 
-    With a GPU whose bandwidth is known: bandwidth ÷ bytes read per token × 0.55 × the run mode's
-    factor. Otherwise K ÷ params_b × the quant's speed factor × the run mode's factor, where K is
-    the backend's constant. A CPU backend's K already describes the CPU, so a CPU-only node is not
-    slowed a second time by the CPU run-mode factor; a GPU node pushed onto its CPU is.
+    With a GPU whose bandwidth is known: bandwidth ÷ GB read per token × 0.55 × the run mode's
+    factor (mixtures of experts: the experts' reads from RAM, the fixed attention cost, cache
+    pressure). Otherwise a per-backend constant K ÷ params × the quant's speed × the run mode's factor.
     """
-    params = max(model.decode_params_b, 0.01)
+    params = model.decode_params_b
+    bandwidth = gpu_bandwidth_gbps(hardware.gpu_name) if hardware.has_gpu else None
+    basis: dict[str, Any] = {
+        "method": "cpu_constant"
+        if run_mode == "cpu"
+        else ("gpu_bandwidth_roofline" if bandwidth else "backend_constant"),
+        "gpu_bandwidth_gbps": bandwidth if run_mode != "cpu" else None,
+        "ddr_bandwidth_gbps": options.ddr_bandwidth_gbps if run_mode == "moe_offload" else None,
+        "efficiency": BANDWIDTH_EFFICIENCY,
+    }
     mode_factor = MODE_SPEED_FACTOR[run_mode]
-    if run_mode != "cpu" and hardware.has_gpu:
-        bandwidths = [gpu_bandwidth_gbps(gpu.name) for gpu in hardware.pool_gpus]
-        if bandwidths and all(bandwidths):
-            slowest = min(bandwidths)  # layers split across cards run at the pace of the slowest
-            model_gb = params * QUANTS[quant].bytes_per_param
-            return slowest / model_gb * BANDWIDTH_EFFICIENCY * mode_factor
-    if run_mode == "cpu" and not hardware.has_gpu:
-        mode_factor = 1.0
-    k = BACKEND_K.get(hardware.backend, BACKEND_K[CPU_X86])
-    return k / params * QUANTS[quant].speed_factor * mode_factor
+    read_gb = params * QUANT_READ_BYTES.get(quant, QUANT_READ_BYTES_DEFAULT)
+    ddr = options.ddr_bandwidth_gbps
+    if run_mode != "cpu" and bandwidth:
+        if model.is_moe and run_mode == "moe_offload":
+            seconds = read_gb / ddr + read_gb / (bandwidth * BANDWIDTH_EFFICIENCY)
+            return max(mode_factor / seconds, MIN_TPS), basis
+        if model.is_moe and run_mode == "gpu":
+            return _moe_gpu_tps(model, quant, hardware, bandwidth, params) * mode_factor, basis
+        return max(bandwidth / read_gb * BANDWIDTH_EFFICIENCY * mode_factor, MIN_TPS), basis
+
+    k = BACKEND_K.get((hardware.backend, runtime), BACKEND_K_ANY_RUNTIME.get(hardware.backend, 70.0))
+    cores_bonus = MANY_CORES_BONUS if hardware.cpu_cores >= MANY_CORES else 1.0
+    speed = QUANT_SPEED.get(quant, 1.0)
+    if run_mode == "moe_offload":
+        # The GPU's bandwidth as the constant implies it: K = bandwidth × efficiency / bytes per param.
+        implied_bandwidth = k * QUANT_READ_BYTES.get(quant, QUANT_READ_BYTES_DEFAULT) / BANDWIDTH_EFFICIENCY
+        seconds = read_gb / ddr + read_gb / (implied_bandwidth * BANDWIDTH_EFFICIENCY)
+        return max(1.0 / seconds, MIN_TPS) * cores_bonus, basis
+    if run_mode == "cpu":
+        k = BACKEND_K_ANY_RUNTIME[CPU_ARM if hardware.is_arm else CPU_X86]
+    return max(k / params * speed * cores_bonus * mode_factor, MIN_TPS), basis
+
+
+def _moe_gpu_tps(model: ModelFacts, quant: str, hardware: Hardware, bandwidth: float, params: float) -> float:
+    """A mixture of experts fully in VRAM: active expert reads plus a fixed cost, slowed by cache pressure."""
+    pressure = 1.0
+    if hardware.gpu_vram_gb:
+        utilization = model.params_b * quant_memory_bytes(quant) / hardware.gpu_vram_gb
+        if MOE_PRESSURE_FROM <= utilization <= 1.0:
+            if model.num_experts:
+                ratio = 1.0 - (model.active_experts or 1) / model.num_experts
+            else:
+                ratio = MOE_PRESSURE_DEFAULT_RATIO
+            pressure = max(1.0 - (utilization - MOE_PRESSURE_FROM) * ratio, MOE_PRESSURE_FLOOR)
+    split = moe_bandwidth_split_b(model)
+    if split:
+        active_ffn_b, fixed_b = split
+        per_token_gb = active_ffn_b * quant_memory_bytes(quant) + fixed_b * MOE_FIXED_BYTES_PER_PARAM
+        return max(bandwidth / per_token_gb * pressure, MIN_TPS)
+    experts = model.num_experts
+    overhead = next((value for limit, value in MOE_OVERHEAD_BY_EXPERTS if experts and experts <= limit),
+                    0.40 if experts else 0.60)  # fmt: skip
+    active_gb = params * quant_memory_bytes(quant)
+    return max(bandwidth / active_gb * BANDWIDTH_EFFICIENCY * overhead * pressure, MIN_TPS)
+
+
+def moe_bandwidth_split_b(model: ModelFacts) -> tuple[float, float] | None:
+    """(active expert FFN, fixed) billions of parameters read per token, from the config's shape; None if unknown.
+
+    Fixed = attention (Q, K, V, O), shared experts, router, embeddings and LM head."""
+    needed = (model.hidden_size, model.num_layers, model.active_experts, model.moe_intermediate_size, model.vocab_size)
+    if not model.is_moe or not all(needed):
+        return None
+    hidden, layers, active, expert_width, vocab = (float(value) for value in needed)  # type: ignore[arg-type]
+    heads = float(model.num_attention_heads or 1)
+    kv_heads = float(model.num_kv_heads or model.num_attention_heads or 1)
+    head_dim = float(model.head_dim) if model.head_dim else hidden / heads
+    active_ffn = layers * active * 3 * hidden * expert_width
+    attention = layers * (2 * heads * head_dim * hidden + 2 * kv_heads * head_dim * hidden)
+    shared = layers * 3 * hidden * float(model.shared_expert_intermediate_size or 0)
+    router = layers * float(model.num_experts or 8) * hidden
+    embeddings = 2 * vocab * hidden
+    return active_ffn / 1e9, (attention + shared + router + embeddings) / 1e9
 
 
 # --- scores -----------------------------------------------------------------------------------------
 
 
-def quality_score(model: ModelFacts, quant: str) -> float:
-    """Parameter count, family, quantization penalty and task alignment, 0–100."""
-    base = next((score for limit, score in QUALITY_BY_PARAMS if model.params_b < limit), QUALITY_LARGEST)
+def quality_score(model: ModelFacts, quant: str, today: date) -> float:
+    """Size tier (active parameters for a mixture of experts), family, generation, recency, quant and task, 0–100."""
+    tier_params = model.active_params_b if model.active_params_b is not None else model.params_b
+    base = next((score for limit, score in QUALITY_BY_PARAMS if tier_params < limit), QUALITY_LARGEST)
     name = model.name.lower()
     family = next((bonus for words, bonus in FAMILY_BONUS if any(word in name for word in words)), 0.0)
-    task = TASK_BONUS.get(model.category, 0.0)
-    if model.category == "reasoning" and model.params_b >= REASONING_BONUS_MIN_PARAMS_B:
-        task = REASONING_BONUS
-    return _clamp(base + family + QUANTS[quant].quality_penalty + task)
+    return _clamp(
+        base
+        + family
+        + generation_bonus(model.architecture, model.name)
+        + recency_bonus(model.release_date, today)
+        + QUANT_QUALITY_PENALTY.get(quant, -5.0)
+        + task_bonus(model)
+    )
+
+
+def recency_bonus(release_date: str | None, today: date) -> float:
+    """+3 for a model released less than 3 months ago, +1.5 under 9 months (whole months, by year and month)."""
+    if not release_date:
+        return 0.0
+    try:
+        year, month = (int(part) for part in release_date.split("-")[:2])
+    except ValueError:
+        return 0.0
+    months = max((today.year - year) * 12 + today.month - month, 0)
+    return next((bonus for limit, bonus in RECENCY_BONUS if months < limit), 0.0)
+
+
+def task_bonus(model: ModelFacts) -> float:
+    """The family's benchmark strength at the task, centred on 72 (×0.4, −8…+9); else name rules."""
+    name = model.name.lower()
+    if model.category in ("coding", "reasoning", "chat"):
+        bench = task_benchmark(name, model.category)
+        if bench is not None:
+            low, high = TASK_BENCH_RANGE
+            return min(max((bench - TASK_BENCH_BASELINE) * TASK_BENCH_SCALE, low), high)
+    if model.category == "coding":
+        return CODING_NAME_BONUS if any(word in name for word in ("code", "starcoder", "wizard")) else 0.0
+    if model.category == "reasoning":
+        return REASONING_SIZE_BONUS if model.params_b >= REASONING_SIZE_MIN_B else 0.0
+    if model.category == "multimodal" and ("vision" in name or "vision" in model.use_case.lower()):
+        return VISION_BONUS
+    return 0.0
+
+
+@cache
+def _task_table() -> tuple[tuple[str, dict[str, float]], ...]:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "data" / "llmfit" / "use_case_benchmarks.json"
+    families = json.loads(path.read_text())["families"]
+    return tuple((pattern, family["scores"]) for family in families for pattern in family["match"])
+
+
+def task_benchmark(name_lower: str, task: str) -> float | None:
+    """llmfit's curated family score at `task` (coding, reasoning, chat): the longest matching pattern wins."""
+    best: tuple[int, float] | None = None
+    for pattern, scores in _task_table():
+        if pattern in name_lower and task in scores and (best is None or len(pattern) > best[0]):
+            best = (len(pattern), float(scores[task]))
+    return best[1] if best else None
+
+
+def generation_bonus(architecture: str, name: str) -> float:
+    """+3 points per model generation above the first, at most +9 (gen 4)."""
+    generation = model_generation(architecture, name)
+    return 0.0 if generation is None else min(max((generation - 1.0) * 3.0, 0.0), 9.0)
+
+
+_QWEN_MINOR = (("qwen3.8", "qwen3_8", 3.8), ("qwen3.6", "qwen3_6", 3.6), ("qwen3.5", "qwen3_5", 3.5),
+               ("qwen2.5", "qwen2_5", 2.5))  # fmt: skip
+_ARCH_GENERATIONS = (  # architecture prefix → ((suffix start, generation), ...), default
+    ("gemma", (("4", 4.0), ("3", 3.0), ("2", 2.0)), 1.0),
+    ("phi", (("4", 4.0), ("3", 3.0), ("moe", 3.0), ("2", 2.0)), 1.0),
+    ("cohere", (("2", 2.0),), 1.0),
+    ("falcon", (("3", 3.0),), 1.0),
+    ("granite", (("4", 4.0),), 1.0),
+)
+_NAME_GENERATIONS = (
+    (("llama-4", "llama4"), 4.0), (("llama-3.3", "llama3.3"), 3.3), (("llama-3.2", "llama3.2"), 3.2),
+    (("llama-3.1", "llama3.1"), 3.1), (("llama-3", "llama3"), 3.0), (("llama-2", "llama2"), 2.0),
+    (("gemma-4", "gemma4"), 4.0), (("gemma-3", "gemma3"), 3.0), (("gemma-2", "gemma2"), 2.0),
+    (("deepseek-v4", "deepseekv4"), 4.0), (("deepseek-v3", "deepseekv3"), 3.0), (("deepseek-v2", "deepseekv2"), 2.0),
+    (("phi-4", "phi4"), 4.0), (("phi-3", "phi3"), 3.0),
+)  # fmt: skip
+
+
+def _qwen_minor(name_lower: str) -> float | None:
+    return next((gen for dotted, underscored, gen in _QWEN_MINOR if dotted in name_lower or underscored in name_lower),
+                None)  # fmt: skip
+
+
+def model_generation(architecture: str, name: str) -> float | None:
+    """The model family's generation from the config's architecture, else from the name (llmfit's rules)."""
+    arch = (architecture or "").lower()
+    name_lower = name.lower()
+    if arch.startswith("deepseek"):
+        return next((gen for tag, gen in (("v4", 4.0), ("v3", 3.0), ("v2", 2.0)) if tag in arch), 1.0)
+    if arch.startswith("qwen"):
+        minor = _qwen_minor(name_lower)
+        if minor is not None:
+            return minor
+        suffix = arch[4:]
+        if suffix.startswith(("3_5", "3.5")):
+            return 3.5
+        if suffix.startswith(("3_next", "3next")):
+            return 3.8
+        return 3.0 if suffix.startswith("3") else 2.0 if suffix.startswith("2") else 1.0
+    if arch.startswith("llama4"):
+        return 4.0
+    for prefix, suffixes, default in _ARCH_GENERATIONS:
+        if arch.startswith(prefix):
+            return next((gen for start, gen in suffixes if arch[len(prefix) :].startswith(start)), default)
+    if arch.startswith(("mistral", "mixtral")):
+        return 1.0
+    minor = _qwen_minor(name_lower)
+    if minor is not None:
+        return minor
+    if "qwen3" in name_lower:
+        return 3.0
+    if "qwen2" in name_lower:
+        return 2.0
+    return next((gen for words, gen in _NAME_GENERATIONS if any(word in name_lower for word in words)), None)
 
 
 def speed_score(tps: float, category: str) -> float:
@@ -503,25 +753,25 @@ def speed_score(tps: float, category: str) -> float:
 
 
 def fit_score(required: float, available: float) -> float:
-    """100 up to 70 % memory use, then a Gaussian fall-off (σ 0.20); 0 when it does not fit."""
+    """100 up to 70 % memory use, then a one-sided Gaussian fall-off (σ 0.20); 0 when it does not fit."""
     if available <= 0 or required > available:
         return 0.0
-    used = required / available
-    if used <= FIT_FULL_UNTIL:
-        return 100.0
-    return 100.0 * math.exp(-((used - FIT_FULL_UNTIL) ** 2) / (2 * FIT_SIGMA**2))
+    z = max((required / available - FIT_FULL_UNTIL) / FIT_SIGMA, 0.0)
+    return _clamp(100.0 * math.exp(-0.5 * z * z))
 
 
 def context_score(context: int, category: str) -> float:
+    """100 at the use case's target window, 70 at half of it, 30 below."""
     target = CONTEXT_TARGET.get(category, 4096)
     if context >= target:
         return 100.0
-    if context >= target / 2:
+    if context >= target // 2:
         return 70.0
     return 30.0
 
 
 def weighted_score(components: dict[str, float], category: str) -> float:
+    """The use case's weighted sum of the four components, rounded half away from zero to 0.1."""
     quality, speed, fit, context = WEIGHTS.get(category, WEIGHTS["general"])
     raw = (
         components["quality"] * quality
@@ -529,8 +779,18 @@ def weighted_score(components: dict[str, float], category: str) -> float:
         + components["fit"] * fit
         + components["context"] * context
     )
-    return round(raw, 1)
+    return math.floor(raw * 10.0 + 0.5) / 10.0
+
+
+def license_matches(license_value: str, wanted: str) -> bool:
+    """Whether any of the model's licenses (comma-separated) is one of `wanted` (comma-separated, any case).
+    A model without a license never matches."""
+    allowed = {part.strip().lower() for part in wanted.split(",") if part.strip()}
+    return any(part.strip().lower() in allowed for part in (license_value or "").split(",") if part.strip())
 
 
 def _clamp(value: float) -> float:
     return max(0.0, min(100.0, value))
+
+
+__all__ = [name for name in dir() if not name.startswith("_") and name not in {"annotations", "re"}]

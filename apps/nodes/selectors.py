@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import threading
+from typing import Any
+
+from django.db.models import Count, Max, Q, QuerySet
 
 from apps.core.errors import Invalid, NotFound
 from apps.nodes.catalog import facts_of
@@ -12,9 +15,27 @@ from apps.nodes.scoring import ModelFacts
 AMBIGUOUS_SHOWN = 10
 
 
-def catalog_facts() -> list[ModelFacts]:
-    """Every enabled catalog model, ready to score."""
-    return [ModelFacts(**facts_of(row)) for row in CatalogModel.objects.filter(enabled=True)]
+_facts_lock = threading.Lock()
+_facts_cache: dict[str, Any] = {"version": None, "facts": ()}
+
+
+def catalog_facts() -> tuple[tuple, tuple[ModelFacts, ...]]:
+    """(version, every enabled catalog model ready to score), read from the database only when it changed.
+
+    The version is one aggregate query (rows, enabled rows, last update): saving, adding, deleting,
+    enabling or syncing any row changes it, in this process or another."""
+    version = tuple(
+        CatalogModel.objects.aggregate(
+            rows=Count("id"), enabled=Count("id", filter=Q(enabled=True)), updated=Max("updated_at")
+        ).values()
+    )
+    with _facts_lock:
+        if _facts_cache["version"] == version:
+            return version, _facts_cache["facts"]
+    facts = tuple(ModelFacts(**facts_of(row)) for row in CatalogModel.objects.filter(enabled=True).order_by("name"))
+    with _facts_lock:
+        _facts_cache.update(version=version, facts=facts)
+    return version, facts
 
 
 def catalog_model_find(*, name: str) -> CatalogModel:

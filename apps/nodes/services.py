@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,51 +18,109 @@ from django.utils import timezone
 from apps.core import jobs, system
 from apps.core.errors import Conflict, Invalid, NotFound, Unavailable
 from apps.core.validation import model_fields_check
-from apps.nodes import catalog, listing, polling, selectors
-from apps.nodes.hardware import Hardware, hardware_detect, hardware_from_system_dict
+from apps.nodes import catalog, hub_sync, listing, polling, selectors
+from apps.nodes.hardware import Hardware, hardware_detect, hardware_from_system_dict, hardware_live, hardware_what_if
 from apps.nodes.models import CatalogModel, Node
-from apps.nodes.scoring import FIT_LEVELS, FitOptions, ModelFacts, ModelFit, fit_model
+from apps.nodes.scoring import FIT_LEVELS, FitOptions, ModelFacts, ModelFit, compatible, fit_model
 
 logger = logging.getLogger(__name__)
 
 POLL_THREADS = 8
+WHAT_IF_NODE = "what-if"  # the planned node a placement request describes with what-if hardware
 
 # --- fit on any hardware --------------------------------------------------------------------------
 
 
-def fit_options(*, max_context: int | None = None) -> FitOptions:
+def fit_options(*, max_context: int | None = None, force_runtime: str | None = None) -> FitOptions:
     return FitOptions(
         context_limit=max_context,
         default_context=settings.MODELYARD_NODES_DEFAULT_CONTEXT,
         kv_cache_type=settings.MODELYARD_NODES_KV_CACHE_TYPE,
         unified_memory_fraction=settings.MODELYARD_NODES_UNIFIED_MEMORY_FRACTION,
+        force_runtime=force_runtime,
+        ddr_bandwidth_gbps=settings.MODELYARD_NODES_DDR_BANDWIDTH_GBPS,
+        today=date.today(),
     )
 
 
-def models_fit(*, hardware: Hardware, max_context: int | None = None) -> list[ModelFit]:
-    """Every enabled catalog model scored on `hardware`."""
-    options = fit_options(max_context=max_context)
-    return [fit_model(model, hardware, options) for model in selectors.catalog_facts()]
+_fits_lock = threading.Lock()
+_fits_cache: OrderedDict[tuple, list[ModelFit]] = OrderedDict()
+FITS_CACHED = 8  # hardware × options combinations kept (this node, what-ifs, remote nodes): ~2 MB each
+
+
+def models_fit(
+    *, hardware: Hardware, max_context: int | None = None, force_runtime: str | None = None
+) -> list[ModelFit]:
+    """Every enabled catalog model that can run on `hardware` at all, scored on it (catalog order).
+
+    Cached per catalog state, hardware and options: the hardware is a snapshot, so the same request
+    gets the same fits, computed once."""
+    version, facts = selectors.catalog_facts()
+    options = fit_options(max_context=max_context, force_runtime=force_runtime)
+    key = (version, hardware, options)
+    with _fits_lock:
+        cached = _fits_cache.get(key)
+        if cached is not None:
+            _fits_cache.move_to_end(key)
+            return cached
+    fits = [fit_model(model, hardware, options) for model in facts if compatible(model, hardware)]
+    with _fits_lock:
+        _fits_cache[key] = fits
+        while len(_fits_cache) > FITS_CACHED:
+            _fits_cache.popitem(last=False)
+    return fits
+
+
+def what_if_hardware(*, hardware: Hardware, what_if: listing.WhatIf) -> Hardware:
+    """`hardware` with the request's planned changes (none: as it is)."""
+    if not what_if:
+        return hardware
+    return hardware_what_if(
+        hardware, ram_gb=what_if.ram_gb, vram_gb=what_if.vram_gb, cpu_cores=what_if.cpu_cores, gpu=what_if.gpu
+    )
 
 
 def models_listing(*, hardware: Hardware, node: dict[str, str], query: listing.ModelQuery) -> dict[str, Any]:
     """The spec's listing envelope: node, system, totals, the filters echoed, and the models."""
-    total, selected = listing.select(models_fit(hardware=hardware, max_context=query.max_context), query)
+    hardware = what_if_hardware(hardware=hardware, what_if=query.what_if)
+    fits = models_fit(hardware=hardware, max_context=query.max_context, force_runtime=query.force_runtime)
+    total, selected = _selected(fits, query)
     return {
         "node": node,
         "system": hardware.as_system_dict(),
         "total_models": total,
         "returned_models": len(selected),
         "filters": query.filters(),
-        "models": [fit.as_dict() for fit in selected],
+        "models": [fit.listing_dict for fit in selected],
     }
+
+
+_selections: OrderedDict[tuple[int, listing.ModelQuery], tuple[list[ModelFit], int, list[ModelFit]]] = OrderedDict()
+SELECTIONS_CACHED = 32
+
+
+def _selected(fits: list[ModelFit], query: listing.ModelQuery) -> tuple[int, list[ModelFit]]:
+    """`listing.select`, remembered for the same cached fits and query (a scheduler polls the same one)."""
+    key = (id(fits), query)
+    with _fits_lock:
+        cached = _selections.get(key)
+        if cached is not None and cached[0] is fits:
+            return cached[1], cached[2]
+    total, selected = listing.select(fits, query)
+    with _fits_lock:
+        _selections[key] = (fits, total, selected)
+        while len(_selections) > SELECTIONS_CACHED:
+            _selections.popitem(last=False)
+    return total, selected
 
 
 # --- this node (the node surface) -----------------------------------------------------------------
 
 
-def local_system() -> dict[str, Any]:
-    return {"node": system.node_identity(), "system": hardware_detect().as_system_dict()}
+def local_system(*, what_if: listing.WhatIf | None = None) -> dict[str, Any]:
+    """This node's identity and hardware: the snapshot with live available RAM, or the what-if machine."""
+    hardware = what_if_hardware(hardware=hardware_live(), what_if=what_if or listing.WhatIf())
+    return {"node": system.node_identity(), "system": hardware.as_system_dict()}
 
 
 def local_models(*, query: listing.ModelQuery) -> dict[str, Any]:
@@ -72,8 +132,37 @@ def local_models(*, query: listing.ModelQuery) -> dict[str, Any]:
 
 @transaction.atomic
 def catalog_sync(*, path: Path | None = None) -> catalog.SyncReport:
-    """Apply a catalog file (the shipped one by default); fields edited in the admin are kept."""
-    return catalog.catalog_apply(model_class=CatalogModel, path=path or catalog.CATALOG_FILE)
+    """Apply a catalog file, or the shipped catalog (llmfit's database, corrections, Modelyard's own entries);
+    fields edited in the admin are kept."""
+    return catalog.catalog_apply(model_class=CatalogModel, path=path)
+
+
+HUB_VERSION_PREFIX = "hub-"
+
+
+@transaction.atomic
+def catalog_sync_hub(*, model_ids: list[str] | None = None) -> catalog.SyncReport:
+    """Add or update catalog rows from the hub the model store reads (MODELYARD_HF_ENDPOINT), from each
+    model's config.json and safetensors metadata; fields edited in the admin are kept.
+
+    Without ids, the rows an earlier hub sync added are refreshed. Raises NotFound, Invalid or
+    Unavailable for a model the hub lacks, cannot describe, or does not answer for."""
+    if not model_ids:
+        model_ids = list(
+            CatalogModel.objects.filter(catalog_version__startswith=HUB_VERSION_PREFIX).values_list("name", flat=True)
+        )
+    version = f"{HUB_VERSION_PREFIX}{date.today().isoformat()}"
+    entries = [
+        catalog.catalog_entry(
+            hub_sync.hub_entry(
+                repo_id=model_id, endpoint=settings.MODELYARD_HF_ENDPOINT, token=settings.MODELYARD_HF_TOKEN
+            )
+        )
+        for model_id in dict.fromkeys(model_ids)
+    ]
+    report = catalog.catalog_apply(model_class=CatalogModel, entries=(version, entries))
+    report.not_in_file = []  # a sync of named models says nothing about the others
+    return report
 
 
 def catalog_model_record_admin_edit(*, row: CatalogModel, changed_fields: list[str]) -> CatalogModel:
@@ -214,25 +303,48 @@ def node_models(*, name: str, query: listing.ModelQuery) -> dict[str, Any]:
     return {**models_listing(hardware=hardware, node=identity, query=query), **_liveness(node)}
 
 
-def placement_rank(*, model: str, max_context: int | None = None, min_fit: str | None = None) -> dict[str, Any]:
-    """Rank the cluster's nodes for one model: runnable first, then by score and speed."""
+def placement_rank(
+    *,
+    model: str,
+    max_context: int | None = None,
+    min_fit: str | None = None,
+    force_runtime: str | None = None,
+    what_if: listing.WhatIf | None = None,
+) -> dict[str, Any]:
+    """Rank the cluster's nodes for one model: runnable first, then by score and speed.
+
+    With what-if hardware, a planned node ("what-if": this node's hardware with those changes) is
+    ranked beside the registered ones."""
     row = selectors.catalog_model_find(name=model)
     facts = ModelFacts(**catalog.facts_of(row))
-    options = fit_options(max_context=max_context)
+    runtime = listing.choice("force_runtime", force_runtime)
+    options = fit_options(max_context=max_context, force_runtime=runtime)
     minimum = listing.choice("min_fit", min_fit)
+    what_if = what_if or listing.WhatIf()
     node_local_ensure()
-    placements, unavailable = [], []
+    candidates: list[tuple[dict[str, Any], Hardware]] = []
+    unavailable = []
     for node in Node.objects.all():
         reason = _unplaceable(node)
         if reason:
             unavailable.append({"node": node.name, "url": node.url or None, "status": node.status, "reason": reason})
             continue
-        fit = fit_model(facts, node_hardware(node=node), options).fit_dict()
+        about = {"node": node.name, "url": node.url or None, "is_local": node.is_local, **_liveness(node)}
+        candidates.append((about, node_hardware(node=node)))
+    if what_if:
+        planned = what_if_hardware(hardware=hardware_detect(), what_if=what_if)
+        about = {"node": WHAT_IF_NODE, "url": None, "is_local": False, "status": "planned", "last_seen_at": None}
+        candidates.append((about, planned))
+    placements = []
+    for about, hardware in candidates:
+        if not compatible(facts, hardware):
+            unavailable.append({"node": about["node"], "url": about["url"], "status": about["status"],
+                                "reason": "the model's weights do not run on this hardware"})  # fmt: skip
+            continue
+        fit = fit_model(facts, hardware, options).fit_dict()
         if minimum and FIT_LEVELS.index(fit["fit_level"]) > FIT_LEVELS.index(minimum):
             continue
-        placements.append(
-            {"node": node.name, "url": node.url or None, "is_local": node.is_local, **_liveness(node), **fit}
-        )
+        placements.append({**about, **fit})
     placements.sort(key=lambda p: (p["fit_level"] == "too_tight", -p["score"], -p["estimated_tps"], p["node"]))
     best = next((p["node"] for p in placements if p["fit_level"] != "too_tight"), None)
     return {
@@ -245,7 +357,7 @@ def placement_rank(*, model: str, max_context: int | None = None, min_fit: str |
             "context_length": facts.context_length,
             "category": facts.category,
         },
-        "filters": {"max_context": max_context, "min_fit": minimum},
+        "filters": {"max_context": max_context, "min_fit": minimum, "force_runtime": runtime, **what_if.filters()},
         "best": best,
         "placements": placements,
         "unavailable": unavailable,

@@ -1,4 +1,4 @@
-"""Fixed hardware for deterministic fit tests: the four machines of the issue."""
+"""Fixed hardware for deterministic fit tests."""
 
 from apps.nodes.hardware import Gpu, Hardware
 
@@ -32,4 +32,21 @@ SERVER_2X80GB = Hardware(
     cpu_name="AMD EPYC 9354 32-Core Processor",
     cpu_arch="x86_64",
     gpus=(Gpu(name="NVIDIA H100 80GB HBM3", vram_gb=80.0, backend="CUDA", count=2),),
+)
+# The parity profiles of issue 13: this CPU-only node (2 cores, 23.5 GiB; 90 % counted available, as
+# llmfit's `--ram 23.5G` counts it), one 24 GB CUDA GPU (GPU_BOX_24GB) and a 32 GB Apple unified-memory Mac.
+THIS_NODE_CPU = Hardware(
+    total_ram_gb=23.5,
+    available_ram_gb=23.5 * 0.9,
+    cpu_cores=2,
+    cpu_name="AMD EPYC",
+    cpu_arch="x86_64",
+)
+MAC_32GB = Hardware(
+    total_ram_gb=32.0,
+    available_ram_gb=24.0,
+    cpu_cores=12,
+    cpu_name="Apple M2 Pro",
+    cpu_arch="arm64",
+    gpus=(Gpu(name="Apple M2 Pro", vram_gb=32.0, backend="Metal", unified_memory=True),),
 )

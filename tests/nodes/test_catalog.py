@@ -2,41 +2,52 @@
 losing what an admin changed."""
 
 import json
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from apps.nodes import services
-from apps.nodes.catalog import CATALOG_FILE, catalog_read
+from apps.nodes.catalog import CATALOG_FILE, FORMATS, canonical_slug, catalog_read, corrections_read
 from apps.nodes.models import CatalogModel
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_shipped_catalog_has_at_least_150_models_of_every_use_case():
+def test_the_shipped_catalog_has_at_least_1500_models_of_every_use_case():
     version, entries = catalog_read()
     categories = {entry["category"] for entry in entries}
 
-    assert version and len(entries) >= 150
+    assert version == "a3e0eb2+2026.11.30" and len(entries) >= 1500
     assert categories == {"general", "coding", "reasoning", "chat", "multimodal", "embedding"}
     assert sum(entry["category"] == "embedding" for entry in entries) >= 20
-    assert sum(entry["is_moe"] for entry in entries) >= 20
+    assert sum(entry["is_moe"] for entry in entries) >= 300
+    assert len({entry["name"] for entry in entries}) == len(entries)
 
 
-def test_every_entry_is_consistent():
+def test_every_entry_has_what_the_fit_needs():
     for entry in catalog_read()[1]:
         name = entry["name"]
         assert "/" in name, name
-        assert 0.01 < entry["params_b"] < 1100 and entry["context_length"] >= 512, name
-        assert entry["num_layers"] and entry["num_kv_heads"], name
-        assert entry["head_dim"] or entry["kv_lora_rank"], name
-        if entry["is_moe"]:
-            assert entry["num_experts"] > entry["active_experts"] >= 1, name
-            assert 0 < entry["active_params_b"] < entry["params_b"], name
-        else:
-            assert entry["active_params_b"] is None and entry["num_experts"] is None, name
-        assert entry["release_date"] is None or date(2021, 1, 1) <= entry["release_date"] <= date(2026, 1, 1), name
+        assert entry["params_b"] > 0 and entry["context_length"] > 0, name
+        assert entry["min_ram_gb"] >= 1.0 and entry["recommended_ram_gb"] >= 2.0, name
+        assert entry["weight_format"] in FORMATS and entry["quantization"], name
+        assert set(entry["capabilities"]) <= {"vision", "tool_use", "audio", "tts"}, name
+        if entry["is_moe"] and entry["active_params_b"] is not None:
+            assert 0 < entry["active_params_b"] <= entry["params_b"], name
+        if not entry["is_moe"]:
+            assert entry["active_params_b"] is None, name
+
+
+def test_llmfits_duplicates_are_merged_and_its_test_stubs_left_out():
+    names = {entry["name"] for entry in catalog_read()[1]}
+    slugs = [canonical_slug(name) for name in names]
+
+    assert len(slugs) == len(set(slugs))
+    assert "Qwen/Qwen2.5-14B-Instruct" in names and "unsloth/Qwen2.5-14B-Instruct" not in names  # the original's name
+    assert not any("tiny-random" in name.lower() for name in names)
 
 
 @pytest.mark.parametrize(
@@ -44,21 +55,14 @@ def test_every_entry_is_consistent():
     [
         (
             "meta-llama/Llama-3.1-8B-Instruct",
-            {"num_layers": 32, "num_kv_heads": 8, "head_dim": 128, "context_length": 131072},
+            {"num_layers": 32, "num_kv_heads": 8, "head_dim": 128, "context_length": 131072, "min_ram_gb": 4.5},
         ),
-        ("meta-llama/Llama-3.1-405B-Instruct", {"num_layers": 126, "num_kv_heads": 8, "head_dim": 128}),
-        ("Qwen/Qwen2.5-7B-Instruct", {"params_b": 7.62, "num_layers": 28, "num_kv_heads": 4, "head_dim": 128}),
-        ("Qwen/Qwen3-30B-A3B", {"num_experts": 128, "active_experts": 8, "num_layers": 48, "num_kv_heads": 4}),
-        ("mistralai/Mixtral-8x7B-Instruct-v0.1", {"params_b": 46.70, "active_params_b": 12.88, "num_experts": 8}),
-        ("google/gemma-2-9b-it", {"num_layers": 42, "num_kv_heads": 8, "head_dim": 256, "context_length": 8192}),
-        ("google/gemma-3-27b-it", {"num_layers": 62, "num_kv_heads": 16, "head_dim": 128}),
-        ("microsoft/phi-4", {"num_layers": 40, "num_kv_heads": 10, "context_length": 16384}),
-        (
-            "deepseek-ai/DeepSeek-V3",
-            {"num_layers": 61, "kv_lora_rank": 512, "qk_rope_head_dim": 64, "active_params_b": 37.0},
-        ),
+        ("Qwen/Qwen2.5-7B-Instruct", {"num_layers": 28, "num_kv_heads": 4, "head_dim": 128, "recommended_ram_gb": 7.1}),
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", {"active_params_b": 12.9, "num_experts": 8, "min_vram_gb": 23.9}),
         ("openai/gpt-oss-20b", {"num_layers": 24, "num_kv_heads": 8, "head_dim": 64, "num_experts": 32}),
-        ("BAAI/bge-small-en-v1.5", {"params_b": 0.0334, "context_length": 512, "num_layers": 12}),
+        ("BAAI/bge-small-en-v1.5", {"context_length": 512, "num_layers": 12, "category": "embedding"}),
+        ("Qwen/Qwen2.5-Coder-7B-Instruct", {"category": "coding", "capabilities": ["tool_use"]}),
+        ("databricks/dbrx-instruct", {"is_moe": True, "num_experts": 16, "active_experts": 4}),  # Modelyard's own
     ],
 )
 def test_known_models_carry_their_published_config(name, facts):
@@ -66,10 +70,34 @@ def test_known_models_carry_their_published_config(name, facts):
     assert {key: entry[key] for key in facts} == facts
 
 
+def test_plainly_wrong_upstream_facts_are_corrected():
+    entries = {entry["name"]: entry for entry in catalog_read()[1]}
+    phi_moe = entries["microsoft/Phi-3.5-MoE-instruct"]
+
+    assert (phi_moe["params_b"], phi_moe["active_params_b"]) == (pytest.approx(41.873, abs=0.001), 6.6)
+    # llmfit's own rule for the minimums: 41.87e9 × 0.5 B / 2³⁰ = 19.50 GiB; ×1.2, ×2, ×1.1.
+    assert (phi_moe["min_ram_gb"], phi_moe["recommended_ram_gb"], phi_moe["min_vram_gb"]) == (23.4, 39.0, 21.4)
+    assert entries["deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct"]["context_length"] == 163840
+    assert entries["baidu/ERNIE-4.5-21B-A3B-PT"]["is_moe"] is True
+    assert entries["meta-llama/Llama-3.3-70B-Instruct"]["context_length"] == 131072
+    llama_3 = [entry["context_length"] for name, entry in entries.items() if re.search(r"llama-?3\.\d", name.lower())]
+    assert max(llama_3) == 131072  # Llama 3.1, 3.2 and 3.3 and their derivatives: 128k, never ×8 or ×32
+
+
+def test_every_correction_is_listed_in_the_readme():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for correction in corrections_read():
+        for name in correction.get("names", []):
+            assert name in readme, name
+        if correction.get("pattern"):
+            assert correction["pattern"].replace("|", "\\|") in readme, correction["pattern"]  # escaped in a table
+
+
 def test_the_migration_loaded_the_catalog_into_postgres(catalog):
     assert CatalogModel.objects.count() == len(catalog_read()[1])
     llama = CatalogModel.objects.get(name="meta-llama/Llama-3.3-70B-Instruct")
-    assert (llama.provider, llama.category, llama.release_date) == ("Meta", "general", date(2024, 12, 6))
+    assert (llama.provider, llama.category, llama.release_date) == ("Meta", "chat", date(2024, 11, 26))
+    assert (llama.min_ram_gb, llama.recommended_ram_gb, llama.quantization) == (39.4, 65.7, "Q4_K_M")
 
 
 def newer_catalog(tmp_path, change) -> str:
@@ -81,7 +109,7 @@ def newer_catalog(tmp_path, change) -> str:
 
 
 def test_a_newer_file_updates_facts_adds_models_and_keeps_admin_edits(catalog, admin_client, tmp_path):
-    name = "Qwen/Qwen2.5-7B-Instruct"
+    name = "Qwen/Qwen3-32B"  # one of Modelyard's own entries (models.json), which the newer file changes
     row = CatalogModel.objects.get(name=name)
     form = {
         field: getattr(row, field) if getattr(row, field) is not None else ""
@@ -89,8 +117,13 @@ def test_a_newer_file_updates_facts_adds_models_and_keeps_admin_edits(catalog, a
                       "num_layers", "num_kv_heads", "head_dim", "architecture"]
     }  # fmt: skip
     # The admin page posts the hidden initial of fields with a callable default (gguf_sources) too.
-    form.update(release_date="2024-09-19", enabled="on", gguf_sources="[]", context_length=131072)
+    form.update(release_date=row.release_date.isoformat(), enabled="on", gguf_sources="[]", context_length=131072)
+    form.update(
+        quantization=row.quantization, weight_format=row.weight_format, capabilities=json.dumps(row.capabilities)
+    )
+    form.update(min_ram_gb=row.min_ram_gb, recommended_ram_gb=row.recommended_ram_gb, min_vram_gb=row.min_vram_gb)
     form["initial-gguf_sources"] = "[]"
+    form["initial-capabilities"] = json.dumps(row.capabilities)
     assert admin_client.post(f"/admin/nodes/catalogmodel/{row.pk}/change/", form).status_code == 302
     row.refresh_from_db()
     assert (row.context_length, row.admin_edited_fields) == (131072, ["context_length"])
@@ -130,7 +163,8 @@ def test_models_added_in_the_admin_survive_a_sync(catalog, admin_client):
     response = admin_client.post(
         "/admin/nodes/catalogmodel/add/",
         {"name": "acme/house-model-7b", "provider": "ACME", "parameter_count": "7B", "category": "coding",
-         "params_b": 7.2, "context_length": 16384, "enabled": "on", "gguf_sources": "[]"},
+         "params_b": 7.2, "context_length": 16384, "enabled": "on", "gguf_sources": "[]", "capabilities": "[]",
+         "quantization": "Q4_K_M", "weight_format": "gguf"},
     )  # fmt: skip
     assert response.status_code == 302
 
@@ -160,14 +194,14 @@ def test_a_newer_file_listing_a_model_added_in_the_admin_leaves_it_alone(catalog
 
 
 def test_the_sync_command_reports_what_it_did(catalog, tmp_path, capsys):
-    call_command("nodes_catalog_sync")
+    call_command("catalog_sync")
     report = json.loads(capsys.readouterr().out)
     assert (report["created"], report["updated"], report["unchanged"]) == (0, 0, CatalogModel.objects.count())
 
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"version": "x", "models": [{"name": "a/b", "params_b": 1}]}))
     with pytest.raises(CommandError, match="missing context_length"):
-        call_command("nodes_catalog_sync", "--file", str(broken))
+        call_command("catalog_sync", "--file", str(broken))
 
 
 def test_the_admin_lists_filters_and_searches_the_catalog(catalog, admin_client):

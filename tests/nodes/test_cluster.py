@@ -201,12 +201,13 @@ def test_placement_ranks_the_nodes_for_one_model(client, catalog, second_node, d
     assert body["model"]["name"] == "Qwen/Qwen2.5-14B-Instruct"
     assert body["best"] == "worker-2"
     assert [(p["node"], p["fit_level"], p["run_mode"], p["best_quant"]) for p in body["placements"]] == [
-        ("worker-2", "good", "gpu", "Q8_0"),
+        ("worker-2", "perfect", "gpu", "Q8_0"),
         (socket.gethostname(), "marginal", "cpu", "Q4_K_M"),
     ]
     assert body["placements"][0]["score"] > body["placements"][1]["score"]
     # Each entry is the model's fit as that node itself lists it.
-    own = httpx.get(f"{second_node.url}/api/v1/models/Qwen/Qwen2.5-14B-Instruct").json()["models"][0]
+    listed = httpx.get(f"{second_node.url}/api/v1/models/Qwen/Qwen2.5-14B-Instruct").json()["models"]
+    own = next(model for model in listed if model["name"] == "Qwen/Qwen2.5-14B-Instruct")  # not its AWQ builds
     fit_fields = set(own) & set(body["placements"][0])
     assert fit_fields >= {"fit_level", "run_mode", "score", "score_components", "estimated_tps", "notes"}
     assert {key: body["placements"][0][key] for key in fit_fields} == {key: own[key] for key in fit_fields}
@@ -219,14 +220,44 @@ def test_placement_ranks_the_nodes_for_one_model(client, catalog, second_node, d
 
 
 @pytest.mark.django_db
+def test_placement_ranks_a_planned_node_described_by_what_if_hardware(client, catalog, use_hardware):
+    use_hardware(LAPTOP_16GB)  # this node; the planned one: the same with a 24 GB RTX 4090 and 64 GB RAM
+    body = client.get(
+        "/api/v1/placement", {"model": "Qwen/Qwen2.5-14B-Instruct", "gpu": "RTX 4090", "ram_gb": "64"}
+    ).json()
+
+    assert body["best"] == "what-if"
+    planned, local = body["placements"]
+    assert (planned["node"], planned["status"], planned["url"], planned["is_local"]) == (
+        "what-if",
+        "planned",
+        None,
+        False,
+    )
+    assert (planned["fit_level"], planned["run_mode"]) == ("perfect", "gpu")
+    assert (local["node"], local["run_mode"]) == (socket.gethostname(), "cpu")
+    assert body["filters"] | {"max_context": None} == {
+        "max_context": None,
+        "min_fit": None,
+        "force_runtime": None,
+        "ram_gb": 64.0,
+        "vram_gb": None,
+        "cpu_cores": None,
+        "gpu": "NVIDIA GeForce RTX 4090",
+    }
+    bad = client.get("/api/v1/placement", {"model": "Qwen/Qwen2.5-14B-Instruct", "vram_gb": "-1"})
+    assert (bad.status_code, bad.json()) == (400, {"detail": "invalid vram_gb value: expected a non-negative number"})
+
+
+@pytest.mark.django_db
 def test_placement_errors(client, catalog):
     unknown = client.get("/api/v1/placement", {"model": "no-such-model"})
-    ambiguous = client.get("/api/v1/placement", {"model": "qwen2.5-coder"})
+    ambiguous = client.get("/api/v1/placement", {"model": "qwen2.5-coder-7b"})
     missing = client.get("/api/v1/placement")
 
     assert (unknown.status_code, unknown.json()) == (404, {"detail": "model 'no-such-model' is not in the catalog"})
     assert ambiguous.status_code == 400
-    assert ambiguous.json()["detail"] == "model 'qwen2.5-coder' matches several catalog models: give the full name"
+    assert ambiguous.json()["detail"] == "model 'qwen2.5-coder-7b' matches several catalog models: give the full name"
     assert "Qwen/Qwen2.5-Coder-7B-Instruct" in ambiguous.json()["matches"]
     assert (missing.status_code, missing.json()["detail"][0]["loc"]) == (422, ["query", "model"])
 

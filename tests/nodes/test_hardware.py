@@ -17,6 +17,7 @@ from apps.nodes.hardware import (
     hardware_cache_clear,
     hardware_detect,
     hardware_from_system_dict,
+    hardware_live,
     linux_cpu_name,
     nvidia_gpus,
     parse_nvidia_smi,
@@ -41,17 +42,17 @@ def test_detection_reports_this_machines_ram_and_cpus(detected):
     assert detected.cpu_name and detected.cpu_arch
 
 
-def test_detected_hardware_is_cached_but_available_ram_is_read_each_time(detected, settings, monkeypatch):
+def test_fits_use_a_snapshot_refreshed_on_the_interval_while_system_shows_live_ram(detected, settings, monkeypatch):
     settings.MODELYARD_NODES_HARDWARE_TTL = 3600
     fake = type("Memory", (), {"total": 1 * 1024**3, "available": 3 * 1024**3})
     monkeypatch.setattr(hardware.psutil, "virtual_memory", lambda: fake())
 
     again = hardware_detect()
 
-    assert again.total_ram_gb == detected.total_ram_gb  # the cached detection
-    assert again.available_ram_gb == 3.0  # read now
-    hardware_cache_clear()
-    assert hardware_detect().total_ram_gb == 1.0  # detected afresh once the cache is gone
+    assert again == detected  # the snapshot, available RAM included: fit levels do not flap with it
+    assert hardware_live().available_ram_gb == 3.0  # what /api/v1/system shows: read now
+    settings.MODELYARD_NODES_HARDWARE_TTL = 0  # the refresh interval has passed
+    assert (hardware_detect().total_ram_gb, hardware_detect().available_ram_gb) == (1.0, 3.0)
 
 
 def test_without_nvml_or_nvidia_smi_there_are_no_nvidia_gpus(monkeypatch):

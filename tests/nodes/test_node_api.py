@@ -5,6 +5,7 @@ from datetime import date
 
 import psutil
 import pytest
+from django.utils import timezone
 
 from apps.nodes.models import CatalogModel
 from tests.nodes.profiles import GPU_BOX_24GB, LAPTOP_16GB, MAC_64GB
@@ -50,6 +51,16 @@ MODEL_FIELDS = {
     "utilization_pct",
     "notes",
     "gguf_sources",
+}
+LLMFIT_EXTRA_FIELDS = {
+    "usable_context",
+    "effective_context_length",
+    "capabilities",
+    "license",
+    "disk_size_gb",
+    "estimate_basis",
+    "moe_offloaded_gb",
+    "total_memory_gb",
 }
 FILTER_FIELDS = {
     "limit",
@@ -164,12 +175,26 @@ def test_the_listing_has_every_field_of_the_spec(client, gpu_box):
         "max_context": None,
         "include_too_tight": True,
         "top_only": False,
+        "force_runtime": None,
+        "license": None,
+        "ram_gb": None,
+        "vram_gb": None,
+        "cpu_cores": None,
+        "gpu": None,
     }
     model = body["models"][0]
     assert MODEL_FIELDS <= set(model)
     assert set(model["score_components"]) == {"quality", "speed", "fit", "context"}
     assert model["fit_label"] in {"Perfect", "Good", "Marginal"}
-    assert model["runtime"] == "llamacpp" and model["runtime_label"] == "llama.cpp"
+    assert (model["runtime"], model["runtime_label"]) in {("llamacpp", "llama.cpp"), ("vllm", "vLLM")}  # AWQ: vLLM
+    assert LLMFIT_EXTRA_FIELDS <= set(model)
+    assert set(model["estimate_basis"]) == {
+        "method",
+        "gpu_bandwidth_gbps",
+        "ddr_bandwidth_gbps",
+        "efficiency",
+        "assumed_context",
+    }
     assert model["release_date"] is None or date.fromisoformat(model["release_date"])
 
 
@@ -179,7 +204,14 @@ def test_by_default_every_enabled_model_is_listed_with_too_tight_ones_last(clien
     body = get(client, "/api/v1/models").json()
     levels = [model["fit_level"] for model in body["models"]]
 
-    assert body["total_models"] == body["returned_models"] == CatalogModel.objects.filter(enabled=True).count()
+    # Every enabled model whose weights can run here: not the MLX builds (Apple only) nor AWQ/GPTQ (a GPU's).
+    runnable_here = (
+        CatalogModel.objects.filter(enabled=True)
+        .exclude(name__icontains="-mlx")
+        .exclude(weight_format__in=["awq", "gptq", "autoround"])
+        .exclude(capabilities__contains=["tts"])
+    )
+    assert body["total_models"] == body["returned_models"] == runnable_here.count()
     assert body["filters"]["limit"] is None
     assert "too_tight" in levels
     assert levels.index("too_tight") > max(i for i, level in enumerate(levels) if level != "too_tight")
@@ -244,18 +276,20 @@ def test_use_case_keeps_one_category(client, gpu_box, use_case):
 def test_provider_is_a_case_insensitive_substring(client, gpu_box):
     body = get(client, "/api/v1/models", provider="mistral").json()
 
-    assert body["models"] and {model["provider"] for model in body["models"]} == {"Mistral AI"}
+    assert body["models"] and all("mistral" in model["provider"].lower() for model in body["models"])
+    assert "Mistral AI" in {model["provider"] for model in body["models"]}
     assert body["filters"]["provider"] == "mistral"
 
 
 def test_search_looks_in_name_provider_and_parameter_count(client, gpu_box):
     by_name = get(client, "/api/v1/models", search="coder").json()["models"]
     by_provider = get(client, "/api/v1/models", search="allen ai").json()["models"]
-    by_size = get(client, "/api/v1/models", search="30b-a3b").json()["models"]
+    by_size = get(client, "/api/v1/models", search="30.5B").json()["models"]
 
-    assert by_name and all("coder" in model["name"].lower() for model in by_name)
+    assert by_name and all("coder" in (model["name"] + model["use_case"]).lower() for model in by_name)
     assert by_provider and {model["provider"] for model in by_provider} == {"Allen AI"}
-    assert by_size and all(model["parameter_count"] == "30B-A3B" for model in by_size)
+    assert by_size and all("30.5b" in (model["name"] + model["parameter_count"]).lower() for model in by_size)
+    assert any(model["parameter_count"] == "30.5B" and "30.5b" not in model["name"].lower() for model in by_size)
 
 
 def test_max_context_sizes_the_kv_cache_and_is_echoed(client, gpu_box):
@@ -263,7 +297,7 @@ def test_max_context_sizes_the_kv_cache_and_is_echoed(client, gpu_box):
     short = get(client, f"/api/v1/models/{name}", max_context=2048).json()
     long = get(client, f"/api/v1/models/{name}", max_context=65536).json()
 
-    kv_per_token = 32 * 2 * 8 * 128 * 2 / 1e9
+    kv_per_token = 32 * 2 * 8 * 128 * 2 / 1024**3  # layers × K and V × KV heads × head_dim × f16 bytes, GiB
     assert short["filters"]["max_context"] == 2048
     assert long["models"][0]["memory_required_gb"] - short["models"][0]["memory_required_gb"] == pytest.approx(
         kv_per_token * (65536 - 2048), abs=0.02
@@ -276,7 +310,7 @@ SORT_KEYS = {
     "tps": lambda m: -m["estimated_tps"],
     "params": lambda m: -m["params_b"],
     "mem": lambda m: -m["utilization_pct"],
-    "ctx": lambda m: -m["context_length"],
+    "ctx": lambda m: (-m["usable_context"], -m["context_length"]),  # what fits here, then the window
     "date": lambda m: (m["release_date"] is None, "" if m["release_date"] is None else "-" + m["release_date"]),
     "use_case": lambda m: m["category"],
 }
@@ -372,14 +406,84 @@ def test_name_is_a_case_insensitive_substring_search_limited_to_20(client, gpu_b
 
 def test_a_name_with_a_slash_finds_that_repository(client, gpu_box):
     body = get(client, "/api/v1/models/qwen/qwen2.5-7b-instruct").json()
+    names = [model["name"] for model in body["models"]]
 
-    assert [model["name"] for model in body["models"]] == ["Qwen/Qwen2.5-7B-Instruct"]
+    assert "Qwen/Qwen2.5-7B-Instruct" in names
+    assert all("qwen/qwen2.5-7b-instruct" in name.lower() for name in names)
 
 
 def test_the_path_name_wins_over_a_search_parameter_and_unknown_names_list_nothing(client, gpu_box):
     assert get(client, "/api/v1/models/gemma", search="llama").json()["filters"]["search"] == "gemma"
     empty = get(client, "/api/v1/models/no-such-model-anywhere").json()
     assert (empty["total_models"], empty["models"]) == (0, [])
+
+
+# --- llmfit serve's extra parameters -------------------------------------------------------------
+
+
+def test_top_and_n_are_aliases_of_limit(client, gpu_box):
+    assert get(client, "/api/v1/models", n=3).json()["returned_models"] == 3
+    assert get(client, "/api/v1/models", top=4, n=3).json()["filters"]["limit"] == 4
+    assert get(client, "/api/v1/models/top", limit=2, top=7).json()["returned_models"] == 2
+
+
+def test_what_if_hardware_scores_a_planned_machine_as_llmfit_serve_does(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    body = get(client, "/api/v1/models/Qwen/Qwen2.5-7B-Instruct", ram_gb=64, vram_gb=24, cpu_cores=16).json()
+    system = body["system"]
+    model = next(model for model in body["models"] if model["name"] == "Qwen/Qwen2.5-7B-Instruct")
+
+    assert (system["total_ram_gb"], system["available_ram_gb"], system["cpu_cores"]) == (64.0, 57.6, 16)
+    assert (system["gpu_name"], system["gpu_vram_gb"], system["backend"]) == ("User-specified GPU", 24.0, "CUDA")
+    assert (body["filters"]["ram_gb"], body["filters"]["vram_gb"], body["filters"]["cpu_cores"]) == (64.0, 24.0, 16)
+    # An unnamed GPU: CUDA's constant, 220 ÷ 7.6156 B × 0.8 (Q8_0) × 1.1 (16 cores) = 25.4 tok/s (llmfit 1.1.17: 25.4).
+    assert (model["fit_level"], model["run_mode"], model["best_quant"], model["estimated_tps"]) == (
+        "perfect",
+        "gpu",
+        "Q8_0",
+        25.4,
+    )
+    assert model["estimate_basis"]["method"] == "backend_constant"
+    planned = get(client, "/api/v1/system", gpu="rtx 4090", ram="64").json()["system"]
+    assert (planned["gpu_name"], planned["gpu_vram_gb"], planned["total_ram_gb"]) == (
+        "NVIDIA GeForce RTX 4090",
+        24.0,
+        64.0,
+    )
+
+
+def test_force_runtime_and_license_filter_as_llmfit_serve(client, use_hardware):
+    use_hardware(MAC_64GB)
+    CatalogModel.objects.filter(name="Qwen/Qwen2.5-7B-Instruct").update(license="apache-2.0", updated_at=timezone.now())
+    auto = get(client, "/api/v1/models/Qwen/Qwen2.5-7B-Instruct").json()["models"][0]
+    forced = get(client, "/api/v1/models/Qwen/Qwen2.5-7B-Instruct", force_runtime="llama.cpp").json()
+    licensed = get(client, "/api/v1/models", license="MIT,Apache-2.0").json()
+
+    assert (auto["runtime"], auto["best_quant"]) == ("mlx", "mlx-8bit")
+    assert (forced["models"][0]["runtime"], forced["models"][0]["best_quant"]) == ("llamacpp", "Q8_0")
+    assert forced["filters"]["force_runtime"] == "llamacpp"
+    assert "Qwen/Qwen2.5-7B-Instruct" in {model["name"] for model in licensed["models"]}
+    assert all(model["license"] for model in licensed["models"])  # models without a license never match
+
+
+def test_fit_levels_stay_put_between_hardware_refreshes(client, settings, monkeypatch):
+    from apps.nodes import hardware
+
+    settings.MODELYARD_NODES_HARDWARE_FILE = ""
+    settings.MODELYARD_NODES_HARDWARE_TTL = 3600
+    hardware.hardware_cache_clear()
+    first = get(client, "/api/v1/models").json()
+    real = psutil.virtual_memory()
+    less = type("Memory", (), {"total": real.total, "available": real.available // 8})
+    monkeypatch.setattr(hardware.psutil, "virtual_memory", lambda: less())  # free RAM drops to an eighth
+    second = get(client, "/api/v1/models").json()
+    system = get(client, "/api/v1/system").json()["system"]
+    hardware.hardware_cache_clear()
+
+    assert [(m["name"], m["fit_level"]) for m in first["models"]] == [
+        (m["name"], m["fit_level"]) for m in second["models"]
+    ]
+    assert system["available_ram_gb"] == round(real.available // 8 / 1024**3, 2)  # /system shows it live
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -389,12 +493,22 @@ def test_the_path_name_wins_over_a_search_parameter_and_unknown_names_list_nothi
     ("params", "error"),
     [
         ({"min_fit": "excellent"}, "invalid min_fit value: use perfect|good|marginal|too_tight"),
-        ({"runtime": "vllm"}, "invalid runtime value: use any|mlx|llamacpp"),
+        ({"runtime": "tensorrt"}, "invalid runtime value: use any|mlx|llamacpp"),
         ({"use_case": "poetry"}, "invalid use_case value: use coding|reasoning|chat|multimodal|embedding|general"),
         ({"sort": "name"}, "invalid sort value: use score|tps|params|mem|ctx|date|use_case"),
         ({"limit": "ten"}, "invalid request: limit: A valid integer is required."),
         ({"max_context": "0"}, "invalid request: max_context: Ensure this value is greater than or equal to 1."),
         ({"perfect": "maybe"}, "invalid request: perfect: Must be a valid boolean."),
+        ({"force_runtime": "tensorrt"}, "invalid force_runtime value: use mlx|llamacpp|vllm"),
+        ({"ram_gb": "0"}, "invalid ram_gb value: expected a positive number"),
+        ({"ram_gb": "nan"}, "invalid ram_gb value: expected a positive number"),
+        ({"vram_gb": "-1"}, "invalid vram_gb value: expected a non-negative number"),
+        ({"cpu_cores": "1.5"}, "invalid cpu_cores value: expected a positive integer"),
+        (
+            {"gpu": "Voodoo 5"},
+            "invalid gpu value: use a known GPU name, e.g. RTX 4090, RTX 3090, A100 80GB, "
+            "H100 80GB HBM3, RX 7900 XTX or Apple M2 Max",
+        ),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/v1/models", "/api/v1/models/top", "/api/v1/models/llama"])

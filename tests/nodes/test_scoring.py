@@ -1,25 +1,37 @@
-"""Fit and score on fixed hardware: expected modes, quants, fit levels and numbers, worked out by hand."""
+"""Fit and score on fixed hardware: llmfit's method, each rule checked on its own (the whole against
+hand-derived values is in test_parity.py)."""
 
 from dataclasses import replace
+from datetime import date
 from functools import cache
 
 import pytest
 
 from apps.nodes.catalog import catalog_read
-from apps.nodes.hardware import Gpu, Hardware
+from apps.nodes.hardware import Gpu, Hardware, hardware_what_if
 from apps.nodes.scoring import (
     FitOptions,
     ModelFacts,
+    best_quant_for_budget,
+    compatible,
     context_score,
     fit_model,
     fit_score,
     kv_cache_gb,
+    license_matches,
     memory_required_gb,
+    model_generation,
     quality_score,
-    speed_score,
+    recency_bonus,
+    task_benchmark,
+    usable_context,
     weighted_score,
 )
-from tests.nodes.profiles import GPU_BOX_24GB, LAPTOP_16GB, MAC_64GB, SERVER_2X80GB
+from tests.nodes.profiles import GPU_BOX_24GB, LAPTOP_16GB, SERVER_2X80GB
+
+GIB = 1024**3
+TODAY = date(2026, 11, 30)
+OPTIONS = FitOptions(today=TODAY)
 
 
 @cache
@@ -27,18 +39,18 @@ def catalog_entries() -> dict[str, dict]:
     return {entry["name"]: entry for entry in catalog_read()[1]}
 
 
-def facts(name: str) -> ModelFacts:
+def facts(name: str, **changes) -> ModelFacts:
     entry = dict(catalog_entries()[name])
-    entry.pop("architecture")
+    for unused in ("kv_lora_rank", "qk_rope_head_dim"):
+        entry.pop(unused)
     entry["release_date"] = entry["release_date"].isoformat() if entry["release_date"] else None
-    entry["gguf_sources"] = tuple(entry["gguf_sources"])
-    return ModelFacts(**entry)
+    entry["gguf_sources"] = ()
+    entry["capabilities"] = tuple(entry["capabilities"])
+    return replace(ModelFacts(**entry), **changes)
 
 
-QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"  # 7.62B, 28 layers, 4 KV heads of 128
-LLAMA_70B = "meta-llama/Llama-3.3-70B-Instruct"  # 70.55B, 80 layers, 8 KV heads of 128
-KV_QWEN_7B_8K = 28 * 2 * 4 * 128 * 8192 * 2 / 1e9  # 0.470 GB
-KV_LLAMA_70B_8K = 80 * 2 * 8 * 128 * 8192 * 2 / 1e9  # 2.684 GB
+QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"  # 7.6156 B, 28 layers, 4 KV heads of 128
+KV_QWEN_7B_8K = 28 * 2 * 4 * 128 * 8192 * 2 / GIB  # 0.4375 GiB
 
 
 # --- memory --------------------------------------------------------------------------------------
@@ -47,273 +59,219 @@ KV_LLAMA_70B_8K = 80 * 2 * 8 * 128 * 8192 * 2 / 1e9  # 2.684 GB
 def test_memory_is_weights_plus_kv_cache_plus_half_a_gigabyte():
     model = facts(QWEN_7B)
 
-    assert memory_required_gb(model, "Q4_K_M", 8192) == pytest.approx(7.62 * 0.58 + KV_QWEN_7B_8K + 0.5)
-    assert memory_required_gb(model, "Q8_0", 8192) == pytest.approx(7.62 * 1.05 + KV_QWEN_7B_8K + 0.5)
-    assert memory_required_gb(model, "Q4_K_M", 8192) == pytest.approx(5.389, abs=0.001)
+    assert memory_required_gb(model, "Q4_K_M", 8192) == pytest.approx(7.615616512 * 0.58 + KV_QWEN_7B_8K + 0.5)
+    assert memory_required_gb(model, "Q8_0", 8192) == pytest.approx(7.615616512 * 1.05 + 0.4375 + 0.5)
 
 
 def test_a_quantized_kv_cache_is_a_half_or_a_quarter_of_f16():
-    model = facts("meta-llama/Llama-3.1-8B-Instruct")
-    f16 = 32 * 2 * 8 * 128 * 8192 * 2 / 1e9
+    model = facts(QWEN_7B)
 
-    assert kv_cache_gb(model, 8192) == pytest.approx(f16)
-    assert kv_cache_gb(model, 8192, "q8_0") == pytest.approx(f16 * 0.5)
-    assert kv_cache_gb(model, 8192, "fp8") == pytest.approx(f16 * 0.5)
-    assert kv_cache_gb(model, 8192, "q4_0") == pytest.approx(f16 * 0.25)
+    assert kv_cache_gb(model, 8192) == pytest.approx(0.4375)
+    assert kv_cache_gb(model, 8192, "q8_0") == pytest.approx(0.4375 / 2)
+    assert kv_cache_gb(model, 8192, "q4_0") == pytest.approx(0.4375 / 4)
 
 
-def test_multi_head_latent_attention_caches_one_latent_per_layer():
-    # DeepSeek V3: 61 layers × (512 latent + 64 rotary) elements per token, no separate K and V.
-    assert kv_cache_gb(facts("deepseek-ai/DeepSeek-V3"), 8192) == pytest.approx(61 * 576 * 8192 * 2 / 1e9)
-
-
-def test_without_layer_facts_the_kv_cache_falls_back_to_the_parameter_rule():
-    model = ModelFacts(name="someone/unknown-7b", params_b=7.0, context_length=4096)
+def test_without_layers_or_head_dim_the_kv_cache_falls_back_to_the_parameter_rule():
+    model = ModelFacts(name="someone/unknown-7b", params_b=7.0, context_length=4096, num_layers=32)
 
     assert kv_cache_gb(model, 4096) == pytest.approx(0.000008 * 7.0 * 4096)
-    assert kv_cache_gb(model, 4096, "q4_0") == pytest.approx(0.000008 * 7.0 * 4096 * 0.25)
 
 
-def test_a_kv_cache_type_the_runtime_lacks_is_sized_as_f16_and_said_so():
-    fit = fit_model(facts(QWEN_7B), GPU_BOX_24GB, FitOptions(kv_cache_type="fp8"))
-    q8 = fit_model(facts(QWEN_7B), GPU_BOX_24GB, FitOptions(kv_cache_type="q8_0"))
+def test_without_kv_heads_the_query_heads_size_the_cache():
+    model = ModelFacts(name="a/b", params_b=1.0, context_length=4096, num_layers=2, head_dim=64, num_attention_heads=4)
 
-    assert any("KV cache fp8 is not supported by llama.cpp" in note for note in fit.notes)
-    assert fit.memory_required_gb == pytest.approx(7.62 * 1.05 + KV_QWEN_7B_8K + 0.5)
-    assert q8.memory_required_gb == pytest.approx(7.62 * 1.05 + KV_QWEN_7B_8K / 2 + 0.5)
+    assert kv_cache_gb(model, 1024) == pytest.approx(2 * 4 * 64 * 1024 * 2 * 2 / GIB)
 
 
-# --- the 24 GB GPU box ---------------------------------------------------------------------------
+def test_the_best_quant_is_the_first_of_the_ladder_that_fits_then_at_half_context():
+    model = facts(QWEN_7B)
+    q4_full = memory_required_gb(model, "Q4_K_M", 8192)
+    q2_half = memory_required_gb(model, "Q2_K", 4096)
+
+    assert best_quant_for_budget(model, 100, 8192, ("Q8_0", "Q4_K_M")) == ("Q8_0", pytest.approx(8.9339, abs=1e-4))
+    assert best_quant_for_budget(model, q4_full, 8192, ("Q8_0", "Q4_K_M")) == ("Q4_K_M", q4_full)
+    assert best_quant_for_budget(model, q2_half, 8192, ("Q4_K_M", "Q2_K")) == ("Q2_K", q2_half)
+    tiny = memory_required_gb(model, "Q2_K", 1023)
+    assert best_quant_for_budget(model, tiny, 2046, ("Q4_K_M", "Q2_K")) is None  # no retry below 1024 tokens
 
 
-def test_a_7b_fits_a_24gb_gpu_perfectly_at_the_best_quant():
-    fit = fit_model(facts(QWEN_7B), GPU_BOX_24GB)
-
-    assert (fit.run_mode, fit.best_quant, fit.fit_level, fit.runtime) == ("gpu", "Q8_0", "perfect", "llamacpp")
-    assert fit.memory_required_gb == pytest.approx(8.971, abs=0.001)
-    assert fit.memory_available_gb == 24.0
-    # RTX 4090: 1008 GB/s ÷ (7.62 B × 1.05 bytes) × 0.55
-    assert fit.estimated_tps == pytest.approx(1008 / (7.62 * 1.05) * 0.55)
-    assert fit.score_components == {"quality": 77.0, "speed": 100.0, "fit": 100.0, "context": 100.0}
-    assert fit.score == pytest.approx(0.45 * 77 + 0.30 * 100 + 0.15 * 100 + 0.10 * 100, abs=0.05)
-    # Its Q4_K_M file, the usual download, would leave even more room: well within "perfect".
-    assert memory_required_gb(facts(QWEN_7B), "Q4_K_M", 8192) * 1.5 <= 24.0
+# --- paths and fit levels --------------------------------------------------------------------------
 
 
-def test_a_70b_spills_from_a_24gb_gpu_into_ram_and_is_only_marginal():
-    fit = fit_model(facts(LLAMA_70B), GPU_BOX_24GB)
+def test_a_cpu_only_fit_is_good_at_best_and_runs_at_three_tenths_speed():
+    fit = fit_model(facts(QWEN_7B), LAPTOP_16GB, OPTIONS)
 
-    # Q8_0 needs 70.55 × 1.05 + 2.68 + 0.5 = 77.3 GB: not in 24 GB of VRAM, but in VRAM + 56 GB of free RAM.
-    assert (fit.run_mode, fit.best_quant, fit.fit_level) == ("cpu_offload", "Q8_0", "marginal")
-    assert fit.memory_required_gb == pytest.approx(70.55 * 1.05 + KV_LLAMA_70B_8K + 0.5)
-    assert fit.memory_available_gb == 24.0 + 56.0
-    assert fit.estimated_tps == pytest.approx(1008 / (70.55 * 1.05) * 0.55 * 0.5)
-    assert any("layers spill to system RAM" in note for note in fit.notes)
+    assert (fit.run_mode, fit.fit_level, fit.best_quant) == ("cpu", "good", "Q8_0")
+    assert fit.estimated_tps == pytest.approx(70 / 7.615616512 * 0.8 * 1.1 * 0.3)  # 8 cores: ×1.1
+    assert fit.estimate_basis["method"] == "cpu_constant"
+
+
+def test_perfect_needs_a_gpu_and_the_models_recommended_memory():
+    model = facts(QWEN_7B)  # recommended 7.1 GB in llmfit's database
+
+    assert fit_model(model, GPU_BOX_24GB, OPTIONS).fit_level == "perfect"
+    assert fit_model(replace(model, recommended_ram_gb=30.0), GPU_BOX_24GB, OPTIONS).fit_level == "good"
+
+
+def test_a_dense_model_too_big_for_vram_spills_to_ram():
+    fit = fit_model(facts("meta-llama/Llama-3.3-70B-Instruct"), GPU_BOX_24GB, OPTIONS)
+
+    assert (fit.run_mode, fit.memory_available_gb) == ("cpu_offload", 56.0)
+    assert fit.fit_level in {"good", "marginal"} and fit.best_quant == "Q5_K_M"
+
+
+def test_a_moe_whose_minimum_fits_vram_is_sized_at_that_minimum():
+    model = facts("mistralai/Mixtral-8x7B-Instruct-v0.1")  # min_vram 23.9 GB
+    fit = fit_model(model, GPU_BOX_24GB, OPTIONS)
+
+    assert (fit.run_mode, fit.memory_required_gb, fit.fit_level) == ("gpu", 23.9, "marginal")
 
 
 def test_a_moe_too_big_for_vram_keeps_its_active_experts_on_the_gpu():
-    fit = fit_model(facts("openai/gpt-oss-120b"), GPU_BOX_24GB)
+    model = facts("mistralai/Mixtral-8x7B-Instruct-v0.1")  # 46.7 B, 12.9 B active; Q2_K alone needs 18.8 GB
+    box_16gb = replace(GPU_BOX_24GB, gpus=(Gpu(name="NVIDIA GeForce RTX 4080", vram_gb=16.0, backend="CUDA"),))
+    fit = fit_model(model, box_16gb, OPTIONS)
 
-    # Whole model at Q2_K: 116.83 × 0.37 + KV + 0.5 = 44 GB > 24 GB. Offloading the 111.7 B inactive
-    # parameters needs RAM: Q4_K_M 64.8 GB > 56 GB free, Q3_K_M 53.6 GB fits.
-    kv = 36 * 2 * 8 * 64 * 8192 * 2 / 1e9
-    assert (fit.run_mode, fit.best_quant, fit.fit_level) == ("moe_offload", "Q3_K_M", "good")
-    assert fit.memory_required_gb == pytest.approx(5.13 * 0.48 + kv + 0.5)
-    assert fit.moe_offloaded_gb == pytest.approx((116.83 - 5.13) * 0.48)
-    assert fit.estimated_tps == pytest.approx(1008 / (5.13 * 0.48) * 0.55 * 0.8)  # active parameters only
-    assert any("Rated good, not perfect: MoE offload" in note for note in fit.notes)
-    # Q8_0's active experts (6.5 GB) fit the GPU; its other experts do not fit the free RAM.
-    assert (
-        "Quantized down to Q3_K_M: at Q8_0 the active experts need 6.5 GB of 24.0 GB of VRAM "
-        "and the offloaded experts 117.3 GB of 56.0 GB of free RAM"
-    ) in fit.notes
+    # Q8_0: active experts 12.9e9 × 1.05 B / 2³⁰ × 1.1 = 13.87 GiB ≤ 16; the others 33.8e9 × 1.05 B = 33.05 GiB ≤ 56.
+    assert (fit.run_mode, fit.memory_required_gb) == ("moe_offload", pytest.approx(12.9e9 * 1.05 / GIB * 1.1))
+    assert fit.moe_offloaded_gb == pytest.approx((46.702792704 - 12.9) * 1e9 * 0.58 / GIB)  # at the catalog's Q4_K_M
+    assert fit.estimate_basis["ddr_bandwidth_gbps"] == 50.0
+    # 716.8 GB/s (RTX 4080): 1 / (12.9 × 0.5 / 50 + 12.9 × 0.5 / (717 × 0.55)) × 0.8 tokens/s
+    assert fit.estimated_tps == pytest.approx(0.8 / (6.45 / 50 + 6.45 / (717 * 0.55)))
 
 
-# --- the 16 GB laptop without a GPU --------------------------------------------------------------
+def test_a_moe_on_a_cpu_is_sized_at_its_ram_minimum():
+    fit = fit_model(facts("openai/gpt-oss-20b"), LAPTOP_16GB, OPTIONS)
 
-
-def test_a_70b_dense_model_does_not_fit_a_16gb_laptop():
-    fit = fit_model(facts(LLAMA_70B), LAPTOP_16GB)
-
-    assert (fit.fit_level, fit.run_mode, fit.best_quant) == ("too_tight", "cpu", "Q2_K")
-    # The least it could need: Q2_K at half the context.
-    kv_4k = KV_LLAMA_70B_8K / 2
-    assert fit.memory_required_gb == pytest.approx(70.55 * 0.37 + kv_4k + 0.5)
-    assert fit.memory_available_gb == 12.0
-    assert fit.score_components["fit"] == 0.0
-    assert any(
-        note.startswith("Too large: needs at least 27.9 GB at Q2_K with a 4096-token context, 12.0 GB available")
-        for note in fit.notes
-    )
-
-
-def test_a_7b_runs_on_the_laptop_cpu_and_is_never_rated_perfect():
-    fit = fit_model(facts(QWEN_7B), LAPTOP_16GB)
-    small = fit_model(facts("Qwen/Qwen2.5-0.5B-Instruct"), LAPTOP_16GB)
-
-    assert (fit.run_mode, fit.best_quant, fit.fit_level) == ("cpu", "Q8_0", "good")  # 12 ≥ 1.2 × 8.97
-    # CPU (x86) K = 70, Q8_0 speed factor 0.8; the CPU constant is not slowed again by the CPU mode factor.
-    assert fit.estimated_tps == pytest.approx(70 / 7.62 * 0.8)
-    assert small.fit_level == "good"
-    assert any("Rated good, not perfect: CPU" in note for note in small.notes)
-    assert any("No GPU" in note for note in fit.notes)
-
-
-def test_a_model_that_fits_only_at_a_lower_quant_says_so():
-    fit = fit_model(facts("Qwen/Qwen2.5-14B-Instruct"), LAPTOP_16GB)
-
-    # Q8_0: 14.77 × 1.05 + 1.61 + 0.5 = 17.6 GB > 12; Q5_K_M: 14.77 × 0.68 + 1.61 + 0.5 = 12.2 > 12; Q4_K_M fits.
-    assert fit.best_quant == "Q4_K_M"
-    assert fit.score_components["quality"] == 82 + 2 - 5
-    assert any(note.startswith("Quantized down to Q4_K_M: Q8_0 needs 17.6 GB, 12.0 GB available") for note in fit.notes)
-
-
-def test_an_embedding_model_scores_against_the_embedding_targets():
-    fit = fit_model(facts("BAAI/bge-small-en-v1.5"), LAPTOP_16GB)
-
-    assert fit.fit_level == "good"
-    assert fit.estimated_tps == pytest.approx(70 / 0.0334 * 0.8)
-    assert fit.score_components["speed"] == 100.0  # far above the 200 tok/s embedding target
-    assert fit.score_components["context"] == 100.0  # 512 tokens is the embedding target
-    assert fit.score_components["quality"] == 30.0
-
-
-# --- the 64 GB unified-memory Mac ----------------------------------------------------------------
-
-
-def test_a_mac_runs_mlx_in_the_share_of_unified_memory_the_gpu_may_use():
-    fit = fit_model(facts(LLAMA_70B), MAC_64GB)
-
-    # The GPU may use 75 % of 64 GB = 48 GB. mlx-6bit needs 57 GB; mlx-4bit 70.55 × 0.5625 + 2.68 + 0.5 = 42.9.
-    assert (fit.runtime, fit.run_mode, fit.best_quant, fit.fit_level) == ("mlx", "gpu", "mlx-4bit", "marginal")
-    assert fit.memory_available_gb == pytest.approx(48.0)
-    assert fit.memory_required_gb == pytest.approx(70.55 * 0.5625 + KV_LLAMA_70B_8K + 0.5)
-    # Apple M2 Max: 400 GB/s.
-    assert fit.estimated_tps == pytest.approx(400 / (70.55 * 0.5625) * 0.55)
-    assert any("Unified memory: the GPU may use 48.0 GB of 64.0 GB" in note for note in fit.notes)
-
-
-def test_a_moe_on_unified_memory_keeps_every_expert_in_the_shared_pool():
-    fit = fit_model(facts("Qwen/Qwen3-30B-A3B"), MAC_64GB)
-
-    kv = 48 * 2 * 4 * 128 * 8192 * 2 / 1e9
-    assert (fit.run_mode, fit.best_quant, fit.fit_level) == ("gpu", "mlx-8bit", "good")
-    assert fit.memory_required_gb == pytest.approx(30.53 * 1.0625 + kv + 0.5)
-    assert fit.estimated_tps == pytest.approx(400 / (3.34 * 1.0625) * 0.55)
-
-
-def test_the_context_is_halved_when_nothing_fits_at_the_full_context():
-    fit = fit_model(facts("meta-llama/Llama-3.1-70B-Instruct"), MAC_64GB, FitOptions(context_limit=131072))
-
-    # At 131072 tokens the KV cache alone is 42.9 GB. At 65536 (21.5 GB), mlx-2bit fits in 48 GB.
-    assert (fit.best_quant, fit.context) == ("mlx-2bit", 65536)
-    assert fit.memory_required_gb == pytest.approx(70.55 * 0.3125 + KV_LLAMA_70B_8K * 8 + 0.5)
-    assert "Context halved to 65536 tokens to fit" in fit.notes
-    assert fit.score_components["context"] == 100.0  # 65536 tokens still beat the 4096 target
-
-
-# --- the 2 × 80 GB server ------------------------------------------------------------------------
-
-
-def test_a_70b_fits_one_h100_of_the_server_perfectly():
-    fit = fit_model(facts(LLAMA_70B), SERVER_2X80GB)
-
-    assert (fit.run_mode, fit.best_quant, fit.fit_level) == ("gpu", "Q8_0", "perfect")
-    assert fit.memory_available_gb == 160.0  # both cards together
-    assert fit.estimated_tps == pytest.approx(3350 / (70.55 * 1.05) * 0.55)
-
-
-def test_a_405b_is_split_across_both_gpus():
-    fit = fit_model(facts("meta-llama/Llama-3.1-405B-Instruct"), SERVER_2X80GB)
-
-    kv = 126 * 2 * 8 * 128 * 8192 * 2 / 1e9
-    assert (fit.run_mode, fit.best_quant, fit.fit_level) == ("tensor_parallel", "Q2_K", "marginal")
-    assert fit.memory_required_gb == pytest.approx(405.85 * 0.37 + kv + 0.5)
-    assert fit.estimated_tps == pytest.approx(3350 / (405.85 * 0.37) * 0.55 * 0.9)
-    assert "Split across 2 GPUs (160.0 GB of VRAM together)" in fit.notes
-
-
-def test_deepseek_r1_offloads_its_experts_to_the_servers_ram():
-    fit = fit_model(facts("deepseek-ai/DeepSeek-R1"), SERVER_2X80GB)
-
-    # Whole at Q2_K: 671 × 0.37 = 248 GB > 160. Inactive experts (634 B) fit in 480 GB of RAM from Q5_K_M down.
-    mla_kv = 61 * 576 * 8192 * 2 / 1e9
-    assert (fit.run_mode, fit.best_quant, fit.fit_level) == ("moe_offload", "Q5_K_M", "good")
-    assert fit.memory_required_gb == pytest.approx(37 * 0.68 + mla_kv + 0.5)
-    assert fit.moe_offloaded_gb == pytest.approx(634 * 0.68)
-    assert fit.estimated_tps == pytest.approx(3350 / (37 * 0.68) * 0.55 * 0.8)
-
-
-# --- GPU detection pitfalls ----------------------------------------------------------------------
-
-
-def test_mixed_gpus_pool_their_vram_and_run_at_the_pace_of_the_slowest():
-    mixed = replace(
-        GPU_BOX_24GB,
-        gpus=(Gpu("NVIDIA GeForce RTX 4090", 24.0, "CUDA"), Gpu("NVIDIA GeForce RTX 3090", 24.0, "CUDA")),
-    )
-    fit = fit_model(facts("Qwen/Qwen2.5-32B-Instruct"), mixed)
-
-    assert (mixed.gpu_count, mixed.total_gpu_vram_gb) == (2, 48.0)
-    # Q8_0: 32.76 × 1.05 + 2.15 + 0.5 = 37.05 GB: more than one card, less than both.
-    assert (fit.run_mode, fit.best_quant) == ("tensor_parallel", "Q8_0")
-    assert fit.estimated_tps == pytest.approx(936 / (32.76 * 1.05) * 0.55 * 0.9)
-
-
-def test_an_unknown_gpu_uses_the_backend_constant():
-    unknown = replace(GPU_BOX_24GB, gpus=(Gpu("NVIDIA Mystery Card", 24.0, "CUDA"),))
-    rocm = replace(GPU_BOX_24GB, gpus=(Gpu("AMD Radeon Mystery", 24.0, "ROCm"),))
-
-    assert fit_model(facts(QWEN_7B), unknown).estimated_tps == pytest.approx(220 / 7.62 * 0.8)
-    assert fit_model(facts(QWEN_7B), rocm).estimated_tps == pytest.approx(180 / 7.62 * 0.8)
+    assert (fit.run_mode, fit.memory_required_gb) == ("cpu", 12.0)
 
 
 def test_a_gpu_whose_memory_cannot_be_read_is_sized_on_the_cpu():
-    blind = replace(GPU_BOX_24GB, gpus=(Gpu("NVIDIA GeForce RTX 4090", None, "CUDA"),))
-    fit = fit_model(facts(QWEN_7B), blind)
+    unknown = replace(GPU_BOX_24GB, gpus=(Gpu(name="Mystery GPU", vram_gb=None, backend="CUDA"),))
 
-    assert (fit.run_mode, fit.memory_available_gb) == ("cpu", 56.0)
-    assert fit.estimated_tps == pytest.approx(220 * 0.3 / 7.62 * 0.8)  # the GPU's constant, at CPU pace
-    assert any("GPU memory could not be read" in note for note in fit.notes)
+    assert fit_model(facts(QWEN_7B), unknown, OPTIONS).run_mode == "cpu"
 
 
-def test_an_arm_cpu_uses_its_own_constant():
-    arm = Hardware(total_ram_gb=16, available_ram_gb=12, cpu_cores=8, cpu_name="Cortex-A76", cpu_arch="aarch64")
-    assert arm.backend == "CPU (ARM)"
-    assert fit_model(facts(QWEN_7B), arm).estimated_tps == pytest.approx(90 / 7.62 * 0.8)
+def test_two_gpus_pool_their_vram_and_one_bandwidth_estimate():
+    fit = fit_model(facts("meta-llama/Llama-3.3-70B-Instruct"), SERVER_2X80GB, OPTIONS)
+
+    assert (fit.run_mode, fit.memory_available_gb, fit.fit_level) == ("gpu", 160.0, "perfect")
+    assert fit.estimate_basis == {
+        "method": "gpu_bandwidth_roofline",
+        "gpu_bandwidth_gbps": 3350,
+        "ddr_bandwidth_gbps": None,
+        "efficiency": 0.55,
+        "assumed_context": 8192,
+    }
 
 
-# --- score pieces --------------------------------------------------------------------------------
+def test_an_unknown_gpu_uses_the_backend_constant():
+    box = replace(GPU_BOX_24GB, gpus=(Gpu(name="Some Future GPU", vram_gb=24.0, backend="CUDA"),))
+    fit = fit_model(facts(QWEN_7B), box, OPTIONS)
+
+    assert fit.estimate_basis["method"] == "backend_constant"
+    assert fit.estimated_tps == pytest.approx(220 / 7.615616512 * 0.8 * 1.1)
+
+
+def test_force_runtime_replaces_the_automatic_choice():
+    mac = Hardware(total_ram_gb=64, available_ram_gb=40, cpu_cores=12, cpu_name="Apple M2 Max", cpu_arch="arm64",
+                   gpus=(Gpu(name="Apple M2 Max", vram_gb=64.0, backend="Metal", unified_memory=True),))  # fmt: skip
+
+    assert fit_model(facts(QWEN_7B), mac, OPTIONS).best_quant == "mlx-8bit"
+    forced = fit_model(facts(QWEN_7B), mac, replace(OPTIONS, force_runtime="llamacpp"))
+    assert (forced.runtime, forced.best_quant) == ("llamacpp", "Q8_0")
+
+
+def test_weights_that_only_run_elsewhere_are_not_listed():
+    awq = facts(QWEN_7B, weight_format="awq", quantization="AWQ-4bit")
+    mlx = replace(facts(QWEN_7B), name="mlx-community/Qwen2.5-7B-Instruct-MLX-4bit")
+
+    assert not compatible(awq, LAPTOP_16GB) and compatible(awq, GPU_BOX_24GB)
+    assert not compatible(mlx, GPU_BOX_24GB)
+    assert fit_model(awq, GPU_BOX_24GB, OPTIONS).runtime == "vllm"
+
+
+def test_usable_context_is_what_fits_beside_the_weights_up_to_the_window():
+    model = facts(QWEN_7B)
+    per_token = KV_QWEN_7B_8K / 8192
+
+    assert usable_context(model, "Q8_0", 10.0) == int((10.0 - 7.615616512 * 1.05 - 0.5) / per_token)
+    assert usable_context(model, "Q8_0", 100.0) == 32768
+    assert usable_context(model, "Q8_0", 1.0) == 0
+
+
+# --- what-if hardware ----------------------------------------------------------------------------
+
+
+def test_what_if_ram_counts_ninety_percent_available_and_vram_adds_a_gpu():
+    planned = hardware_what_if(LAPTOP_16GB, ram_gb=64, vram_gb=24, cpu_cores=16)
+
+    assert (planned.total_ram_gb, planned.available_ram_gb, planned.cpu_cores) == (64, 57.6, 16)
+    assert (planned.gpu_name, planned.gpu_vram_gb, planned.backend) == ("User-specified GPU", 24, "CUDA")
+
+
+def test_what_if_gpu_names_a_known_card():
+    planned = hardware_what_if(LAPTOP_16GB, gpu="rtx4090")
+
+    assert (planned.gpu_name, planned.gpu_vram_gb, planned.backend) == ("NVIDIA GeForce RTX 4090", 24.0, "CUDA")
+    apple = hardware_what_if(LAPTOP_16GB, gpu="Apple M2 Max", ram_gb=96)
+    assert (apple.unified_memory, apple.gpu_vram_gb, apple.backend) == (True, 96, "Metal")
+    with pytest.raises(ValueError):
+        hardware_what_if(LAPTOP_16GB, gpu="Voodoo 5")
+
+
+# --- scores --------------------------------------------------------------------------------------
 
 
 def test_fit_score_is_full_up_to_70_percent_then_falls_off_as_a_gaussian():
-    assert fit_score(7.0, 10.0) == 100.0
-    assert fit_score(9.0, 10.0) == pytest.approx(100 * 2.718281828 ** (-(0.2**2) / (2 * 0.2**2)))
-    assert fit_score(10.0, 10.0) == pytest.approx(32.47, abs=0.01)
-    assert fit_score(11.0, 10.0) == 0.0
+    assert fit_score(7, 10) == 100.0
+    assert fit_score(9, 10) == pytest.approx(100 * 2.718281828 ** (-0.5))
+    assert fit_score(11, 10) == 0.0
 
 
-def test_speed_and_context_scores_use_the_targets_of_the_use_case():
-    assert speed_score(20.0, "general") == 50.0
-    assert speed_score(20.0, "reasoning") == 80.0
-    assert speed_score(100.0, "embedding") == 50.0
-    assert [context_score(tokens, "coding") for tokens in (8192, 4096, 2048)] == [100.0, 70.0, 30.0]
-    assert [context_score(tokens, "chat") for tokens in (4096, 2048, 1024)] == [100.0, 70.0, 30.0]
-    assert context_score(256, "embedding") == 70.0
+def test_context_score_uses_the_native_window_against_the_use_case_target():
+    assert (context_score(8192, "coding"), context_score(4096, "coding"), context_score(2048, "coding")) == (
+        100.0,
+        70.0,
+        30.0,
+    )
 
 
-def test_quality_counts_size_family_quant_and_task():
-    coder = facts("Qwen/Qwen2.5-Coder-32B-Instruct")
-    reasoner = facts("deepseek-ai/DeepSeek-R1-Distill-Qwen-14B")
+def test_quality_counts_active_params_family_generation_recency_quant_and_benchmarks():
+    qwen = facts(QWEN_7B)  # 75 (7–10 B) + 2 (qwen) + 4.5 (generation 2.5) + 0 (2024) − 5 (Q4_K_M); chat: no bench row
+    moe = facts("openai/gpt-oss-20b")  # tier from 3.6 B active: 60; no family; gpt_oss has no generation
 
-    assert quality_score(coder, "Q4_K_M") == 89 + 2 - 5 + 6
-    assert quality_score(reasoner, "Q8_0") == 82 + 2 + 5  # "qwen" is matched before "deepseek"
-    assert quality_score(facts("microsoft/phi-4"), "Q2_K") == 82 + 0 - 12
+    assert quality_score(qwen, "Q4_K_M", TODAY) == pytest.approx(76.5)
+    assert quality_score(moe, "Q8_0", TODAY) == 60.0
+    assert quality_score(replace(qwen, release_date="2026-10-01"), "Q4_K_M", TODAY) == pytest.approx(79.5)
 
 
-def test_weights_differ_by_use_case():
-    components = {"quality": 80.0, "speed": 50.0, "fit": 100.0, "context": 100.0}
+def test_recency_counts_whole_months():
+    assert recency_bonus("2026-09-15", TODAY) == 3.0  # 2 months
+    assert recency_bonus("2026-03-01", TODAY) == 1.5  # 8 months
+    assert recency_bonus("2026-02-28", TODAY) == 0.0  # 9 months
+    assert recency_bonus(None, TODAY) == 0.0
 
-    assert weighted_score(components, "chat") == pytest.approx(0.40 * 80 + 0.35 * 50 + 0.15 * 100 + 0.10 * 100)
-    assert weighted_score(components, "embedding") == pytest.approx(0.30 * 80 + 0.40 * 50 + 0.20 * 100 + 0.10 * 100)
-    assert weighted_score(components, "reasoning") == pytest.approx(0.55 * 80 + 0.15 * 50 + 0.15 * 100 + 0.15 * 100)
+
+def test_generations_come_from_the_architecture_then_the_name():
+    assert model_generation("qwen3_moe", "Qwen/Qwen3-30B-A3B") == 3.0
+    assert model_generation("qwen3_5", "Qwen/Qwen3.6-35B") == 3.6
+    assert model_generation("llama", "meta-llama/Llama-3.1-8B") == 3.1
+    assert model_generation("gemma3", "google/gemma-3-4b-it") == 3.0
+    assert model_generation("", "someone/model") is None
+
+
+def test_the_longest_benchmark_pattern_wins():
+    assert task_benchmark("qwen/qwen2.5-coder-7b-instruct", "coding") == 90
+    assert task_benchmark("qwen/qwen3-8b", "coding") == 78
+    assert task_benchmark("acme/custom", "coding") is None
+
+
+def test_the_score_is_rounded_half_away_from_zero():
+    assert weighted_score({"quality": 80.25, "speed": 0.0, "fit": 0.0, "context": 0.0}, "chat") == 32.1
+
+
+def test_licenses_match_any_of_a_comma_separated_list():
+    assert license_matches("apache-2.0", "MIT, Apache-2.0")
+    assert license_matches("llama3.1,other", "llama3.1")
+    assert not license_matches("", "mit")

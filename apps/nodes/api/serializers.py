@@ -14,6 +14,8 @@ class FitQuerySerializer(serializers.Serializer):
     so that their 400 bodies are the spec's, word for word."""
 
     limit = BoundedIntegerField(required=False, min_value=0, help_text="Most models to return.")
+    top = BoundedIntegerField(required=False, min_value=0, help_text="Alias of limit (llmfit serve's).")
+    n = BoundedIntegerField(required=False, min_value=0, help_text="Alias of limit (llmfit serve's).")
     perfect = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="Perfect fits only.")
     min_fit = serializers.CharField(required=False, help_text="perfect|good|marginal|too_tight")
     runtime = serializers.CharField(required=False, help_text="any|mlx|llamacpp")
@@ -27,12 +29,41 @@ class FitQuerySerializer(serializers.Serializer):
     max_context = BoundedIntegerField(
         required=False, min_value=1, help_text="Context (tokens) to size the KV cache for; default 8192."
     )
+    force_runtime = serializers.CharField(
+        required=False, help_text="mlx|llamacpp|vllm: score for this runtime instead of the automatic choice."
+    )
+    license = serializers.CharField(
+        required=False, help_text="Comma-separated licenses (any case); models without a license never match."
+    )
 
-    def model_query(self, *, endpoint: str, search: str | None = None) -> listing.ModelQuery:
+    def model_query(self, *, endpoint: str, what_if: listing.WhatIf, search: str | None = None) -> listing.ModelQuery:
         data = dict(self.validated_data)
+        top, n = data.pop("top", None), data.pop("n", None)
+        if data.get("limit") is None:
+            data["limit"] = top if top is not None else n
         if search is not None:
             data["search"] = search
-        return listing.model_query(endpoint=endpoint, **data)
+        return listing.model_query(endpoint=endpoint, what_if=what_if, **data)
+
+
+class WhatIfQuerySerializer(serializers.Serializer):
+    """Planned hardware instead of this node's, as llmfit serve takes it. Checked by `listing.what_if_parse`
+    (llmfit's 400 messages); declared here for the schema."""
+
+    ram_gb = serializers.FloatField(
+        required=False, min_value=0, help_text="Total RAM in GB (90 % counted as available). Alias: ram."
+    )
+    vram_gb = serializers.FloatField(
+        required=False, min_value=0, help_text="VRAM per card of the main GPU in GB (adds one if none). Alias: memory."
+    )
+    cpu_cores = BoundedIntegerField(required=False, min_value=1, help_text="CPU cores.")
+    gpu = serializers.CharField(
+        required=False, help_text='A known GPU replacing the main one, e.g. "RTX 4090", "A100 80GB", "Apple M2 Max".'
+    )
+
+
+class FitQueryWithWhatIfSerializer(FitQuerySerializer, WhatIfQuerySerializer):
+    """The listing's parameters and the what-if hardware (one parameter list for the schema)."""
 
 
 def present_params(query_params: QueryDict) -> dict[str, str]:
@@ -44,9 +75,15 @@ def present_params(query_params: QueryDict) -> dict[str, str]:
 
 
 def parsed_query(query_params: QueryDict, *, endpoint: str, search: str | None = None) -> listing.ModelQuery:
-    serializer = FitQuerySerializer(data=present_params(query_params))
+    params = present_params(query_params)
+    what_if = listing.what_if_parse(params)  # first: its messages are llmfit's, not the serializer's
+    serializer = FitQuerySerializer(data=params)
     serializer.is_valid(raise_exception=True)
-    return serializer.model_query(endpoint=endpoint, search=search)
+    return serializer.model_query(endpoint=endpoint, what_if=what_if, search=search)
+
+
+def parsed_what_if(query_params: QueryDict) -> listing.WhatIf:
+    return listing.what_if_parse(present_params(query_params))
 
 
 # --- response shapes (documentation) ---------------------------------------------------------------
@@ -62,7 +99,7 @@ class NodeGpuSerializer(serializers.Serializer):
 
 class NodeSystemSerializer(serializers.Serializer):
     total_ram_gb = serializers.FloatField()
-    available_ram_gb = serializers.FloatField(help_text="Read live on every request.")
+    available_ram_gb = serializers.FloatField(help_text="Read now on /api/v1/system; in listings, the snapshot scored.")
     cpu_cores = serializers.IntegerField(help_text="Logical CPUs.")
     cpu_name = serializers.CharField()
     has_gpu = serializers.BooleanField()
@@ -107,6 +144,14 @@ class FitResultSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
+class EstimateBasisSerializer(serializers.Serializer):
+    method = serializers.CharField(help_text="gpu_bandwidth_roofline, backend_constant or cpu_constant")
+    gpu_bandwidth_gbps = serializers.FloatField(allow_null=True)
+    ddr_bandwidth_gbps = serializers.FloatField(allow_null=True, help_text="Only for moe_offload runs.")
+    efficiency = serializers.FloatField()
+    assumed_context = serializers.IntegerField()
+
+
 class FitModelSerializer(FitResultSerializer):
     name = serializers.CharField()
     provider = serializers.CharField()
@@ -120,7 +165,16 @@ class FitModelSerializer(FitResultSerializer):
     gguf_sources = serializers.ListField(child=serializers.DictField())
     active_params_b = serializers.FloatField(allow_null=True)
     estimation_context = serializers.IntegerField(help_text="Context (tokens) the memory estimate is for.")
+    effective_context_length = serializers.IntegerField(help_text="llmfit's name for estimation_context.")
+    usable_context = serializers.IntegerField(
+        help_text="Tokens of f16 KV cache the memory pool holds beside the weights, up to the model's window."
+    )
     moe_offloaded_gb = serializers.FloatField(allow_null=True)
+    total_memory_gb = serializers.FloatField(help_text="memory_required_gb plus the experts offloaded to RAM.")
+    capabilities = serializers.ListField(child=serializers.CharField(), help_text="vision, tool_use, audio, tts")
+    license = serializers.CharField(allow_null=True)
+    disk_size_gb = serializers.FloatField(help_text="Weights' file size at best_quant.")
+    estimate_basis = EstimateBasisSerializer()
 
 
 class FitFiltersSerializer(serializers.Serializer):
@@ -135,6 +189,12 @@ class FitFiltersSerializer(serializers.Serializer):
     max_context = serializers.IntegerField(allow_null=True)
     include_too_tight = serializers.BooleanField()
     top_only = serializers.BooleanField()
+    force_runtime = serializers.CharField(allow_null=True)
+    license = serializers.CharField(allow_null=True)
+    ram_gb = serializers.FloatField(allow_null=True)
+    vram_gb = serializers.FloatField(allow_null=True)
+    cpu_cores = serializers.IntegerField(allow_null=True)
+    gpu = serializers.CharField(allow_null=True)
 
 
 class FitListingSerializer(serializers.Serializer):
@@ -211,10 +271,14 @@ class ClusterNodeCreateSerializer(serializers.Serializer):
     )
 
 
-class PlacementQuerySerializer(serializers.Serializer):
+class PlacementQuerySerializer(WhatIfQuerySerializer):
+    """The model to place; with any of ram_gb, vram_gb, cpu_cores or gpu, a planned node ("what-if", this
+    node's hardware with those changes) is ranked beside the registered ones."""
+
     model = serializers.CharField(help_text="Catalog model name (any case), or a substring matching only one.")
     max_context = BoundedIntegerField(required=False, min_value=1)
     min_fit = serializers.CharField(required=False, help_text="perfect|good|marginal|too_tight")
+    force_runtime = serializers.CharField(required=False, help_text="mlx|llamacpp|vllm")
 
 
 class PlacementModelSerializer(serializers.Serializer):
@@ -245,6 +309,11 @@ class UnplacedNodeSerializer(serializers.Serializer):
 class PlacementFiltersSerializer(serializers.Serializer):
     max_context = serializers.IntegerField(allow_null=True)
     min_fit = serializers.CharField(allow_null=True)
+    force_runtime = serializers.CharField(allow_null=True)
+    ram_gb = serializers.FloatField(allow_null=True)
+    vram_gb = serializers.FloatField(allow_null=True)
+    cpu_cores = serializers.IntegerField(allow_null=True)
+    gpu = serializers.CharField(allow_null=True)
 
 
 class PlacementResponseSerializer(serializers.Serializer):

@@ -4,12 +4,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from apps.core.schema import DetailErrorSerializer, ErrorSerializer
 from apps.nodes import services
 from apps.nodes.api import serializers
+from apps.nodes.api.renderers import FastJSONRenderer
 from apps.nodes.api.serializers import parsed_query
 from apps.nodes.models import Node
 
@@ -25,11 +28,13 @@ BAD_REQUEST = OpenApiResponse(
 class SystemView(APIView):
     @extend_schema(
         operation_id="node_system",
-        description="This node's identity and detected hardware; available RAM is read live.",
-        responses=serializers.NodeSystemResponseSerializer,
+        description="This node's identity and detected hardware; available RAM is read live. With ram_gb, "
+        "vram_gb, cpu_cores or gpu: the planned machine instead.",
+        parameters=[serializers.WhatIfQuerySerializer],
+        responses={200: serializers.NodeSystemResponseSerializer, 400: BAD_REQUEST},
     )
     def get(self, request: HttpRequest) -> Response:
-        return Response(services.local_system())
+        return Response(services.local_system(what_if=serializers.parsed_what_if(request.query_params)))
 
 
 def listing_schema(operation_id: str, description: str, *parameters: OpenApiParameter):  # noqa: ANN201
@@ -38,7 +43,7 @@ def listing_schema(operation_id: str, description: str, *parameters: OpenApiPara
         get=extend_schema(
             operation_id=operation_id,
             description=description,
-            parameters=[serializers.FitQuerySerializer, *parameters],
+            parameters=[serializers.FitQueryWithWhatIfSerializer, *parameters],
             responses={200: serializers.FitListingSerializer, 400: BAD_REQUEST},
         )
     )
@@ -49,6 +54,7 @@ class ModelsView(APIView):
     """The spec's listings; `endpoint` picks their defaults (see `listing.model_query`)."""
 
     endpoint = "models"
+    renderer_classes = [FastJSONRenderer, *(r for r in api_settings.DEFAULT_RENDERER_CLASSES if r is not JSONRenderer)]
 
     def get(self, request: HttpRequest, name: str | None = None) -> Response:
         search = None if name is None else name.rstrip("/")
@@ -154,7 +160,7 @@ class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         operation_id="nodes_models",
         description="The node's model listing (same filters as the node surface's /api/v1/models), scored "
         "with this platform's catalog on the hardware the node last reported.",
-        parameters=[*NODE_PARAMETERS, serializers.FitQuerySerializer],
+        parameters=[*NODE_PARAMETERS, serializers.FitQueryWithWhatIfSerializer],
         responses=NODE_LISTING_RESPONSES,
     )
     @action(detail=True, methods=["get"])
@@ -164,7 +170,7 @@ class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         operation_id="nodes_models_top",
         description="The node's best runnable models (limit 5, include_too_tight false by default).",
-        parameters=[*NODE_PARAMETERS, serializers.FitQuerySerializer],
+        parameters=[*NODE_PARAMETERS, serializers.FitQueryWithWhatIfSerializer],
         responses=NODE_LISTING_RESPONSES,
     )
     @action(detail=True, methods=["get"], url_path="models/top")
@@ -183,11 +189,14 @@ class PlacementView(APIView):
         parameters=[serializers.PlacementQuerySerializer],
         responses={
             200: serializers.PlacementResponseSerializer,
-            400: OpenApiResponse(DetailErrorSerializer, description="Ambiguous model or invalid min_fit"),
+            400: OpenApiResponse(DetailErrorSerializer, description="Ambiguous model or an invalid value"),
             404: OpenApiResponse(DetailErrorSerializer, description="Model not in the catalog"),
         },
     )
     def get(self, request: HttpRequest) -> Response:
-        query = serializers.PlacementQuerySerializer(data=serializers.present_params(request.query_params))
+        params = serializers.present_params(request.query_params)
+        what_if = serializers.parsed_what_if(request.query_params)
+        query = serializers.PlacementQuerySerializer(data=params)
         query.is_valid(raise_exception=True)
-        return Response(services.placement_rank(**query.validated_data))
+        data = {key: query.validated_data.get(key) for key in ("model", "max_context", "min_fit", "force_runtime")}
+        return Response(services.placement_rank(**data, what_if=what_if))
