@@ -409,9 +409,9 @@ SPECTACULAR_SETTINGS = {
     # /api/docs/ offers the node and forecast surfaces' schemas too ("Select a definition").
     "SWAGGER_UI_SETTINGS": {
         "urls": [
-            {"name": "platform (port 8000)", "url": "/api/schema/"},
-            {"name": "node fit (node port)", "url": "/api/schema/node/"},
-            {"name": "forecast (forecast port)", "url": "/api/schema/forecast/"},
+            {"name": f"platform (port {MODELYARD_PLATFORM_PORT})", "url": "/api/schema/"},
+            {"name": f"node fit (port {MODELYARD_NODE_PORT}; read-only here)", "url": "/api/schema/node/"},
+            {"name": f"forecast (port {MODELYARD_FORECAST_PORT}; read-only here)", "url": "/api/schema/forecast/"},
         ],
         "displayOperationId": True,
         "deepLinking": True,

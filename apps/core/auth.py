@@ -132,20 +132,23 @@ def api_key_check(raw_key: str) -> str | None:
     return found.name
 
 
-def presented_key(request: HttpRequest) -> str | None:
+def presented_keys(request: HttpRequest) -> list[str]:
+    """The keys a request carries: `Authorization: Bearer <key>`, then `X-API-Key: <key>`."""
     authorization = request.headers.get("Authorization", "")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.headers.get("X-API-Key") or None
+    keys = [token.strip()] if scheme.lower() == "bearer" and token.strip() else []
+    return keys + ([request.headers["X-API-Key"]] if request.headers.get("X-API-Key") else [])
 
 
 class ApiKeyAuthentication(BaseAuthentication):
+    """Either header authenticates: a request is the key's client when one of the keys it carries
+    is valid, whichever header carries it (a proxy's own `Authorization` does not shadow an `X-API-Key`)."""
+
     def authenticate(self, request: HttpRequest) -> tuple[ApiClient, str] | None:
-        raw_key = presented_key(request)
-        if raw_key is None:
+        raw_keys = presented_keys(request)
+        if not raw_keys:
             return None
-        name = api_key_check(raw_key)
+        name = next((name for name in map(api_key_check, raw_keys) if name is not None), None)
         if name is None:
             if not api_keys_configured():
                 return None  # an open API ignores whatever key a client sends

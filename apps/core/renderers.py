@@ -25,16 +25,19 @@ from project.surfaces import PLATFORM
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
     """DRF's page with Modelyard's header (`templates/rest_framework/api.html`): links to the admin
     login and the API docs instead of DRF's own login views, which Modelyard does not mount. The
-    content form of a POST or PUT starts with the spec's example body (`core.schema.REQUEST_EXAMPLES`)."""
+    content form of a POST starts with the spec's example body (`core.schema.REQUEST_EXAMPLES`); that of
+    a PUT on an object's page with the object's current values, so sending it unchanged changes nothing."""
 
     template = "rest_framework/api.html"
 
     def get_raw_data_form(self, data: object, view: object, method: str, request: HttpRequest) -> object:
         form = super().get_raw_data_form(data, view, method, request)
         if form is not None and form.fields["_content"].initial is None:
-            example = request_example_for(request.path, method, getattr(request, "urlconf", None))
-            if example is not None:
-                form.fields["_content"].initial = json.dumps(example, indent=4, ensure_ascii=False)
+            initial = request_example_for(request.path, method, getattr(request, "urlconf", None))
+            if method in {"PUT", "PATCH"} and isinstance(data, dict) and request.method == "GET":
+                initial = {key: data.get(key, value) for key, value in initial.items()} if initial else data
+            if initial is not None:
+                form.fields["_content"].initial = json.dumps(initial, indent=4, ensure_ascii=False)
         return form
 
 
@@ -75,8 +78,9 @@ class ContentNegotiation(DefaultContentNegotiation):
 
 
 def wants_browsable_page(request: HttpRequest | None) -> bool:
-    """Whether DRF chose the browsable page for `request` (a browser asking for HTML)."""
-    return getattr(getattr(request, "accepted_renderer", None), "format", None) == BROWSABLE_FORMAT
+    """Whether DRF chose a page for people for `request`: the browsable API, or Swagger UI."""
+    renderer = getattr(request, "accepted_renderer", None)
+    return getattr(renderer, "format", None) == BROWSABLE_FORMAT or getattr(renderer, "media_type", "") == "text/html"
 
 
 def login_redirect(request: HttpRequest) -> HttpResponseRedirect | None:

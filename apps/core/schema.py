@@ -155,6 +155,10 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         ]
 
+    def get_security_requirement(self, auto_schema: object) -> list[dict]:
+        # Either header is enough: two alternatives, not one requirement naming both.
+        return [{"bearer": []}, {"apiKey": []}]
+
 
 # --- Swagger UI: operations grouped by the spec they implement ----------------------------------------
 
@@ -226,6 +230,16 @@ REQUEST_EXAMPLES = {
         "canPrompt": True,
         "canStream": True,
     },
+    "updateModel": {
+        "model": "mistral:instruct",
+        "contextLength": 8192,
+        "canChat": True,
+        "canEmbed": False,
+        "canPrompt": True,
+        "canStream": True,
+    },
+    "configureProvider": {"apiKey": "sk-your-key"},
+    "nodes_register": {"url": "http://10.0.0.5:8787", "name": "gpu-node-1"},
     "create": {"name": "send-email", "endpointUrl": "http://hooks-endpoint:8080", "method": "POST", "timeoutMs": 5000},
     "update": {"name": "send-email", "endpointUrl": "http://hooks-endpoint:8080", "method": "POST", "timeoutMs": 5000},
     "generateEmbeddings": {"text": "Hello, world!"},

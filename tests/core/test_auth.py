@@ -40,6 +40,27 @@ def test_with_an_environment_key_the_api_needs_it(client, settings):
     assert client.get("/api/v1/jobs/", HTTP_X_API_KEY="env-secret").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("authorization", "x_api_key"),
+    [("Bearer garbage", "env-secret-key-1234"), ("Bearer env-secret-key-1234", "garbage")],
+)
+def test_a_valid_key_in_either_header_is_enough_whatever_the_other_carries(client, settings, authorization, x_api_key):
+    settings.MODELYARD_ENV_API_KEYS = ["env-secret-key-1234"]
+
+    response = client.get("/backends", HTTP_AUTHORIZATION=authorization, HTTP_X_API_KEY=x_api_key)
+
+    assert response.status_code == 200
+
+
+def test_the_schema_offers_either_header_not_both_at_once():
+    from apps.core.schema import surface_schema
+
+    security = surface_schema()["paths"]["/backends/"]["get"]["security"]
+
+    assert {"bearer": []} in security and {"apiKey": []} in security
+    assert all(len(requirement) <= 1 for requirement in security)
+
+
 @pytest.mark.parametrize("path", ["/health", "/health/liveness"])
 def test_health_routes_never_need_a_key(client, settings, path):
     settings.MODELYARD_ENV_API_KEYS = ["env-secret"]

@@ -180,8 +180,18 @@ def test_the_content_form_of_a_post_starts_with_the_specs_example(client):
     assert "&quot;baseUrl&quot;: &quot;http://ollama-prod.internal:11434&quot;" in page
 
 
-def test_the_content_form_of_a_put_starts_with_the_specs_example(client, backend):
+def test_the_content_form_of_a_put_starts_with_the_objects_current_values(client, backend):
     page = get(client, f"/backends/{backend['id']}", BROWSER_ACCEPT).content.decode()
 
     assert 'id="put-generic-content-form"' in page
-    assert "&quot;name&quot;: &quot;ollama-production&quot;" in page
+    assert f"&quot;name&quot;: &quot;{backend['name']}&quot;" in page  # sent unchanged, it changes nothing
+    assert "ollama-production" not in page  # not the spec's example, which would overwrite the backend
+
+
+def test_swagger_ui_sends_a_browser_without_a_session_on_a_keyed_install_to_the_admin_login(client, settings):
+    settings.MODELYARD_ENV_API_KEYS = [KEY]
+
+    response = get(client, "/api/docs/", BROWSER_ACCEPT)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/api/docs/"

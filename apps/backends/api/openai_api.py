@@ -334,16 +334,27 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         return data
 
 
+class ChatChoiceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = ChatMessageSerializer()
+    finish_reason = serializers.CharField(allow_null=True, help_text="stop, length, tool_calls, …")
+
+
+class UsageSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField(required=False)
+    total_tokens = serializers.IntegerField()
+
+
 class ChatCompletionResponseSerializer(serializers.Serializer):
+    """OpenAI's chat completion, as the backend answered it (fields OpenAI adds pass through)."""
+
     id = serializers.CharField()
     object = serializers.CharField()
     created = serializers.IntegerField()
     model = serializers.CharField()
-    choices = serializers.ListField(
-        child=serializers.DictField(),
-        help_text='`{"index", "message": {"role", "content", "tool_calls"?}, "finish_reason"}`',
-    )
-    usage = serializers.DictField(required=False)
+    choices = ChatChoiceSerializer(many=True)
+    usage = UsageSerializer(required=False)
 
 
 # --- embeddings ----------------------------------------------------------------------------------
@@ -418,11 +429,17 @@ class EmbeddingsRequestSerializer(serializers.Serializer):
     user = StringField(required=False, allow_blank=True)
 
 
+class EmbeddingSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    index = serializers.IntegerField()
+    embedding = serializers.JSONField(help_text="A list of floats, or a base64 string with encoding_format=base64")
+
+
 class EmbeddingsResponseSerializer(serializers.Serializer):
     object = serializers.CharField()
-    data = serializers.ListField(child=serializers.DictField())
+    data = EmbeddingSerializer(many=True)
     model = serializers.CharField()
-    usage = serializers.DictField()
+    usage = UsageSerializer()
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -108,3 +108,9 @@ class InfoSerializer(serializers.Serializer):
 class DiskSerializer(serializers.Serializer):
     cache = DiskUsageSerializer(help_text="The disk of the model store.")
     system = DiskUsageSerializer(help_text="The disk of the system root.")
+
+
+class JobFinishedErrorSerializer(DetailErrorSerializer):
+    """409 of a cancel: the job had already finished, in `state`."""
+
+    state = serializers.CharField()

@@ -51,7 +51,7 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={
             200: serializers.JobCancelSerializer,
             404: NOT_FOUND,
-            409: OpenApiResponse(serializers.DetailErrorSerializer, description="Already finished"),
+            409: OpenApiResponse(serializers.JobFinishedErrorSerializer, description="Already finished"),
         },
     )
     def destroy(self, request: HttpRequest, pk: str) -> Response:
