@@ -3,14 +3,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 REQUIREMENTS := requirements/base.txt requirements/ml.txt requirements/dev.txt
+# Installed with --no-deps (see the file).
+NODEPS := requirements/nodeps.txt
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint bench clean
 
 # Reinstalls only when a requirements file changed.
-$(STAMP): $(REQUIREMENTS)
+$(STAMP): $(REQUIREMENTS) $(NODEPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(foreach r,$(REQUIREMENTS),-r $(r))
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r $(NODEPS)
 	touch $(STAMP)
 
 install: $(STAMP)

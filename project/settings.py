@@ -114,6 +114,8 @@ MODELYARD_BIND = os.environ.get("MODELYARD_BIND", "127.0.0.1")
 MODELYARD_PLATFORM_PORT = env_int("MODELYARD_PLATFORM_PORT", 8000)
 MODELYARD_NODE_PORT = env_int("MODELYARD_NODE_PORT", 8787)
 MODELYARD_FORECAST_PORT = env_int("MODELYARD_FORECAST_PORT", 11435)
+# The model runtime's OpenAI-compatible API, served by its own process (`manage.py runtime`).
+MODELYARD_RUNTIME_PORT = env_int("MODELYARD_RUNTIME_PORT", 11540)
 MODELYARD_NODE_NAME = os.environ.get("MODELYARD_NODE_NAME", "")
 
 # API keys from the environment; more are created in the admin or with `manage.py apikey`.
@@ -162,6 +164,26 @@ if MODELYARD_TORCH_THREADS < 0:
     raise ImproperlyConfigured(
         f"MODELYARD_TORCH_THREADS must be 0 (library defaults) or more, got {MODELYARD_TORCH_THREADS}"
     )
+
+# --- model runtime (apps.inference) ---------------------------------------------------------
+
+# Memory (GB) the runtime's loaded models may take together; the least recently used ones are
+# unloaded to make room (0: half of this machine's RAM).
+MODELYARD_RUNTIME_MAX_MEMORY_GB = env_float("MODELYARD_RUNTIME_MAX_MEMORY_GB", 0.0)
+# Models (store ids, comma-separated) that are loaded at start and never unloaded.
+MODELYARD_RUNTIME_KEEP_LOADED = env_list("MODELYARD_RUNTIME_KEEP_LOADED")
+# A model unused for this many seconds is unloaded (0: never).
+MODELYARD_RUNTIME_IDLE_UNLOAD_S = env_int("MODELYARD_RUNTIME_IDLE_UNLOAD_S", 900)
+# Requests that may wait for one model while it is busy, and how long each may wait (503 beyond).
+MODELYARD_RUNTIME_QUEUE_SIZE = env_int("MODELYARD_RUNTIME_QUEUE_SIZE", 8)
+MODELYARD_RUNTIME_QUEUE_WAIT_S = env_float("MODELYARD_RUNTIME_QUEUE_WAIT_S", 60.0)
+# Tokens an answer may have when the request sets no max_tokens.
+MODELYARD_RUNTIME_MAX_TOKENS = env_int("MODELYARD_RUNTIME_MAX_TOKENS", 512)
+# When `serve` starts: put the default models (SmolLM2, all-MiniLM) in the store from their packages
+# (no network) and register the runtime as the `local` backend of the `default` pool.
+MODELYARD_RUNTIME_REGISTER = env_bool("MODELYARD_RUNTIME_REGISTER", True)
+# Commands `serve` runs once, by name, after starting its processes (core imports no app above it).
+MODELYARD_SERVE_START_COMMANDS = ["runtime_defaults", "runtime_register"] if MODELYARD_RUNTIME_REGISTER else []
 
 # --- nodes ----------------------------------------------------------------------------------
 
@@ -212,8 +234,9 @@ MODELYARD_MIRROR_ENABLED = env_bool("MODELYARD_MIRROR_ENABLED", True)
 # --- backends ---------------------------------------------------------------------------------
 
 # Models for POST /execute and POST /embed (the admin's runtime settings win when set).
-MODELYARD_DEFAULT_MODEL = os.environ.get("MODELYARD_DEFAULT_MODEL", "")
-MODELYARD_EMBED_MODEL = os.environ.get("MODELYARD_EMBED_MODEL", "")
+# Unless set: the models the runtime serves out of the box (apps.inference.defaults, no network).
+MODELYARD_DEFAULT_MODEL = os.environ.get("MODELYARD_DEFAULT_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
+MODELYARD_EMBED_MODEL = os.environ.get("MODELYARD_EMBED_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
 # Key that encrypts provider API keys at rest (default: derived from the secret key).
 MODELYARD_PROVIDER_KEY = env_str("MODELYARD_PROVIDER_KEY")
 MODELYARD_BACKEND_SYNC_MINUTES = env_int("MODELYARD_BACKEND_SYNC_MINUTES", 1)
@@ -254,6 +277,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.nodes",
     "apps.modelstore",
+    "apps.inference",
     "apps.backends",
     "apps.chains",
 ]

@@ -15,6 +15,7 @@ class Surface:
     urlconf: str
     port_setting: str
     error_key: str  # "detail" or "error": the key of the spec's error body
+    own_process: bool = False  # served by a process of its own, not by `serve`'s daphne
 
     @property
     def port(self) -> int:
@@ -28,8 +29,10 @@ class Surface:
 PLATFORM = Surface("platform", "project.urls", "MODELYARD_PLATFORM_PORT", "detail")
 NODE = Surface("node", "project.urls_node", "MODELYARD_NODE_PORT", "error")
 FORECAST = Surface("forecast", "project.urls_forecast", "MODELYARD_FORECAST_PORT", "error")
+# Served by its own process (`manage.py runtime`, supervised by `serve`), never by the web server's daphne.
+RUNTIME = Surface("runtime", "project.urls_runtime", "MODELYARD_RUNTIME_PORT", "error", own_process=True)
 
-SURFACES = (PLATFORM, NODE, FORECAST)
+SURFACES = (PLATFORM, NODE, FORECAST, RUNTIME)
 
 
 def enabled_surfaces() -> list[Surface]:

@@ -59,6 +59,7 @@ OPEN = {
     ("platform", "health/liveness"): "liveness probe of the projects spec",
     ("node", "health"): "the node spec's health check",
     ("forecast", "health"): "the forecast spec's health check",
+    ("runtime", "health"): "the model runtime's health check (the local backend's sync and load balancers)",
 }
 # (surface, path template) → why an unknown value there is not a 404.
 NOT_AN_ID_LOOKUP = {

@@ -1,9 +1,9 @@
 """Child processes that die with their parent, and process groups supervised as one.
 
-`serve` starts each child (daphne, the django-q2 cluster) as the leader of its own process group
-and restarts the cluster as a whole when its leader dies. On Linux every process of the tree also
-gets `PR_SET_PDEATHSIG`, so that even `kill -9` of `serve` (or of the cluster's leader) leaves no
-orphan: the kernel kills each process whose parent died, and the tree unwinds from the top.
+`serve` starts each child (daphne, the django-q2 cluster, the model runtime) as the leader of its
+own process group and restarts the cluster (or the runtime) as a whole when its leader dies. On Linux
+every process of the tree also gets `PR_SET_PDEATHSIG`, so that even `kill -9` of `serve` (or of the
+cluster's leader) leaves no orphan: the kernel kills each process whose parent died, and the tree unwinds from the top.
 """
 
 import contextlib
@@ -150,32 +150,42 @@ def supervise(
     stop_requested: Callable[[], bool],
     log: Callable[[str], None],
     backoff: RestartBackoff | None = None,
+    others: tuple[ProcessGroup, ...] = (),
 ) -> int:
-    """Keep `web` and `workers` running until `stop_requested()`; the exit code for `serve`.
+    """Keep `web`, `workers` and `others` (the model runtime) running until `stop_requested()`; the
+    exit code for `serve`.
 
-    When the workers' leader dies, the rest of its group is killed and the group started again
-    after a back-off; the web group keeps serving. When the web group dies, this returns 1.
-    The caller stops both groups afterwards, whatever happened.
+    When the leader of `workers` or of one of `others` dies, the rest of its group is killed and the
+    group started again after a back-off (each group its own); the web group keeps serving. When the
+    web group dies, this returns 1. The caller stops every group afterwards, whatever happened.
     """
-    backoff = backoff or RestartBackoff()
-    restart_at: float | None = None
+    restartable = [group for group in (workers, *others) if group is not None]
+    backoffs = {id(group): RestartBackoff() for group in restartable}
+    if workers is not None and backoff is not None:
+        backoffs[id(workers)] = backoff
+    restart_at: dict[int, float] = {}
+
+    def label(group: ProcessGroup) -> str:
+        return "worker cluster" if group is workers else group.name
+
     while not stop_requested():
         if web.exit_code() is not None:
             log(f"web server {describe_exit(web.exit_code())}; stopping everything")
             return 1
-        if workers is not None and restart_at is None and workers.exit_code() is not None:
-            ran_for = time.monotonic() - workers.started_at
-            workers.kill()  # what is left of the old cluster: sentinel, workers, monitor, pusher
-            delay = backoff.next_delay(ran_for=ran_for)
-            log(
-                f"worker cluster {describe_exit(workers.exit_code())} after {ran_for:.0f} s; "
-                f"its processes are stopped, restarting it in {delay:.0f} s"
-            )
-            restart_at = time.monotonic() + delay
-        elif workers is not None and restart_at is not None and time.monotonic() >= restart_at:
-            workers.start()
-            restart_at = None
-            log(f"worker cluster restarted (pid {workers.pid})")
+        for group in restartable:
+            if id(group) not in restart_at and group.exit_code() is not None:
+                ran_for = time.monotonic() - group.started_at
+                group.kill()  # what is left of the old group (the cluster's sentinel, workers, monitor, pusher)
+                delay = backoffs[id(group)].next_delay(ran_for=ran_for)
+                log(
+                    f"{label(group)} {describe_exit(group.exit_code())} after {ran_for:.0f} s; "
+                    f"its processes are stopped, restarting it in {delay:.0f} s"
+                )
+                restart_at[id(group)] = time.monotonic() + delay
+            elif id(group) in restart_at and time.monotonic() >= restart_at[id(group)]:
+                group.start()
+                del restart_at[id(group)]
+                log(f"{label(group)} restarted (pid {group.pid})")
         time.sleep(0.3)
     return 0
 

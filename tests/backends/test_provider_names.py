@@ -10,7 +10,7 @@ from tests.fakes.backends_ollama import FakeOllama
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_routing")]
 
-VALID = "use one of ollama, openai, vllm"
+VALID = "use one of local, ollama, openai, vllm"
 
 
 def post(client, path, body):

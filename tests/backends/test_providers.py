@@ -18,6 +18,7 @@ from apps.backends.providers.base import (
     PulledModel,
     PullProgress,
 )
+from apps.backends.providers.local import LocalProvider
 from apps.backends.providers.ollama import OllamaProvider
 from apps.backends.providers.openai import OpenAIProvider
 from apps.backends.providers.vllm import VLLMProvider
@@ -60,15 +61,15 @@ def server_for(kind: str, fake_ollama, fake_openai, **options):
     return fake_openai(flavor="vllm" if kind == "vllm" else "openai", **options)
 
 
-CHAT_MODEL = {"ollama": "llama3:8b", "openai": "gpt-4o-mini", "vllm": "gpt-4o-mini"}
+CHAT_MODEL = {"local": "gpt-4o-mini", "ollama": "llama3:8b", "openai": "gpt-4o-mini", "vllm": "gpt-4o-mini"}
 
 
 # --- registry ------------------------------------------------------------------------------
 
 
 def test_provider_for_builds_the_adapter_of_each_registered_type():
-    expected = {"ollama": OllamaProvider, "openai": OpenAIProvider, "vllm": VLLMProvider}
-    assert PROVIDER_TYPES == ("ollama", "openai", "vllm")
+    expected = {"local": LocalProvider, "ollama": OllamaProvider, "openai": OpenAIProvider, "vllm": VLLMProvider}
+    assert PROVIDER_TYPES == ("local", "ollama", "openai", "vllm")
     for kind, cls in expected.items():
         provider = provider_for(kind, base_url="http://127.0.0.1:9/", api_key="k", timeout_s=7)
         assert type(provider) is cls
@@ -81,7 +82,7 @@ def test_provider_for_builds_the_adapter_of_each_registered_type():
 
 
 def test_provider_for_an_unknown_type_is_invalid():
-    with pytest.raises(Invalid, match="unknown provider 'tgi': use one of ollama, openai, vllm"):
+    with pytest.raises(Invalid, match="unknown provider 'tgi': use one of local, ollama, openai, vllm"):
         provider_for("tgi", base_url="http://127.0.0.1:9")
 
 

@@ -344,7 +344,7 @@ def test_a_chunked_body_without_content_length_is_read_not_taken_for_empty():
 
     assert status == 400
     assert answer == {
-        "error": "invalid request: model_provider: unknown provider 'frob': use one of ollama, openai, vllm"
+        "error": "invalid request: model_provider: unknown provider 'frob': use one of local, ollama, openai, vllm"
     }
 
 

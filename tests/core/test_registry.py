@@ -52,7 +52,11 @@ def test_nothing_is_imported_until_a_name_is_asked_for():
 @pytest.mark.parametrize(
     ("registry", "names", "message"),
     [
-        (PROVIDERS, ("ollama", "openai", "vllm"), "unknown provider 'nope': use one of ollama, openai, vllm"),
+        (
+            PROVIDERS,
+            ("local", "ollama", "openai", "vllm"),
+            "unknown provider 'nope': use one of local, ollama, openai, vllm",
+        ),
         (SOURCES, ("huggingface",), "unknown source 'nope': use one of huggingface"),
         (LOCAL_HOOKS, ("echo", "http_request"), "unknown hook 'nope': use one of echo, http_request"),
     ],

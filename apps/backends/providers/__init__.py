@@ -9,6 +9,7 @@ from apps.core.registry import Registry
 PROVIDERS: Registry[type[Provider]] = Registry(
     "provider",
     {
+        "local": "apps.backends.providers.local.LocalProvider",
         "ollama": "apps.backends.providers.ollama.OllamaProvider",
         "openai": "apps.backends.providers.openai.OpenAIProvider",
         "vllm": "apps.backends.providers.vllm.VLLMProvider",

@@ -1,9 +1,11 @@
-"""`manage.py serve`: daphne on every enabled surface's port, plus the django-q2 workers.
+"""`manage.py serve`: daphne on every enabled surface's port, plus the django-q2 workers and the
+model runtime (`manage.py runtime`, on the runtime surface's port: models load only there).
 
 Each child runs as the leader of its own process group and dies with `serve` (PR_SET_PDEATHSIG),
 so no process of the tree ever outlives it, even `kill -9` of `serve`. When the worker cluster's
 leader dies, its whole group is killed and the cluster restarted (with a back-off), while the web
-surfaces keep serving; the new cluster's workers requeue the job the dead one was running.
+surfaces keep serving (the model runtime is restarted the same way); the new cluster's workers
+requeue the job the dead one was running.
 Ctrl-C (or SIGTERM) stops the server, the workers and the embedded PostgreSQL, in that order; the
 database keeps running if another process still uses it or `manage.py db start` holds it
 (`core.embedded_postgres` leases).
@@ -11,9 +13,11 @@ database keeps running if another process still uses it or `manage.py db start` 
 
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -21,7 +25,7 @@ from django.db.migrations.executor import MigrationExecutor
 from apps.core import embedded_postgres
 from apps.core.auth import api_keys_configured, is_loopback
 from apps.core.processes import ProcessGroup, supervise
-from project.surfaces import enabled_surfaces
+from project.surfaces import RUNTIME, enabled_surfaces
 
 STOP_GRACE_S = 10
 
@@ -62,16 +66,26 @@ class Command(BaseCommand):
         for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(stop_signal, request_stop)
 
-        web = self._group("web", self._daphne_command(host, surfaces))
+        web = self._group("web", self._daphne_command(host, [s for s in surfaces if not s.own_process]))
         workers = None if options["no_workers"] else self._group("workers", [sys.executable, "manage.py", "qcluster"])
+        runtime = None
+        if RUNTIME in surfaces:
+            runtime = self._group("model runtime", [sys.executable, "manage.py", "runtime", "--host", host])
+            self._run_start_hooks()
         self._print_banner(host, surfaces, with_workers=workers is not None)
 
         exit_code = 0
         try:
-            exit_code = supervise(web, workers, stop_requested=lambda: stopping, log=self.stderr.write)
+            exit_code = supervise(
+                web,
+                workers,
+                stop_requested=lambda: stopping,
+                log=self.stderr.write,
+                others=(runtime,) if runtime else (),
+            )
         finally:
             self.stdout.write("Stopping…")
-            for group in (web, workers):
+            for group in (web, workers, runtime):
                 if group is not None:
                     group.stop(grace=STOP_GRACE_S)
             connection.close()
@@ -92,6 +106,21 @@ class Command(BaseCommand):
             else:
                 holders = embedded_postgres.lease_holders(pgdata)
                 self.stdout.write(f"The embedded PostgreSQL keeps running: still used by pid(s) {holders}.")
+
+    def _run_start_hooks(self) -> None:
+        """Run the commands in MODELYARD_SERVE_START_COMMANDS in the background, in order (by name:
+        core imports no app above it), such as the registration of the model runtime as the `local`
+        backend of the `default` pool. A failing one is reported, never fatal: the surfaces serve all the same."""
+
+        def run() -> None:
+            for name in settings.MODELYARD_SERVE_START_COMMANDS:
+                try:
+                    call_command(name, stdout=self.stdout, stderr=self.stderr)
+                except Exception as error:  # noqa: BLE001  (reported; serving goes on)
+                    self.stderr.write(f"start command {name!r} failed: {type(error).__name__}: {error}")
+            connection.close()
+
+        threading.Thread(target=run, name="serve-start-commands", daemon=True).start()
 
     @staticmethod
     def _group(name: str, command: list[str]) -> ProcessGroup:
