@@ -436,6 +436,7 @@ SPECTACULAR_SETTINGS = {
             {"name": f"platform (port {MODELYARD_PLATFORM_PORT})", "url": "/api/schema/"},
             {"name": f"node fit (port {MODELYARD_NODE_PORT}; read-only here)", "url": "/api/schema/node/"},
             {"name": f"forecast (port {MODELYARD_FORECAST_PORT}; read-only here)", "url": "/api/schema/forecast/"},
+            {"name": f"model runtime (port {MODELYARD_RUNTIME_PORT}; read-only here)", "url": "/api/schema/runtime/"},
         ],
         "displayOperationId": True,
         "deepLinking": True,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema/node/", SpectacularAPIView.as_view(urlconf="project.urls_node"), name="schema-node"),
     path("api/schema/forecast/", SpectacularAPIView.as_view(urlconf="project.urls_forecast"), name="schema-forecast"),
+    path("api/schema/runtime/", SpectacularAPIView.as_view(urlconf="project.urls_runtime"), name="schema-runtime"),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="schema", template_name_js="api_docs/swagger_ui.js"),

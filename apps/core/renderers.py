@@ -80,7 +80,10 @@ class ContentNegotiation(DefaultContentNegotiation):
 def wants_browsable_page(request: HttpRequest | None) -> bool:
     """Whether DRF chose a page for people for `request`: the browsable API, or Swagger UI."""
     renderer = getattr(request, "accepted_renderer", None)
-    return getattr(renderer, "format", None) == BROWSABLE_FORMAT or getattr(renderer, "media_type", "") == "text/html"
+    if getattr(renderer, "format", None) == BROWSABLE_FORMAT:
+        return True
+    # Swagger UI renders only HTML: a page for a browser (that asks for HTML), not for machine clients.
+    return getattr(renderer, "media_type", "") == "text/html" and "text/html" in request.headers.get("Accept", "")
 
 
 def login_redirect(request: HttpRequest) -> HttpResponseRedirect | None:

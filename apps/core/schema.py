@@ -11,7 +11,7 @@ from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
-from project.surfaces import FORECAST, NODE, Surface, surface_of_urlconf
+from project.surfaces import FORECAST, NODE, RUNTIME, Surface, surface_of_urlconf
 
 
 class DetailErrorSerializer(serializers.Serializer):
@@ -173,8 +173,13 @@ SPEC_TAGS = {
     'Errors are `{"detail": …}`.',
     "node fit": "specs/node-fit-api.txt, on the node port (schema: /api/schema/node/).",
     "forecast": "specs/forecast-api.txt, on the forecast port (schema: /api/schema/forecast/).",
+    "model runtime": "The store's models served by Modelyard, on the runtime port (schema: /api/schema/runtime/): "
+    "OpenAI's chat completions, embeddings and models, plus rerank and classify.",
     "platform": "Modelyard's own: health, jobs and their event streams, known nodes and placement.",
 }
+
+# The surfaces other than the platform: one spec each.
+SPEC_OF_SURFACE = {NODE.urlconf: "node fit", FORECAST.urlconf: "forecast", RUNTIME.urlconf: "model runtime"}
 
 # The spec of each platform path, by prefix (the longest that matches wins); any other is "platform".
 # `GET /v1/models` is one list for two clients, so it is in both groups.
@@ -279,10 +284,8 @@ REQUEST_EXAMPLES = {
 
 def spec_tags_of(path: str, operation_id: str, urlconf: str | None) -> list[str]:
     """The spec tags of one operation of the schema generated from `urlconf`."""
-    if urlconf == NODE.urlconf:
-        return ["node fit"]
-    if urlconf == FORECAST.urlconf:
-        return ["forecast"]
+    if urlconf in SPEC_OF_SURFACE:
+        return [SPEC_OF_SURFACE[urlconf]]
     if operation_id in SPEC_OF_OPERATION:
         return SPEC_OF_OPERATION[operation_id]
     prefixes = [prefix for prefix in SPEC_OF_PATH_PREFIX if path.startswith(prefix)]

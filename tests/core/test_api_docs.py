@@ -60,7 +60,9 @@ def test_an_operation_is_listed_under_its_spec_with_the_specs_operation_id(platf
     assert operations_of(platform_schema)[operation_id][2]["tags"] == tags
 
 
-@pytest.mark.parametrize(("surface", "tag"), [("node", "node fit"), ("forecast", "forecast")])
+@pytest.mark.parametrize(
+    ("surface", "tag"), [("node", "node fit"), ("forecast", "forecast"), ("runtime", "model runtime")]
+)
 def test_the_node_and_forecast_schemas_group_their_operations_under_their_spec(client, surface, tag):
     schema = schema_of(client, f"/api/schema/{surface}/")
 
@@ -103,7 +105,7 @@ def test_the_request_example_is_a_valid_request(client, platform_schema, operati
 def test_swagger_ui_offers_every_surfaces_schema_and_shows_operation_ids(client):
     page = client.get("/api/docs/").content.decode()
 
-    for url in ["/api/schema/", "/api/schema/node/", "/api/schema/forecast/"]:
+    for url in ["/api/schema/", "/api/schema/node/", "/api/schema/forecast/", "/api/schema/runtime/"]:
         assert f'"url": "{url}"' in page
     assert '"displayOperationId": true' in page
     assert 'layout: "StandaloneLayout"' in page  # the layout whose top bar selects a definition
