@@ -5,7 +5,6 @@ from collections.abc import Callable
 from adrf.views import APIView as AsyncAPIView
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -17,8 +16,9 @@ from apps.backends import downloads, gateway, selectors, services
 from apps.backends.api import openai_api
 from apps.backends.api import serializers as s
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
+from apps.backends.providers import PROVIDER_TYPES
 from apps.core.schema import ERROR_RESPONSE as ERROR
-from apps.core.schema import DetailErrorSerializer, RuntimeApi
+from apps.core.schema import DetailErrorSerializer, ModelyardAutoSchema, RuntimeApi
 from apps.core.sse import MEDIA_TYPE, EventStreamRenderer, sse_data_response, sse_response
 from apps.core.validation import validated
 from apps.modelstore import services as modelstore
@@ -139,7 +139,7 @@ class PoolsByPurposeView(RuntimeApi, APIView):
 # --- models --------------------------------------------------------------------------------------
 
 
-class OneObjectListSchema(AutoSchema):
+class OneObjectListSchema(ModelyardAutoSchema):
     """The schema of a viewset whose `list` answers one object (`{"object": "list", "data": […]}`),
     not a bare array: drf-spectacular wraps every `list` action's serializer in an array otherwise."""
 
@@ -332,17 +332,21 @@ class ProviderConfigsView(RuntimeApi, APIView):
         return Response(s.ProviderConfigSerializer(configs, many=True).data)
 
 
+PROVIDER_TYPE = OpenApiParameter("provider_type", OpenApiTypes.STR, OpenApiParameter.PATH, enum=PROVIDER_TYPES)
+
+
 class ProviderConfigView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="get",
         summary="A provider's configuration (API key masked)",
+        parameters=[PROVIDER_TYPE],
         responses={200: s.ProviderConfigSerializer, "default": ERROR},
     )
     def get(self, request: HttpRequest, provider_type: str) -> Response:
         config = services.provider_config_get(type=provider_type)
         return Response(s.ProviderConfigSerializer(services.provider_config_masked(config)).data)
 
-    @extend_schema(operation_id="deleteConfig", responses={200: TEXT, "default": ERROR})
+    @extend_schema(operation_id="deleteConfig", parameters=[PROVIDER_TYPE], responses={200: TEXT, "default": ERROR})
     def delete(self, request: HttpRequest, provider_type: str) -> Response:
         services.provider_config_delete(type=provider_type)
         return Response("deleted")
@@ -351,6 +355,7 @@ class ProviderConfigView(RuntimeApi, APIView):
 class ProviderConfigureView(RuntimeApi, APIView):
     @extend_schema(
         operation_id="configureProvider",
+        parameters=[PROVIDER_TYPE],
         request=s.ProviderConfigureSerializer,
         responses={200: s.ProviderConfigSerializer, "default": ERROR},
     )
