@@ -5,6 +5,8 @@ from django.http import HttpRequest
 
 from apps.backends import encryption, services
 from apps.backends.models import Backend, Pool, ProviderConfig, PullHold, RegisteredModel, RuntimeSettings
+from apps.backends.providers.local import LOCAL
+from apps.inference import remote
 
 
 class PoolMembershipInline(admin.TabularInline):
@@ -15,7 +17,7 @@ class PoolMembershipInline(admin.TabularInline):
 
 @admin.register(Backend)
 class BackendAdmin(admin.ModelAdmin):
-    list_display = ["name", "type", "base_url", "model_count", "reachable", "state_synced_at"]
+    list_display = ["name", "type", "base_url", "model_count", "reachable", "runtime_health", "state_synced_at"]
     list_filter = ["type", "pools"]
     search_fields = ["name", "base_url"]
     readonly_fields = ["state_models", "state_error", "state_synced_at", "created_at", "updated_at"]
@@ -29,6 +31,14 @@ class BackendAdmin(admin.ModelAdmin):
     @admin.display(description="reachable", boolean=True)
     def reachable(self, backend: Backend) -> bool | None:
         return None if backend.state_synced_at is None else not backend.state_error
+
+    @admin.display(description="model runtime /health")
+    def runtime_health(self, backend: Backend) -> str:
+        """For the `local` backend, whether the model runtime answers `/health` now (asked with a
+        short timeout, so a runtime that is down or hung slows the page by about a second)."""
+        if backend.type != LOCAL:
+            return "—"
+        return remote.runtime_health(base_url=backend.base_url).summary
 
     @admin.action(description="Sync now")
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Backend]) -> None:

@@ -25,7 +25,7 @@ from django.conf import settings
 
 from apps.core.errors import Invalid, NotFound
 from apps.inference.engines import CHAT, CLASSIFY, EMBEDDING, ENGINES, RERANK
-from apps.inference.engines.chat import ChatOptions, Generation
+from apps.inference.engines.chat import DEFAULT_THINKING_BUDGET, THINKING, ChatOptions, Generation, Thinking
 from apps.inference.kinds import model_kind
 from apps.inference.residency import Lease, ModelFiles, budget_bytes, estimate_bytes, residency
 from apps.modelstore import selectors as store_selectors
@@ -186,15 +186,22 @@ def chat_options(request: dict[str, Any]) -> ChatOptions:
         top_k=request.get("top_k"),
         stop=tuple([stop] if isinstance(stop, str) else stop or ()),
         seed=request.get("seed"),
+        think=bool(request.get("think")),
+        thinking_budget=request.get("thinking_budget") or DEFAULT_THINKING_BUDGET,
     )
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
+def _usage(prompt_tokens: int, completion_tokens: int, thinking: Thinking | None = None) -> dict[str, Any]:
+    """OpenAI's usage; with thinking, its `completion_tokens_details.reasoning_tokens` (part of
+    `completion_tokens`, as OpenAI counts its reasoning models' tokens)."""
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+    if thinking is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": thinking.tokens}
+    return usage
 
 
 def _chat_generation(lease: Lease, messages: list[dict], options: ChatOptions) -> Generation:
@@ -206,21 +213,28 @@ def _chat_generation(lease: Lease, messages: list[dict], options: ChatOptions) -
 
 
 def chat_complete(*, model: ModelFiles, messages: list[dict], options: ChatOptions) -> dict[str, Any]:
-    """A whole answer as OpenAI's `chat.completion` object."""
+    """A whole answer as OpenAI's `chat.completion` object. When the model thought (`think` on a
+    thinking model), `content` is the answer only and the thinking comes twice: as the projects
+    spec's top-level `thinking: {content, tokens}` and as the message's `reasoning_content` (DeepSeek's
+    name, which LiteLLM and most OpenAI-compatible clients read; a stream's thinking deltas too)."""
     with residency().lease(model) as lease:
         generation = _chat_generation(lease, messages, options)
         text = generation.text()
-    usage = generation.usage
-    return {
+    usage, thinking = generation.usage, generation.thinking
+    message = {"role": "assistant", "content": text}
+    if thinking is not None:
+        message["reasoning_content"] = thinking.content
+    body = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model.name,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": usage.finish_reason}
-        ],
-        "usage": _usage(usage.prompt_tokens, usage.completion_tokens),
+        "choices": [{"index": 0, "message": message, "finish_reason": usage.finish_reason}],
+        "usage": _usage(usage.prompt_tokens, usage.completion_tokens, thinking),
     }
+    if thinking is not None:
+        body["thinking"] = {"content": thinking.content, "tokens": thinking.tokens}
+    return body
 
 
 class ChatStream:
@@ -247,21 +261,24 @@ class ChatStream:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
 
-    def _pieces(self) -> Iterator[str]:
+    def _pieces(self) -> Iterator[tuple[str, str]]:
         try:
-            yield from self.generation
+            yield from self.generation.parts()
         finally:
             self.lease.release()
 
     async def chunks(self, *, include_usage: bool = False) -> AsyncIterator[dict[str, Any]]:
         """OpenAI's `chat.completion.chunk`s: the role, the text as it comes, the finish reason, and
-        (with `include_usage`) a last chunk with the usage. A consumer that stops iterating (the
-        client went away) stops the generation after the current token."""
+        (with `include_usage`) a last chunk with the usage. Thinking, when the model thinks, comes
+        first, in `delta.reasoning_content` (DeepSeek's name, which LiteLLM, Open WebUI and most
+        OpenAI-compatible SDKs read; vLLM's newer `reasoning` is mapped to it by them), never in
+        `delta.content`. A consumer that stops iterating (the client went
+        away) stops the generation after the current token."""
         try:
             yield self._chunk({"role": "assistant", "content": ""})
             self._started = True  # from here the thread that runs the generation releases the model
-            async for piece in iterate_in_thread(self._pieces(), self.generation.cancelled):
-                yield self._chunk({"content": piece})
+            async for channel, piece in iterate_in_thread(self._pieces(), self.generation.cancelled):
+                yield self._chunk({"reasoning_content": piece} if channel == THINKING else {"content": piece})
         finally:
             if not self._started:
                 self.lease.release()
@@ -270,7 +287,7 @@ class ChatStream:
         if include_usage:
             chunk = self._chunk({})
             chunk["choices"] = []
-            chunk["usage"] = _usage(usage.prompt_tokens, usage.completion_tokens)
+            chunk["usage"] = _usage(usage.prompt_tokens, usage.completion_tokens, self.generation.thinking)
             yield chunk
 
 

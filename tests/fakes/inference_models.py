@@ -2,6 +2,8 @@
 
 - `build_chat_model`: a byte-level BPE trained on a few hundred lines, a chat template, and a
   one-layer Llama (hidden size 32);
+- `build_thinking_chat_model`: the same with Qwen3's ChatML template and thinking switch
+  (`enable_thinking`) and `<think>`/`</think>` as single, non-special tokens, as Qwen3 has them;
 - `build_embedding_model`: a one-layer BERT with MiniLM's WordPiece vocabulary, mean pooling and
   normalisation as a sentence-transformers folder, reading at most 16 tokens (so truncation is cheap to test);
 - `build_rerank_model`: a one-layer BERT with one output, as a cross-encoder;
@@ -28,6 +30,25 @@ CORPUS = [
     for number in ("one", "two", "ten")
 ]
 LABELS = ("negative", "neutral", "positive")
+# Qwen3's chat template, its tools part left out: ChatML, earlier answers rendered without their
+# thinking, and the switch that writes an empty thinking block when `enable_thinking` is false.
+QWEN3_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if message.role == 'assistant' %}"
+    "{%- set content = message.content %}"
+    "{%- if '</think>' in content %}{%- set content = content.split('</think>')[-1].lstrip('\\n') %}{%- endif %}"
+    "{{- '<|im_start|>assistant\\n' + content + '<|im_end|>\\n' }}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+QWEN3_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+THINK_TAGS = ["<think>", "</think>"]
 
 
 def minilm_path() -> Path:
@@ -44,23 +65,25 @@ def smollm2_gguf() -> Path:
     return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def build_chat_model(folder: Path, *, seed: int = 0) -> Path:
-    """A one-layer Llama with a trained BPE tokenizer and a chat template, saved in `folder`."""
-    import torch
+def _bpe(special_tokens: list[str]) -> object:
+    """A byte-level BPE of 400 tokens trained on CORPUS, with `special_tokens` first."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe = Tokenizer(models.BPE(unk_token=special_tokens[0]))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=400, special_tokens=special_tokens, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     bpe.train_from_iterator(CORPUS, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, unk_token="<unk>", bos_token="<s>", eos_token="<|end|>", pad_token="<|end|>"
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    return bpe
+
+
+def _save_llama(folder: Path, tokenizer: object, *, seed: int) -> Path:
+    """A one-layer Llama (hidden size 32, context 256) over `tokenizer`'s vocabulary, saved with it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -78,6 +101,37 @@ def build_chat_model(folder: Path, *, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def build_chat_model(folder: Path, *, seed: int = 0) -> Path:
+    """A one-layer Llama with a trained BPE tokenizer and a chat template, saved in `folder`."""
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_bpe(SPECIAL_TOKENS),
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="<|end|>",
+        pad_token="<|end|>",
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return _save_llama(folder, tokenizer, seed=seed)
+
+
+def build_thinking_chat_model(folder: Path, *, seed: int = 0) -> Path:
+    """A one-layer Llama with Qwen3's chat template and thinking tokens: `<|im_end|>` ends an answer,
+    `<think>` and `</think>` are added tokens that are not special (decoding keeps them), as in Qwen3."""
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_bpe(QWEN3_SPECIAL_TOKENS),
+        unk_token="<|endoftext|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    tokenizer.add_tokens(THINK_TAGS)
+    tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
+    return _save_llama(folder, tokenizer, seed=seed)
 
 
 def _bert(num_labels: int | None, *, seed: int) -> tuple[object, object]:

@@ -1,6 +1,7 @@
 """Fixtures of the runtime's tests: tiny models built once per session, real ones from their
 packages, each put in the store (and so servable) by a fixture."""
 
+import asyncio
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from tests.fakes import inference_models
 
 TINY = {
     "tiny/chat": inference_models.build_chat_model,
+    "tiny/thinker": inference_models.build_thinking_chat_model,
     "tiny/embedder": inference_models.build_embedding_model,
     "tiny/reranker": inference_models.build_rerank_model,
     "tiny/classifier": inference_models.build_classify_model,
@@ -35,7 +37,7 @@ def one_model_thread() -> None:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The four tiny models, built once into a session folder."""
+    """The tiny models, built once into a session folder."""
     root = tmp_path_factory.mktemp("tiny-models")
     folders = {}
     for model_id, build in TINY.items():
@@ -103,3 +105,14 @@ def fresh_residency() -> Iterator[None]:
     residency().unload_all()
     yield
     residency().unload_all()
+
+
+def sse_data(response: Any) -> list:
+    """The `data:` payloads of a streamed answer (Django's test client), JSON-decoded except `[DONE]`."""
+
+    async def collect() -> bytes:
+        return b"".join([part async for part in response.streaming_content])
+
+    text = asyncio.run(collect()).decode()
+    payloads = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+    return [payload if payload == "[DONE]" else json.loads(payload) for payload in payloads]

@@ -3,7 +3,6 @@ classify, and every error as OpenAI's error object."""
 
 import asyncio
 import gc
-import json
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,11 @@ from apps.inference.engines import CHAT
 from apps.inference.engines.chat import ChatOptions
 from apps.inference.residency import residency
 from apps.modelstore.models import LocalModel
+from tests.inference.conftest import sse_data
 
 pytestmark = [pytest.mark.ml, pytest.mark.django_db]
 
 HELLO = [{"role": "user", "content": "Alice sees the river"}]
-
-
-def sse_data(response) -> list:
-    """The `data:` payloads of a streamed answer, JSON-decoded except `[DONE]`."""
-
-    async def collect() -> bytes:
-        return b"".join([part async for part in response.streaming_content])
-
-    text = asyncio.run(collect()).decode()
-    payloads = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-    return [payload if payload == "[DONE]" else json.loads(payload) for payload in payloads]
 
 
 def test_a_chat_completion_is_openais_object_with_usage(runtime_client, stored_tiny):

@@ -42,6 +42,7 @@ def test_each_tiny_model_is_recognised_as_its_kind(tiny_models):
     kinds = {model_id: model_kind(folder, list_model_files(folder)) for model_id, folder in tiny_models.items()}
     assert kinds == {
         "tiny/chat": CHAT,
+        "tiny/thinker": CHAT,
         "tiny/embedder": EMBEDDING,
         "tiny/reranker": RERANK,
         "tiny/classifier": CLASSIFY,

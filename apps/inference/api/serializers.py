@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.validation import INT64_MAX, INT64_MIN, BoundedIntegerField
+from apps.inference.engines.chat import DEFAULT_THINKING_BUDGET
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 # Past any embedding model's width, well within what a request may carry.
@@ -68,7 +69,8 @@ class StreamOptionsSerializer(serializers.Serializer):
 
 
 class ChatCompletionRequestSerializer(serializers.Serializer):
-    """POST /v1/chat/completions. `top_k` is llama.cpp's and vLLM's extension; 0 turns it off."""
+    """POST /v1/chat/completions. `top_k` is llama.cpp's and vLLM's extension; 0 turns it off.
+    `think` and `thinking_budget` are the projects spec's (Qwen3-style thinking models)."""
 
     model = serializers.CharField()
     messages = MessageSerializer(many=True, allow_empty=False)
@@ -83,11 +85,27 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     seed = BoundedIntegerField(required=False, allow_null=True, min_value=INT64_MIN, max_value=INT64_MAX)
     n = BoundedIntegerField(required=False, allow_null=True, min_value=1, max_value=1, help_text="Only 1.")
     user = serializers.CharField(required=False, allow_blank=True)
+    think = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Let a model whose chat template has a thinking mode (Qwen3-style `<think>`) think before "
+        "it answers; its thinking comes apart from the answer. Ignored by other models.",
+    )
+    thinking_budget = BoundedIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text=f"Tokens of thinking at most (default {DEFAULT_THINKING_BUDGET}), on top of `max_tokens`: "
+        "thinking that reaches it is closed and the answer follows.",
+    )
 
 
 class AssistantMessageSerializer(serializers.Serializer):
     role = serializers.CharField()
     content = serializers.CharField(allow_blank=True)
+    reasoning_content = serializers.CharField(
+        required=False, allow_blank=True, help_text="The model's thinking, when it was asked to think and can."
+    )
 
 
 class ChoiceSerializer(serializers.Serializer):
@@ -96,10 +114,22 @@ class ChoiceSerializer(serializers.Serializer):
     finish_reason = serializers.CharField()
 
 
+class CompletionTokensDetailsSerializer(serializers.Serializer):
+    reasoning_tokens = serializers.IntegerField()
+
+
 class UsageSerializer(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
-    completion_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField(help_text="Thinking and answer tokens.")
     total_tokens = serializers.IntegerField()
+    completion_tokens_details = CompletionTokensDetailsSerializer(
+        required=False, help_text="With thinking: how many of the completion tokens were thinking."
+    )
+
+
+class ThinkingSerializer(serializers.Serializer):
+    content = serializers.CharField(allow_blank=True, help_text="The thinking, without its `<think>` tags.")
+    tokens = serializers.IntegerField(allow_null=True, help_text="Tokens the model thought (at most the budget).")
 
 
 class ChatCompletionSerializer(serializers.Serializer):
@@ -109,6 +139,9 @@ class ChatCompletionSerializer(serializers.Serializer):
     model = serializers.CharField()
     choices = ChoiceSerializer(many=True)
     usage = UsageSerializer()
+    thinking = ThinkingSerializer(
+        required=False, help_text="The projects spec's thinking, when the model was asked to think and can."
+    )
 
 
 class EmbeddingsRequestSerializer(serializers.Serializer):
