@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from apps.backends.routing import ModelNotFound
 from apps.core.error_handlers import api_exception_handler, field_errors
 from apps.core.errors import DomainError
+from apps.core.openai_errors import ERROR_TYPES, STATUS_CODES, OpenAIErrorSerializer, error_body  # noqa: F401  (re-exported)
 from apps.core.validation import INT64_MAX, INT64_MIN, BoundedIntegerField
 
 # OpenAI's names for functions and json_schema formats.
@@ -443,53 +444,6 @@ class EmbeddingsResponseSerializer(serializers.Serializer):
 
 
 # --- errors --------------------------------------------------------------------------------------
-
-
-class OpenAIErrorDetailSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    type = serializers.CharField()
-    param = serializers.CharField(allow_null=True)
-    code = serializers.CharField(allow_null=True)
-
-
-class OpenAIErrorSerializer(serializers.Serializer):
-    """OpenAI's error object, `{"error": {"message", "type", "param", "code"}}`: every error of the gateway."""
-
-    error = OpenAIErrorDetailSerializer()
-
-
-# OpenAI's error `type` by HTTP status (its clients pick the exception by status; the type names the kind).
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    429: "rate_limit_error",
-}
-# OpenAI's `code` is a string or null: one by status where one fits, else null.
-STATUS_CODES = {
-    401: "invalid_api_key",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "request_too_large",
-    429: "rate_limit_exceeded",
-    500: "server_error",
-    502: "backend_error",
-    503: "service_unavailable",
-    504: "backend_timeout",
-}
-
-
-def error_body(
-    message: str, status: int, *, code: str | None = None, param: str | None = None, error_type: str | None = None
-) -> dict:
-    """OpenAI's error object for every error of the gateway, whichever layer answers it (the views'
-    handler below, core's handlers and middleware through `format_error`)."""
-    if error_type is None:
-        error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code or STATUS_CODES.get(status)}}
 
 
 def parameter_name(location: tuple) -> str:

@@ -261,16 +261,3 @@ class RuntimeHealthSerializer(serializers.Serializer):
     loaded_models = serializers.IntegerField()
     memory_used_bytes = serializers.IntegerField()
     memory_budget_bytes = serializers.IntegerField()
-
-
-class OpenAIErrorObjectSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    type = serializers.CharField()
-    param = serializers.CharField(allow_null=True)
-    code = serializers.CharField(allow_null=True)
-
-
-class OpenAIErrorSerializer(serializers.Serializer):
-    """OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`."""
-
-    error = OpenAIErrorObjectSerializer()

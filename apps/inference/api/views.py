@@ -26,27 +26,13 @@ from rest_framework.response import Response
 
 from apps.core.error_handlers import api_exception_handler, field_errors
 from apps.core.errors import DomainError
+from apps.core.openai_errors import OpenAIErrorSerializer, error_body
 from apps.core.sse import MEDIA_TYPE, EventStreamRenderer, sse_data_response
 from apps.core.validation import validated
 from apps.inference import services
 from apps.inference.api import serializers as s
 from apps.inference.engines import CHAT, CLASSIFY, EMBEDDING, RERANK
 from apps.inference.residency import Busy
-
-# OpenAI's error `type` and `code` by HTTP status.
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-}
-ERROR_CODES = {401: "invalid_api_key", 404: "not_found", 413: "request_too_large", 503: "service_unavailable"}
-
-
-def error_body(message: str, status: int, *, code: str | None = None, param: str | None = None) -> dict:
-    """OpenAI's error object."""
-    error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code or ERROR_CODES.get(status)}}
 
 
 def runtime_exception_handler(exc: Exception, context: dict) -> Response:
@@ -75,7 +61,7 @@ def runtime_exception_handler(exc: Exception, context: dict) -> Response:
 class RuntimeApi:
     """OpenAI's error object for every error of the runtime surface, whichever layer answers it."""
 
-    error_serializer = s.OpenAIErrorSerializer
+    error_serializer = OpenAIErrorSerializer
 
     def format_error(self, message: str, status_code: int) -> dict:
         return error_body(message, status_code)
@@ -85,11 +71,11 @@ class RuntimeApi:
 
 
 ERRORS = {
-    400: OpenApiResponse(s.OpenAIErrorSerializer, description="Invalid input, or a model of another kind"),
-    404: OpenApiResponse(s.OpenAIErrorSerializer, description="The model is not in the store"),
-    500: OpenApiResponse(s.OpenAIErrorSerializer, description="The model failed to load or to run"),
+    400: OpenApiResponse(OpenAIErrorSerializer, description="Invalid input, or a model of another kind"),
+    404: OpenApiResponse(OpenAIErrorSerializer, description="The model is not in the store"),
+    500: OpenApiResponse(OpenAIErrorSerializer, description="The model failed to load or to run"),
     503: OpenApiResponse(
-        s.OpenAIErrorSerializer,
+        OpenAIErrorSerializer,
         description="The model is busy (`Retry-After`), does not fit in memory, or the database is down",
     ),
 }
