@@ -19,6 +19,7 @@ from apps.core.errors import Invalid
 OPTION_FIELDS = (
     "temperature",
     "top_p",
+    "top_k",
     "max_tokens",
     "stop",
     "seed",
@@ -143,25 +144,29 @@ async def embeddings(
     `dimensions` is passed to the backend; one that answers vectors of another length cannot honour
     it (an Ollama that predates it ignores it), and that is a 400 rather than a silent mismatch.
     """
-    vectors, route = await routing.route_call(
+    embedded, route = await routing.route_call(
         model, lambda provider, name: provider.embed(model=name, inputs=inputs, dimensions=dimensions)
     )
-    given = {len(vector) for vector in vectors}
+    given = {len(vector) for vector in embedded.vectors}
     if dimensions is not None and given != {dimensions}:
         raise Invalid(
             f"'dimensions' is not supported for model {model!r} on backend {route.name}: asked for {dimensions}, "
             f"it gave {', '.join(map(str, sorted(given)))}; leave 'dimensions' out",
             param="dimensions",
         )
-    return {
+    prompt_tokens = embedded.prompt_tokens or 0
+    answer: dict[str, Any] = {
         "object": "list",
         "data": [
             {"object": "embedding", "index": index, "embedding": _encode(vector, encoding_format)}
-            for index, vector in enumerate(vectors)
+            for index, vector in enumerate(embedded.vectors)
         ],
         "model": model,
-        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
+    if embedded.warnings:  # what the backend warns about (inputs it truncated) reaches the client
+        answer["warnings"] = list(embedded.warnings)
+    return answer
 
 
 def _encode(vector: list[float], encoding_format: str) -> list[float] | str:
@@ -195,5 +200,5 @@ def _execution(result: ChatResult, route: routing.Route, model: str, started: fl
 
 async def embed_text(*, text: str, model: str) -> list[float]:
     """POST /embed: the vector of one text."""
-    vectors, _route = await routing.route_call(model, lambda provider, name: provider.embed(model=name, inputs=[text]))
-    return vectors[0]
+    embedded, _route = await routing.route_call(model, lambda provider, name: provider.embed(model=name, inputs=[text]))
+    return embedded.vectors[0]

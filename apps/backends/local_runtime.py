@@ -53,6 +53,20 @@ def local_runtime_register() -> Backend:
     )
     if not pool.backends.filter(pk=backend.pk).exists():
         services.pool_backend_assign(pool_id=pool.id, backend_id=backend.id)
+    local_runtime_models_declare()
+    transaction.on_commit(sync.sync_request)
+    return backend
+
+
+@transaction.atomic
+def local_runtime_models_declare() -> list[str]:
+    """Declare every chat and embedding model of the store in the `default` pool, when the runtime
+    is registered there: run at registration and after every backend sync, so a model pulled or
+    imported later is routable within a sync interval. The ids declared now."""
+    pool = Pool.objects.filter(name=POOL_NAME, backends__type=LOCAL).first()
+    if pool is None:
+        return []
+    declared = []
     for item in runtime.models_list():
         if item["kind"] not in {"chat", "embedding"}:
             continue  # rerank and classify have no route of their own in the runtime spec
@@ -62,5 +76,5 @@ def local_runtime_register() -> Backend:
         )
         if not pool.models.filter(pk=registered.pk).exists():
             services.pool_model_assign(pool_id=pool.id, model_id=registered.id)
-    transaction.on_commit(sync.sync_request)
-    return backend
+            declared.append(registered.model)
+    return declared

@@ -89,7 +89,9 @@ def candidates(table: RoutingTable, model: str, *, backend_type: str = "") -> li
         pools = table.model_pools.get(wanted, frozenset())
         if not pools:
             raise ModelNotFound(
-                f"model {model!r} is not in any pool: add it to a pool that has a backend serving it", model=model
+                f"model {model!r} is not in any pool: add it to a pool that has a backend serving it, or pull it "
+                f"into the model store (POST /api/v1/downloads) for the model runtime to serve",
+                model=model,
             )
         in_scope = [route for route in table.routes if route.pool_ids & pools]
         scope = " in pool(s) " + ", ".join(sorted(table.pool_names[pool_id] for pool_id in pools))

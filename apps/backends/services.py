@@ -17,7 +17,7 @@ from django.db.models import Model as DjangoModel
 from apps.backends import downloads, encryption, routing
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.backends.providers import provider_type_check
-from apps.backends.providers.base import ChatResult
+from apps.backends.providers.base import ChatResult, Embeddings
 from apps.backends.sync import sync_request
 from apps.core.errors import Conflict, Invalid, NotFound
 
@@ -303,9 +303,9 @@ def model_chat(
 def model_embed(*, model: str, inputs: list[str]) -> list[list[float]]:
     """Embeddings of `inputs` on `model`, routed with failover. For sync code."""
 
-    async def run() -> tuple[list[list[float]], routing.Route]:
+    async def run() -> tuple[Embeddings, routing.Route]:
         return await routing.route_call(
             model, lambda provider, name: provider.embed(model=name, inputs=inputs), pooled=False
         )
 
-    return _run_async(run)[0]
+    return _run_async(run)[0].vectors

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from apps.backends import downloads, services, sync
+from apps.backends import downloads, local_runtime, services, sync
 from apps.backends.models import Backend
 from apps.core import jobs
 
@@ -13,7 +13,9 @@ def sync_backends() -> None:
 
 
 def sync_run() -> sync.SyncSummary:
-    """The `backends.sync` job: sync every backend's state, then queue the pulls pools want."""
+    """The `backends.sync` job: declare the store's new models for the model runtime, sync every
+    backend's state, then queue the pulls pools want."""
+    local_runtime.local_runtime_models_declare()
     backends = sync.backends_sync()
     queued = downloads.pulls_reconcile()
     return sync.SyncSummary(

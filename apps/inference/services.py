@@ -100,7 +100,7 @@ def model_resolve(*, model: str, kind: str) -> ModelFiles:
         )
     if files.kind != kind:
         raise Invalid(
-            f"model {model!r} is a {files.kind} model; {ENDPOINTS[kind]} needs a {kind} model",
+            f"model {model!r} is {_a(files.kind)} model; {ENDPOINTS[kind]} needs {_a(kind)} model",
             param="model",
         )
     store.local_model_touch(model=row, force=not residency().is_loaded(files.key))
@@ -389,3 +389,8 @@ def classify(*, model: ModelFiles, texts: list[str]) -> dict[str, Any]:
     with residency().lease(model) as lease:
         results = lease.engine.classify(texts=texts)
     return {"object": "list", "model": model.name, "data": results}
+
+
+def _a(word: str) -> str:
+    """`word` with its indefinite article: "an embedding", "a chat"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

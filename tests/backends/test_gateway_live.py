@@ -89,11 +89,14 @@ def openai_client(server) -> openai.OpenAI:
 
 
 def test_the_openai_client_chats_streams_and_embeds_through_the_gateway(server, runtime, fakes):
-    backend = runtime.backend(fakes("ollama", name="gw-ollama"), type="ollama")
+    fake = fakes("ollama", name="gw-ollama")
+    backend = runtime.backend(fake, type="ollama")
     runtime.wait_synced(backend)
     client = openai_client(server)
 
-    reply = client.chat.completions.create(model="llama3:8b", messages=[{"role": "user", "content": "hello"}])
+    reply = client.chat.completions.create(
+        model="llama3:8b", messages=[{"role": "user", "content": "hello"}], extra_body={"top_k": 3}
+    )
     streamed = client.chat.completions.create(
         model="llama3:8b", messages=[{"role": "user", "content": "stream please"}], stream=True
     )
@@ -106,6 +109,8 @@ def test_the_openai_client_chats_streams_and_embeds_through_the_gateway(server, 
     assert "".join(pieces) == "[gw-ollama/llama3:8b] you said: stream please"
     assert [len(item.embedding) for item in vectors.data] == [32, 32]
     assert vectors.data[0].embedding != vectors.data[1].embedding
+    assert vectors.usage.prompt_tokens == 2  # the backend's count ("one", "two": a word is a token to the fake)
+    assert fake.requests_to("/api/chat")[0].json["options"]["top_k"] == 3  # passed on, not dropped
 
 
 def test_a_slow_streamed_chat_sends_keep_alive_comments_the_openai_client_skips(server, runtime, fakes):

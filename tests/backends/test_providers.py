@@ -224,10 +224,10 @@ def test_ollama_embed_returns_one_vector_per_input_in_order(fake_ollama):
             model="nomic-embed-text", inputs=[]
         )
 
-    vectors, empty = run(OllamaProvider(base_url=server.url), call)
+    embedded, empty = run(OllamaProvider(base_url=server.url), call)
 
-    assert vectors == [embedding_for("alpha beta", 12), embedding_for("gamma", 12)]
-    assert empty == []
+    assert embedded.vectors == [embedding_for("alpha beta", 12), embedding_for("gamma", 12)]
+    assert empty.vectors == []
     assert len(server.requests_to("/api/embed")) == 1
 
 
@@ -405,10 +405,10 @@ def test_openai_embed_asks_for_floats_and_returns_vectors_in_input_order(fake_op
             model="text-embedding-3-small", inputs=[]
         )
 
-    vectors, empty = run(OpenAIProvider(base_url=server.url), call)
+    embedded, empty = run(OpenAIProvider(base_url=server.url), call)
 
-    assert vectors == [embedding_for(text, 8) for text in ("one", "two", "three")]
-    assert empty == []
+    assert embedded.vectors == [embedding_for(text, 8) for text in ("one", "two", "three")]
+    assert empty.vectors == []
     assert server.requests_to("/v1/embeddings")[0].json == {
         "model": "text-embedding-3-small",
         "input": ["one", "two", "three"],

@@ -130,7 +130,7 @@ def test_embedding_with_a_chat_model_is_400_naming_both_kinds(runtime_client, st
 
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["message"] == "model 'tiny/chat' is a chat model; /v1/embeddings needs a embedding model"
+    assert error["message"] == "model 'tiny/chat' is a chat model; /v1/embeddings needs an embedding model"
     assert error["param"] == "model"
 
 

@@ -4,9 +4,10 @@ the store with no network."""
 
 import pytest
 
-from apps.backends.local_runtime import local_runtime_register, local_runtime_url
+from apps.backends.local_runtime import local_runtime_models_declare, local_runtime_register, local_runtime_url
 from apps.backends.models import Backend, Pool
 from apps.backends.providers import provider_for
+from apps.backends.tasks import sync_run
 from apps.inference.defaults import DEFAULT_CHAT_MODEL, DEFAULT_EMBED_MODEL, defaults_install
 from apps.modelstore.models import LocalModel
 
@@ -44,6 +45,29 @@ def test_registration_makes_the_local_backend_of_the_default_pool_with_the_store
     assert list(pool.backends.all()) == [first]
     declared = {model.model: (model.can_chat, model.can_embed) for model in pool.models.all()}
     assert declared == {"tiny/chat": (True, False), "tiny/embedder": (False, True)}  # classify has no route
+
+
+def test_a_model_stored_after_registration_is_declared_in_the_default_pool_by_the_next_sync(
+    stored_tiny, settings, django_capture_on_commit_callbacks
+):
+    settings.MODELYARD_RUNTIME_PORT = 9  # nothing answers: the sync finds it unreachable, as a stopped runtime
+    stored_tiny("tiny/chat")
+    with django_capture_on_commit_callbacks(execute=False):
+        local_runtime_register()
+    stored_tiny("tiny/embedder")  # pulled or imported later, while serve runs
+
+    sync_run()
+
+    pool = Pool.objects.get(name="default")
+    assert set(pool.models.values_list("model", flat=True)) == {"tiny/chat", "tiny/embedder"}
+    assert local_runtime_models_declare() == []  # declared once
+
+
+def test_without_a_registered_runtime_nothing_is_declared(stored_tiny):
+    stored_tiny("tiny/chat")
+
+    assert local_runtime_models_declare() == []
+    assert not Pool.objects.filter(name="default").exists()
 
 
 @pytest.mark.ml

@@ -16,7 +16,7 @@ from apps.backends.routing import ModelNotFound
 from apps.core.error_handlers import api_exception_handler, field_errors
 from apps.core.errors import DomainError
 from apps.core.openai_errors import ERROR_TYPES, STATUS_CODES, OpenAIErrorSerializer, error_body  # noqa: F401  (re-exported)
-from apps.core.validation import INT64_MAX, INT64_MIN, BoundedIntegerField
+from apps.core.validation import INT32_MAX, INT64_MAX, INT64_MIN, BoundedIntegerField
 
 # OpenAI's names for functions and json_schema formats.
 NAME = RegexValidator(r"^[a-zA-Z0-9_-]{1,64}$", "must be 1-64 of a-z, A-Z, 0-9, _ and -")
@@ -301,6 +301,9 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
     temperature = NumberField(required=False, allow_null=True, min_value=0, max_value=2)
     top_p = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+    top_k = BoundedIntegerField(
+        required=False, allow_null=True, min_value=0, max_value=INT32_MAX, help_text="Ollama, vLLM, the model runtime"
+    )
     max_tokens = IntegerField(required=False, allow_null=True, min_value=1)
     max_completion_tokens = IntegerField(required=False, allow_null=True, min_value=1)
     stop = StopField(required=False, allow_null=True, help_text="A string or a list of strings.")
@@ -441,6 +444,9 @@ class EmbeddingsResponseSerializer(serializers.Serializer):
     data = EmbeddingSerializer(many=True)
     model = serializers.CharField()
     usage = UsageSerializer()
+    warnings = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="What the backend warns about: inputs it truncated"
+    )
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -55,6 +55,16 @@ class PulledModel:
 
 
 @dataclass(frozen=True)
+class Embeddings:
+    """One vector per input, in order; `prompt_tokens` when the backend counts them, and what it
+    warns about (the model runtime names inputs it truncated: never silently)."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ChatResult:
     """A whole answer. `tool_calls` are OpenAI's `message.tool_calls`:
     `{"id", "type": "function", "function": {"name", "arguments": <JSON text>}}`, and
@@ -113,7 +123,7 @@ class Provider(Protocol):
 
     async def embed(
         self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
-    ) -> list[list[float]]:
+    ) -> Embeddings:
         """One vector per input: texts, or token-id lists (OpenAI-compatible servers only);
         `dimensions`, when given, is passed on (the caller checks it was honoured)."""
         ...

@@ -14,7 +14,7 @@ import struct
 
 from django.conf import settings
 
-from apps.backends.providers.base import PulledModel
+from apps.backends.providers.base import Embeddings, PulledModel
 from apps.backends.providers.openai import CHAT_OPTIONS, OpenAIProvider
 
 LOCAL = "local"
@@ -54,9 +54,9 @@ class LocalProvider(OpenAIProvider):
 
     async def embed(
         self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
-    ) -> list[list[float]]:
+    ) -> Embeddings:
         if not inputs:
-            return []
+            return Embeddings(vectors=[])
         path = f"{self.api}/embeddings"
         body: dict = {"model": model, "input": list(inputs), "encoding_format": "base64"}
         if dimensions is not None:
@@ -68,6 +68,11 @@ class LocalProvider(OpenAIProvider):
         try:
             ordered = sorted(items, key=lambda item: item.get("index", 0))
             raw = [base64.b64decode(item["embedding"], validate=True) for item in ordered]
-            return [list(struct.unpack(f"<{len(vector) // 4}f", vector)) for vector in raw]
+            vectors = [list(struct.unpack(f"<{len(vector) // 4}f", vector)) for vector in raw]
         except (AttributeError, KeyError, TypeError, ValueError, struct.error) as exc:
             raise self.http.bad_body(path, "embeddings are not base64 float32 vectors") from exc
+        return Embeddings(
+            vectors=vectors,
+            prompt_tokens=(data.get("usage") or {}).get("prompt_tokens"),
+            warnings=tuple(str(warning) for warning in data.get("warnings") or ()),
+        )

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from apps.backends.providers.base import ChatChunk, ChatResult, ProviderRequestError, PulledModel, PullProgress
+from apps.backends.providers.base import (
+    ChatChunk,
+    ChatResult,
+    Embeddings,
+    ProviderRequestError,
+    PulledModel,
+    PullProgress,
+)
 from apps.backends.providers.capabilities import looks_like_embedding_model
 from apps.backends.providers.transport import HTTPProvider
 
@@ -367,9 +374,9 @@ class OllamaProvider(HTTPProvider):
 
     async def embed(
         self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
-    ) -> list[list[float]]:
+    ) -> Embeddings:
         if not inputs:
-            return []
+            return Embeddings(vectors=[])
         if not all(isinstance(text, str) for text in inputs):
             raise ProviderRequestError("Ollama embeds text only, not token ids: send the input as text", status=400)
         body: dict[str, Any] = {"model": model, "input": list(inputs)}
@@ -380,9 +387,10 @@ class OllamaProvider(HTTPProvider):
         if not isinstance(vectors, list) or len(vectors) != len(inputs):
             raise self.http.bad_body("/api/embed", f"expected {len(inputs)} embeddings")
         try:
-            return [[float(value) for value in vector] for vector in vectors]
+            floats = [[float(value) for value in vector] for vector in vectors]
         except (TypeError, ValueError) as exc:
             raise self.http.bad_body("/api/embed", "embeddings are not lists of numbers") from exc
+        return Embeddings(vectors=floats, prompt_tokens=data.get("prompt_eval_count"))
 
     async def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
         path = "/api/pull"

@@ -9,7 +9,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from apps.backends.providers.base import ChatChunk, ChatResult, ProviderRequestError, PulledModel, PullProgress
+from apps.backends.providers.base import (
+    ChatChunk,
+    ChatResult,
+    Embeddings,
+    ProviderRequestError,
+    PulledModel,
+    PullProgress,
+)
 from apps.backends.providers.capabilities import looks_like_embedding_model
 from apps.backends.providers.transport import HTTPProvider
 
@@ -184,9 +191,9 @@ class OpenAIProvider(HTTPProvider):
 
     async def embed(
         self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
-    ) -> list[list[float]]:
+    ) -> Embeddings:
         if not inputs:
-            return []
+            return Embeddings(vectors=[])
         path = f"{self.api}/embeddings"
         body: dict[str, Any] = {"model": model, "input": list(inputs), "encoding_format": "float"}
         if dimensions is not None:
@@ -197,9 +204,10 @@ class OpenAIProvider(HTTPProvider):
             raise self.http.bad_body(path, f"expected {len(inputs)} embeddings")
         try:
             ordered = sorted(items, key=lambda item: item.get("index", 0))
-            return [[float(value) for value in item["embedding"]] for item in ordered]
+            vectors = [[float(value) for value in item["embedding"]] for item in ordered]
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise self.http.bad_body(path, "embeddings are not lists of numbers") from exc
+        return Embeddings(vectors=vectors, prompt_tokens=(data.get("usage") or {}).get("prompt_tokens"))
 
     def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
         """Raises at once (before any iteration): these servers load what they serve themselves."""
