@@ -174,11 +174,14 @@ def parameter_label(params: float) -> str:
 
 
 def is_test_stub(name: str) -> bool:
-    """Randomly initialised test repositories, which llmfit's scraper keeps out of its catalog."""
+    """Randomly initialised test repositories (of test organisations too: `…-testing/`, `nm-testing/`),
+    which llmfit's scraper keeps out of its catalog."""
     lower = name.lower()
     if any(marker in lower for marker in TEST_STUB_MARKERS):
         return True
-    repo = lower.rsplit("/", 1)[-1]
+    org, _, repo = lower.rpartition("/")
+    if org.endswith(("-testing", "-test")) or "unit-test" in repo or repo.endswith(("-test", "-testing")):
+        return True
     return repo.startswith(("test-", "testing-", "test_")) or bool(re.match(r"^test\d", repo))
 
 
@@ -310,6 +313,11 @@ def _from_llmfit(records: Any, source: str, corrections: list[dict[str, Any]] = 
     return [_llmfit_entry(record, source) for record in merged.values()]
 
 
+def _llmfit_format(record: dict[str, Any], name: str) -> str:
+    # MLX builds are labelled `gguf` in llmfit's database: their name says what they are.
+    return "mlx" if "mlx" in re.split(r"[-_/.]", name.lower()) else _format(record.get("format"), name)
+
+
 def _where(record: dict[str, Any], fix: dict[str, Any]) -> bool:
     """A pattern correction applies only to entries that still have the wrong values it names."""
     return all(record.get(name) == value for name, value in fix.get("where", {}).items())
@@ -375,7 +383,7 @@ def _llmfit_entry(record: dict[str, Any], source: str) -> dict[str, Any]:
             "qk_rope_head_dim": None,
             **{shape: _first_int(record.get(shape)) for shape in SHAPE_FIELDS},
             "quantization": quant,
-            "weight_format": _format(record.get("format"), name),
+            "weight_format": _llmfit_format(record, name),
             "min_ram_gb": min_ram,
             "recommended_ram_gb": float(record.get("recommended_ram_gb") or min_ram),
             "min_vram_gb": float(record["min_vram_gb"]) if record.get("min_vram_gb") is not None else None,

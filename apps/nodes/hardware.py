@@ -280,8 +280,8 @@ def hardware_what_if(
 ) -> Hardware:
     """`hardware` with planned changes, as llmfit applies its overrides: `ram_gb` is the total RAM (90 % of
     it available; on unified memory also the GPU's); `vram_gb` the main GPU's per-card VRAM (a GPU is
-    added when there is none); `gpu` a known GPU replacing the main one (`known_gpu`); `cpu_cores` the
-    core count. Raises ValueError for an unknown GPU name."""
+    added when there is none; 0 plans a machine without one); `gpu` a known GPU replacing the main one
+    (`known_gpu`); `cpu_cores` the core count. Raises ValueError for an unknown GPU name."""
     if gpu is not None:
         name = known_gpu(gpu)
         if name is None:
@@ -294,7 +294,9 @@ def hardware_what_if(
     if ram_gb is not None:
         gpus = tuple(replace(g, vram_gb=ram_gb) if g.unified_memory else g for g in hardware.gpus)
         hardware = replace(hardware, total_ram_gb=ram_gb, available_ram_gb=ram_gb * 0.9, gpus=gpus)
-    if vram_gb is not None:
+    if vram_gb == 0:  # no GPU memory is no GPU: CPU-only fits, not a 0 GB card
+        hardware = replace(hardware, gpus=())
+    elif vram_gb is not None:
         main = hardware.main_gpu
         if main is None:
             apple = hardware.is_arm or "apple" in hardware.cpu_name.lower()

@@ -48,6 +48,20 @@ def test_llmfits_duplicates_are_merged_and_its_test_stubs_left_out():
     assert len(slugs) == len(set(slugs))
     assert "Qwen/Qwen2.5-14B-Instruct" in names and "unsloth/Qwen2.5-14B-Instruct" not in names  # the original's name
     assert not any("tiny-random" in name.lower() for name in names)
+    stubs = {
+        "optimum-intel-internal-testing/tiny-GptOssForCausalLM",
+        "MaxJeblick/llama2-0b-unit-test",
+        "bigscience/bigscience-small-testing",
+        "sparse-encoder-testing/splade-bert-tiny-nq",
+    }
+    assert not stubs & names  # test organisations and unit-test repos too
+
+
+def test_mlx_builds_labelled_gguf_upstream_are_mlx():
+    entries = {entry["name"]: entry for entry in catalog_read()[1]}
+
+    assert entries["mlx-community/Qwen2.5-0.5B-Instruct-4bit"]["weight_format"] == "mlx"
+    assert entries["Qwen/Qwen2.5-7B-Instruct"]["weight_format"] != "mlx"
 
 
 @pytest.mark.parametrize(

@@ -427,6 +427,18 @@ def test_top_and_n_are_aliases_of_limit(client, gpu_box):
     assert get(client, "/api/v1/models/top", limit=2, top=7).json()["returned_models"] == 2
 
 
+def test_what_if_vram_gb_0_plans_a_machine_without_a_gpu(client, gpu_box):
+    body = get(client, "/api/v1/models/top", vram_gb=0, limit=20).json()
+
+    assert (body["system"]["has_gpu"], body["system"]["gpu_vram_gb"], body["system"]["total_gpu_vram_gb"]) == (
+        False,
+        None,
+        None,
+    )
+    assert {model["run_mode"] for model in body["models"]} <= {"cpu"}
+    assert not [model["name"] for model in body["models"] if model["runtime"] == "vllm"]  # AWQ/GPTQ need a GPU
+
+
 def test_what_if_hardware_scores_a_planned_machine_as_llmfit_serve_does(client, use_hardware):
     use_hardware(LAPTOP_16GB)
     body = get(client, "/api/v1/models/Qwen/Qwen2.5-7B-Instruct", ram_gb=64, vram_gb=24, cpu_cores=16).json()
