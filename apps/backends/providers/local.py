@@ -9,12 +9,9 @@ a fifth of the JSON, decoded without parsing a number per dimension.
 is this installation's own (the runtime checks the same keys).
 """
 
-import base64
-import struct
-
 from django.conf import settings
 
-from apps.backends.providers.base import Embeddings, PulledModel
+from apps.backends.providers.base import PulledModel
 from apps.backends.providers.openai import CHAT_OPTIONS, OpenAIProvider
 
 LOCAL = "local"
@@ -23,6 +20,7 @@ LOCAL = "local"
 class LocalProvider(OpenAIProvider):
     type = LOCAL
     chat_options = CHAT_OPTIONS | {"top_k"}
+    embedding_encoding = "base64"  # what the runtime computes: a fifth of the JSON
 
     def __init__(self, *, base_url: str, api_key: str = "", timeout_s: float = 60.0) -> None:
         # The runtime checks this installation's keys: without a configured provider key, send the
@@ -51,28 +49,3 @@ class LocalProvider(OpenAIProvider):
         """True while the runtime answers; raises ProviderUnavailable when it does not."""
         await self.http.request("GET", f"{self.base_url.removesuffix('/v1')}/health")
         return True
-
-    async def embed(
-        self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
-    ) -> Embeddings:
-        if not inputs:
-            return Embeddings(vectors=[])
-        path = f"{self.api}/embeddings"
-        body: dict = {"model": model, "input": list(inputs), "encoding_format": "base64"}
-        if dimensions is not None:
-            body["dimensions"] = dimensions
-        data = await self.http.post_json(path, body)
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list) or len(items) != len(inputs):
-            raise self.http.bad_body(path, f"expected {len(inputs)} embeddings")
-        try:
-            ordered = sorted(items, key=lambda item: item.get("index", 0))
-            raw = [base64.b64decode(item["embedding"], validate=True) for item in ordered]
-            vectors = [list(struct.unpack(f"<{len(vector) // 4}f", vector)) for vector in raw]
-        except (AttributeError, KeyError, TypeError, ValueError, struct.error) as exc:
-            raise self.http.bad_body(path, "embeddings are not base64 float32 vectors") from exc
-        return Embeddings(
-            vectors=vectors,
-            prompt_tokens=(data.get("usage") or {}).get("prompt_tokens"),
-            warnings=tuple(str(warning) for warning in data.get("warnings") or ()),
-        )

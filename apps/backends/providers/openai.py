@@ -5,6 +5,8 @@
 These servers cannot pull models; `generate` is a chat with one user message.
 """
 
+import base64
+import struct
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +22,8 @@ from apps.backends.providers.base import (
 from apps.backends.providers.capabilities import looks_like_embedding_model
 from apps.backends.providers.transport import HTTPProvider
 
+# What an answer's embeddings must be, by the `encoding_format` asked for.
+EMBEDDING_SHAPES = {"float": "lists of numbers", "base64": "base64 float32 vectors"}
 # Request fields of OpenAI's chat API that are passed on as they are; any other option belongs
 # to another provider (num_ctx, keep_alive…) and is dropped, since OpenAI answers 400 to unknown fields.
 CHAT_OPTIONS = frozenset(
@@ -189,13 +193,16 @@ class OpenAIProvider(HTTPProvider):
 
     # --- embeddings ---------------------------------------------------------------------
 
+    # How embeddings are asked for: "float" (lists of numbers) or "base64" (little-endian float32).
+    embedding_encoding = "float"
+
     async def embed(
         self, *, model: str, inputs: list[str] | list[list[int]], dimensions: int | None = None
     ) -> Embeddings:
         if not inputs:
             return Embeddings(vectors=[])
         path = f"{self.api}/embeddings"
-        body: dict[str, Any] = {"model": model, "input": list(inputs), "encoding_format": "float"}
+        body: dict[str, Any] = {"model": model, "input": list(inputs), "encoding_format": self.embedding_encoding}
         if dimensions is not None:
             body["dimensions"] = dimensions
         data = await self.http.post_json(path, body)
@@ -204,10 +211,20 @@ class OpenAIProvider(HTTPProvider):
             raise self.http.bad_body(path, f"expected {len(inputs)} embeddings")
         try:
             ordered = sorted(items, key=lambda item: item.get("index", 0))
-            vectors = [[float(value) for value in item["embedding"]] for item in ordered]
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise self.http.bad_body(path, "embeddings are not lists of numbers") from exc
-        return Embeddings(vectors=vectors, prompt_tokens=(data.get("usage") or {}).get("prompt_tokens"))
+            vectors = [self._embedding_vector(item["embedding"]) for item in ordered]
+        except (AttributeError, KeyError, TypeError, ValueError, struct.error) as exc:
+            raise self.http.bad_body(path, f"embeddings are not {EMBEDDING_SHAPES[self.embedding_encoding]}") from exc
+        return Embeddings(
+            vectors=vectors,
+            prompt_tokens=(data.get("usage") or {}).get("prompt_tokens"),
+            warnings=tuple(str(warning) for warning in data.get("warnings") or ()),  # the model runtime's
+        )
+
+    def _embedding_vector(self, value: Any) -> list[float]:
+        if self.embedding_encoding == "base64":
+            raw = base64.b64decode(value, validate=True)
+            return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+        return [float(number) for number in value]
 
     def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
         """Raises at once (before any iteration): these servers load what they serve themselves."""
