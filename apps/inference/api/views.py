@@ -58,7 +58,7 @@ def runtime_exception_handler(exc: Exception, context: dict) -> Response:
     return api_exception_handler(exc, context)
 
 
-class RuntimeApi:
+class ModelRuntimeApi:
     """OpenAI's error object for every error of the runtime surface, whichever layer answers it."""
 
     error_serializer = OpenAIErrorSerializer
@@ -95,12 +95,11 @@ async def _resolve(model: str, kind: str) -> services.ModelFiles:
     return await sync_to_async(services.model_resolve)(model=model, kind=kind)
 
 
-class ChatCompletionsView(RuntimeApi, AsyncAPIView):
+class ChatCompletionsView(ModelRuntimeApi, AsyncAPIView):
     renderer_classes = [JSONRenderer, EventStreamRenderer]
 
     @extend_schema(
         operation_id="runtimeCreateChatCompletion",
-        tags=["runtime"],
         request=s.ChatCompletionRequestSerializer,
         responses={200: s.ChatCompletionSerializer, (200, MEDIA_TYPE): OpenApiTypes.STR, **ERRORS},
     )
@@ -122,10 +121,9 @@ class ChatCompletionsView(RuntimeApi, AsyncAPIView):
         )
 
 
-class EmbeddingsView(RuntimeApi, AsyncAPIView):
+class EmbeddingsView(ModelRuntimeApi, AsyncAPIView):
     @extend_schema(
         operation_id="runtimeCreateEmbedding",
-        tags=["runtime"],
         request=s.EmbeddingsRequestSerializer,
         responses={200: s.EmbeddingsSerializer, **ERRORS},
     )
@@ -142,10 +140,9 @@ class EmbeddingsView(RuntimeApi, AsyncAPIView):
         return Response(body)
 
 
-class RerankView(RuntimeApi, AsyncAPIView):
+class RerankView(ModelRuntimeApi, AsyncAPIView):
     @extend_schema(
         operation_id="runtimeRerank",
-        tags=["runtime"],
         request=s.RerankRequestSerializer,
         responses={200: s.RerankSerializer, **ERRORS},
     )
@@ -158,10 +155,9 @@ class RerankView(RuntimeApi, AsyncAPIView):
         return Response(body)
 
 
-class ClassifyView(RuntimeApi, AsyncAPIView):
+class ClassifyView(ModelRuntimeApi, AsyncAPIView):
     @extend_schema(
         operation_id="runtimeClassify",
-        tags=["runtime"],
         request=s.ClassifyRequestSerializer,
         responses={200: s.ClassifySerializer, **ERRORS},
     )
@@ -171,16 +167,15 @@ class ClassifyView(RuntimeApi, AsyncAPIView):
         return Response(await in_model_thread(services.classify, model=model, texts=data["texts"]))
 
 
-class ModelsView(RuntimeApi, AsyncAPIView):
-    @extend_schema(operation_id="runtimeListModels", tags=["runtime"], responses={200: s.RuntimeModelListSerializer})
+class ModelsView(ModelRuntimeApi, AsyncAPIView):
+    @extend_schema(operation_id="runtimeListModels", responses={200: s.RuntimeModelListSerializer})
     async def get(self, request: HttpRequest) -> Response:
         return Response({"object": "list", "data": await sync_to_async(services.models_list)()})
 
 
-class UnloadView(RuntimeApi, AsyncAPIView):
+class UnloadView(ModelRuntimeApi, AsyncAPIView):
     @extend_schema(
         operation_id="runtimeUnloadModel",
-        tags=["runtime"],
         request=s.UnloadRequestSerializer,
         responses={200: s.UnloadSerializer, 404: ERRORS[404]},
     )
@@ -191,11 +186,11 @@ class UnloadView(RuntimeApi, AsyncAPIView):
         return Response({"model": data["model"], "unloaded": unloaded})
 
 
-class HealthView(RuntimeApi, AsyncAPIView):
+class HealthView(ModelRuntimeApi, AsyncAPIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(operation_id="runtimeHealth", tags=["runtime"], responses={200: s.RuntimeHealthSerializer})
+    @extend_schema(operation_id="runtimeHealth", responses={200: s.RuntimeHealthSerializer})
     async def get(self, request: HttpRequest) -> Response:
         status = services.runtime_status()
         return Response(
