@@ -280,6 +280,8 @@ INSTALLED_APPS = [
     "apps.inference",
     "apps.backends",
     "apps.chains",
+    "apps.rag",
+    "apps.projects",
 ]
 
 MIDDLEWARE = [

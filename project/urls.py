@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("apps.nodes.api.urls")),
     path("", include("apps.backends.api.urls")),
     path("", include("apps.chains.api.urls")),
+    path("", include("apps.projects.api.urls")),
 ]
 
 handler400 = "apps.core.error_handlers.handler400"
