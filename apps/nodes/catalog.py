@@ -6,7 +6,9 @@ The shipped catalog is built from three files in `apps/nodes/data/`:
   duplicates of one model (same repository name, any org or case) are merged the way llmfit merges
   them, and test stubs (`tiny-random`, …) are left out as llmfit's own scraper leaves them out;
 - `corrections.json`: Modelyard's corrections to entries that are plainly wrong upstream;
-- `models.json`: Modelyard's own entries, for models llmfit's database lacks.
+- `models.json`: Modelyard's own entries, for models llmfit's database lacks;
+- `licenses.json`: the licenses of the models that have none (llmfit's database has none), by repository id
+  pattern, each rule naming its source (the model card's license field).
 
 A catalog file given on the command line (`catalog_sync --file`) is either Modelyard's format
 (`{"version": ..., "models": [{...}, ...]}`) or llmfit's (a JSON list of its entries).
@@ -37,6 +39,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 CATALOG_FILE = DATA_DIR / "models.json"
 LLMFIT_FILE = DATA_DIR / "llmfit" / "hf_models.json"
 CORRECTIONS_FILE = DATA_DIR / "corrections.json"
+LICENSES_FILE = DATA_DIR / "licenses.json"
 LLMFIT_COMMIT = "a3e0eb2"
 
 # The context window and the attention shape that size the KV cache.
@@ -194,7 +197,8 @@ def canonical_slug(name: str) -> str:
 
 
 def catalog_read(path: Path | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """(version, entries): the shipped catalog, or the catalog file at `path`; each entry checked and normalized.
+    """(version, entries): the shipped catalog, or the catalog file at `path`; each entry checked and normalized,
+    with the curated license (`licenses.json`) where it gives none.
 
     The shipped catalog is parsed once per process (a copy is returned each time)."""
     if path is None:
@@ -202,8 +206,10 @@ def catalog_read(path: Path | None = None) -> tuple[str, list[dict[str, Any]]]:
         return version, [dict(entry) for entry in entries]
     document = _load_json(Path(path))
     if isinstance(document, list):
-        return f"llmfit-{Path(path).stem}"[:32], _from_llmfit(document, str(path))
-    return _from_document(document, str(path))
+        version, entries = f"llmfit-{Path(path).stem}"[:32], _from_llmfit(document, str(path))
+    else:
+        version, entries = _from_document(document, str(path))
+    return version, _licensed(entries)
 
 
 @cache
@@ -212,7 +218,25 @@ def _shipped() -> tuple[str, tuple[dict[str, Any], ...]]:
     llmfit = _from_llmfit(_load_json(LLMFIT_FILE), str(LLMFIT_FILE), corrections=corrections_read())
     known = {canonical_slug(entry["name"]) for entry in llmfit}
     merged = llmfit + [entry for entry in own if canonical_slug(entry["name"]) not in known]
-    return f"{LLMFIT_COMMIT}+{own_version}", tuple(merged)
+    return f"{LLMFIT_COMMIT}+{own_version}", tuple(_licensed(merged))
+
+
+def _licensed(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`entries`, those without a license given the curated one (`licenses.json`), if any rule names them."""
+    rules = licenses_read()
+    for entry in entries:
+        entry["license"] = entry["license"] or license_for(entry["name"], rules)
+    return entries
+
+
+def licenses_read() -> list[tuple[re.Pattern[str], str]]:
+    """The curated license rules (`licenses.json`): [(repository id pattern, SPDX-style license id)], in order."""
+    return [(re.compile(rule["pattern"]), rule["license"]) for rule in _load_json(LICENSES_FILE)["licenses"]]
+
+
+def license_for(name: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
+    """The license of the first rule whose pattern matches the repository id `name`; "" when none does."""
+    return next((license_id for pattern, license_id in rules if pattern.search(name)), "")
 
 
 def corrections_read() -> list[dict[str, Any]]:

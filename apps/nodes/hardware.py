@@ -233,8 +233,9 @@ def hardware_cache_clear() -> None:
 
 # --- what-if hardware -------------------------------------------------------------------------------
 
-# GPUs a what-if request may name (`gpu=`): VRAM per card (GiB, as drivers report it) and backend. Apple
-# silicon is unified memory: its "VRAM" is the machine's RAM, so `ram_gb` sizes it.
+# GPUs a what-if request may name (`gpu=`): memory per card (GiB, as drivers report it) and backend. For a
+# unified-memory device (Apple silicon, GB10, Jetson) the memory is the whole machine's, of its smallest
+# common configuration (`ram_gb` sizes another); MEMORY_VARIANTS lists the others.
 KNOWN_GPUS: dict[str, tuple[float, str]] = {
     "NVIDIA GeForce RTX 5090": (32.0, CUDA), "NVIDIA GeForce RTX 5080": (16.0, CUDA),
     "NVIDIA GeForce RTX 5070 Ti": (16.0, CUDA), "NVIDIA GeForce RTX 5070": (12.0, CUDA),
@@ -251,23 +252,80 @@ KNOWN_GPUS: dict[str, tuple[float, str]] = {
     "NVIDIA H200": (141.0, CUDA), "NVIDIA B200": (180.0, CUDA), "Tesla T4": (16.0, CUDA),
     "Tesla V100": (16.0, CUDA), "AMD Radeon RX 7900 XTX": (24.0, ROCM), "AMD Radeon RX 7900 XT": (20.0, ROCM),
     "AMD Radeon RX 6900 XT": (16.0, ROCM), "AMD Instinct MI300X": (192.0, ROCM),
-    "AMD Instinct MI250X": (128.0, ROCM), "Apple M1 Max": (0.0, METAL), "Apple M2 Pro": (0.0, METAL),
-    "Apple M2 Max": (0.0, METAL), "Apple M2 Ultra": (0.0, METAL), "Apple M3 Pro": (0.0, METAL),
-    "Apple M3 Max": (0.0, METAL), "Apple M4 Pro": (0.0, METAL), "Apple M4 Max": (0.0, METAL),
+    "AMD Instinct MI250X": (128.0, ROCM), "NVIDIA GB10": (128.0, CUDA),
+    "NVIDIA Jetson AGX Orin 32GB": (32.0, CUDA), "NVIDIA Jetson AGX Orin 64GB": (64.0, CUDA),
+    "NVIDIA Jetson Orin NX 8GB": (8.0, CUDA), "NVIDIA Jetson Orin NX 16GB": (16.0, CUDA),
+    "NVIDIA Jetson Orin Nano 8GB": (8.0, CUDA),
+    "Apple M1 Max": (32.0, METAL), "Apple M2 Pro": (16.0, METAL), "Apple M2 Max": (32.0, METAL),
+    "Apple M2 Ultra": (64.0, METAL), "Apple M3 Pro": (18.0, METAL), "Apple M3 Max": (36.0, METAL),
+    "Apple M4 Pro": (24.0, METAL), "Apple M4 Max": (36.0, METAL),
 }  # fmt: skip
-_GPU_NAME_NOISE = re.compile(r"\b(nvidia|geforce|amd|radeon|instinct|tesla|generation)\b|[^a-z0-9]")
+UNIFIED_MEMORY_GPUS = frozenset(
+    name for name in KNOWN_GPUS if name.startswith(("Apple ", "NVIDIA GB10", "NVIDIA Jetson"))
+)
+# Names without the memory size (or product line) that several known GPUs answer to: the first, smallest, is used.
+GPU_FAMILIES: dict[str, tuple[str, ...]] = {
+    "A100": ("NVIDIA A100 40GB", "NVIDIA A100 80GB"),
+    "H100": ("NVIDIA H100 80GB HBM3",),
+    "DGX Spark": ("NVIDIA GB10",),
+    "Jetson Orin": ("NVIDIA Jetson Orin Nano 8GB", "NVIDIA Jetson Orin NX 8GB", "NVIDIA Jetson Orin NX 16GB",
+                    "NVIDIA Jetson AGX Orin 32GB", "NVIDIA Jetson AGX Orin 64GB"),
+    "Jetson AGX Orin": ("NVIDIA Jetson AGX Orin 32GB", "NVIDIA Jetson AGX Orin 64GB"),
+    "Jetson Orin NX": ("NVIDIA Jetson Orin NX 8GB", "NVIDIA Jetson Orin NX 16GB"),
+    "Jetson Orin Nano": ("NVIDIA Jetson Orin Nano 8GB",),
+}  # fmt: skip
+# Unified-memory machines sold with several memory sizes (GB): the known GPU stands for the smallest.
+MEMORY_VARIANTS: dict[str, tuple[float, ...]] = {
+    "Apple M1 Max": (32, 64), "Apple M2 Pro": (16, 32), "Apple M2 Max": (32, 64, 96), "Apple M2 Ultra": (64, 128, 192),
+    "Apple M3 Pro": (18, 36), "Apple M3 Max": (36, 48, 64, 96, 128), "Apple M4 Pro": (24, 48, 64),
+    "Apple M4 Max": (36, 48, 64, 128),
+}  # fmt: skip
+_GPU_NAME_NOISE = re.compile(r"\b(nvidia|geforce|amd|radeon|instinct|tesla|generation|apple)\b|[^a-z0-9]")
 
 
 def _gpu_key(name: str) -> str:
     return _GPU_NAME_NOISE.sub("", name.lower())
 
 
-_KNOWN_GPU_KEYS = {_gpu_key(name): name for name in KNOWN_GPUS}
+_KNOWN_GPU_KEYS = {_gpu_key(name): (name,) for name in KNOWN_GPUS} | {
+    _gpu_key(family): variants for family, variants in GPU_FAMILIES.items()
+}
+
+
+@dataclass(frozen=True)
+class KnownGpu:
+    """The known GPU a what-if `gpu=` names, and a note when the name stood for one of several variants."""
+
+    name: str
+    note: str | None = None
+
+
+def gpu_resolve(name: str) -> KnownGpu | None:
+    """The known GPU `name` means, whatever its spacing, case and vendor words ("rtx4090", "RTX 4090", "M2 Max").
+
+    A name several known GPUs answer to ("A100": 40 and 80 GB) means the smallest, as a capacity planner
+    sizing for the worst case expects; so does a unified-memory machine sold with several memory sizes
+    (`MEMORY_VARIANTS`). The note says which was taken and how to name another. None when unknown."""
+    variants = _KNOWN_GPU_KEYS.get(_gpu_key(name))
+    if not variants:
+        return None
+    chosen = variants[0]
+    if len(variants) > 1:
+        others = ", ".join(variants[1:])
+        return KnownGpu(chosen, f"{name.strip()!r} has several variants: scored as {chosen}, the smallest "
+                                f"(others: {others}; name one to score it)")  # fmt: skip
+    sizes = MEMORY_VARIANTS.get(chosen)
+    if sizes:
+        listed = ", ".join(f"{size:g}" for size in sizes)
+        return KnownGpu(chosen, f"{chosen} comes with {listed} GB: scored with {sizes[0]:g} GB, the smallest "
+                                f"(give ram_gb for another)")  # fmt: skip
+    return KnownGpu(chosen)
 
 
 def known_gpu(name: str) -> str | None:
-    """The known GPU `name` means, whatever its spacing, case and vendor words ("rtx4090", "RTX 4090")."""
-    return _KNOWN_GPU_KEYS.get(_gpu_key(name))
+    """The name of the known GPU `name` means (`gpu_resolve`), or None."""
+    resolved = gpu_resolve(name)
+    return resolved.name if resolved else None
 
 
 def hardware_what_if(
@@ -281,16 +339,19 @@ def hardware_what_if(
     """`hardware` with planned changes, as llmfit applies its overrides: `ram_gb` is the total RAM (90 % of
     it available; on unified memory also the GPU's); `vram_gb` the main GPU's per-card VRAM (a GPU is
     added when there is none; 0 plans a machine without one); `gpu` a known GPU replacing the main one
-    (`known_gpu`); `cpu_cores` the core count. Raises ValueError for an unknown GPU name."""
+    (`gpu_resolve`): a unified-memory one (Apple silicon, GB10, Jetson) is a whole ARM machine with its
+    memory as RAM (90 % available) unless `ram_gb` says otherwise; `cpu_cores` the core count. Raises
+    ValueError for an unknown GPU name."""
     if gpu is not None:
         name = known_gpu(gpu)
         if name is None:
             raise ValueError(gpu)
-        card_vram, backend = KNOWN_GPUS[name]
-        unified = backend == METAL
-        replacement = Gpu(name=name, vram_gb=hardware.total_ram_gb if unified else card_vram, backend=backend,
-                          unified_memory=unified)  # fmt: skip
-        hardware = replace(hardware, gpus=(replacement,), cpu_arch="arm64" if unified else hardware.cpu_arch)
+        memory, backend = KNOWN_GPUS[name]
+        unified = name in UNIFIED_MEMORY_GPUS
+        replacement = Gpu(name=name, vram_gb=memory, backend=backend, unified_memory=unified)
+        hardware = replace(hardware, gpus=(replacement,))
+        if unified:
+            hardware = replace(hardware, total_ram_gb=memory, available_ram_gb=memory * 0.9, cpu_arch="arm64")
     if ram_gb is not None:
         gpus = tuple(replace(g, vram_gb=ram_gb) if g.unified_memory else g for g in hardware.gpus)
         hardware = replace(hardware, total_ram_gb=ram_gb, available_ram_gb=ram_gb * 0.9, gpus=gpus)

@@ -67,7 +67,7 @@ def hub_entry(*, repo_id: str, endpoint: str, token: str | None) -> dict[str, An
         config=config,
         total_params=int(total),
         pipeline_tag=info.pipeline_tag,
-        license_name=_license(info),
+        license_name=license_of_info(info),
         created=info.created_at.date() if info.created_at else None,
     )
 
@@ -182,7 +182,9 @@ def _use_case(repo_id: str, pipeline_tag: str | None) -> str:
     return "General purpose"
 
 
-def _license(info: Any) -> str:
+def license_of_info(info: Any) -> str:
+    """The license the hub shows for a model: its card's `license` (several joined by ","), else a
+    `license:<id>` tag; "" when it has neither."""
     card = getattr(info, "card_data", None)
     value = card.get("license") if card is not None else None
     if not value:

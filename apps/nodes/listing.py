@@ -10,7 +10,7 @@ from typing import Any
 
 from apps.core.errors import Invalid
 from apps.core.validation import INT32_MAX
-from apps.nodes.hardware import known_gpu
+from apps.nodes.hardware import MEMORY_VARIANTS, gpu_resolve
 from apps.nodes.scoring import CATEGORY_LABELS, FIT_LEVELS, RUNTIMES, ModelFit, license_matches
 
 SORTS = ("score", "tps", "params", "mem", "ctx", "date", "use_case")
@@ -50,24 +50,26 @@ WHAT_IF_ERRORS = {
 @dataclass(frozen=True)
 class WhatIf:
     """Planned hardware instead of this node's (llmfit serve's overrides): total RAM and per-card VRAM in GB,
-    CPU cores, a known GPU by name."""
+    CPU cores, a known GPU by name (`gpu_note`: which variant a name without a memory size stood for)."""
 
     ram_gb: float | None = None
     vram_gb: float | None = None
     cpu_cores: int | None = None
     gpu: str | None = None
+    gpu_note: str | None = None
 
     def __bool__(self) -> bool:
         return any(value is not None for value in (self.ram_gb, self.vram_gb, self.cpu_cores, self.gpu))
 
     def filters(self) -> dict[str, Any]:
-        return {"ram_gb": self.ram_gb, "vram_gb": self.vram_gb, "cpu_cores": self.cpu_cores, "gpu": self.gpu}
+        return {"ram_gb": self.ram_gb, "vram_gb": self.vram_gb, "cpu_cores": self.cpu_cores, "gpu": self.gpu,
+                "gpu_note": self.gpu_note}  # fmt: skip
 
 
 def what_if_parse(params: dict[str, str]) -> WhatIf:
     """The what-if parameters of a query (`ram_gb` or `ram`, `vram_gb` or `memory`, `cpu_cores`, `gpu`),
     checked as llmfit serve checks them, with its 400 messages; a GPU name becomes the known GPU it
-    names (`hardware.KNOWN_GPUS`)."""
+    names (`hardware.gpu_resolve`: "A100" is the 40 GB one, with a note saying so)."""
     ram_gb = _number(params.get("ram_gb", params.get("ram")), "ram_gb", lambda value: value > 0)
     vram_gb = _number(params.get("vram_gb", params.get("memory")), "vram_gb", lambda value: value >= 0)
     cores = _number(params.get("cpu_cores"), "cpu_cores", lambda value: value.is_integer() and 1 <= value <= INT32_MAX)
@@ -75,10 +77,14 @@ def what_if_parse(params: dict[str, str]) -> WhatIf:
     cpu_cores = None if cores is None else int(cores)
     known = None
     if gpu is not None and gpu.strip():
-        known = known_gpu(gpu)
+        known = gpu_resolve(gpu)
         if known is None:
             raise Invalid(WHAT_IF_ERRORS["gpu"])
-    return WhatIf(ram_gb=ram_gb, vram_gb=vram_gb, cpu_cores=cpu_cores, gpu=known)
+    if known is None:
+        return WhatIf(ram_gb=ram_gb, vram_gb=vram_gb, cpu_cores=cpu_cores)
+    sized_by_ram = ram_gb is not None and known.name in MEMORY_VARIANTS  # the machine's memory is given
+    note = None if sized_by_ram else known.note
+    return WhatIf(ram_gb=ram_gb, vram_gb=vram_gb, cpu_cores=cpu_cores, gpu=known.name, gpu_note=note)
 
 
 def _number(raw: str | None, name: str, valid: Callable[[float], bool]) -> float | None:

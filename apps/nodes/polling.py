@@ -42,7 +42,11 @@ class NodeReport:
 
 
 def node_fetch(*, url: str, api_key: str = "", timeout: float = 5.0, top: int = 5) -> NodeReport:
-    """Poll one node: `/health`, `/api/v1/system`, then `/api/v1/models/top?limit=K&min_fit=good`."""
+    """Poll one node: `/health`, `/api/v1/system`, then `/api/v1/models/top?limit=K&min_fit=good`.
+
+    The hardware kept is the `system` of the top listing: the snapshot the node scored its models with.
+    `/api/v1/system` shows available RAM read live, which near a fit threshold can differ from it, and the
+    cluster view scores the node's listings with what it keeps (an answer without one falls back to it)."""
     try:
         header_value_validate(api_key)
     except ValidationError:
@@ -60,7 +64,7 @@ def node_fetch(*, url: str, api_key: str = "", timeout: float = 5.0, top: int = 
         report = NodeReport(
             name=str(node["name"]),
             os=str(node.get("os", "")),
-            system=dict(system["system"]),
+            system=dict(top_models.get("system") or system["system"]),
             top_models=[{key: model.get(key) for key in TOP_MODEL_FIELDS} for model in top_models["models"]],
             latency_ms=round(latency_ms, 1),
         )

@@ -335,7 +335,7 @@ def placement_rank(
         planned = what_if_hardware(hardware=hardware_detect(), what_if=what_if)
         about = {"node": WHAT_IF_NODE, "url": None, "is_local": False, "status": "planned", "last_seen_at": None}
         candidates.append((about, planned))
-    placements = []
+    placements, below_minimum = [], []
     for about, hardware in candidates:
         if not compatible(facts, hardware):
             unavailable.append({"node": about["node"], "url": about["url"], "status": about["status"],
@@ -343,6 +343,7 @@ def placement_rank(
             continue
         fit = fit_model(facts, hardware, options).fit_dict()
         if minimum and FIT_LEVELS.index(fit["fit_level"]) > FIT_LEVELS.index(minimum):
+            below_minimum.append({**about, **fit})
             continue
         placements.append({**about, **fit})
     placements.sort(key=lambda p: (p["fit_level"] == "too_tight", -p["score"], -p["estimated_tps"], p["node"]))
@@ -359,9 +360,34 @@ def placement_rank(
         },
         "filters": {"max_context": max_context, "min_fit": minimum, "force_runtime": runtime, **what_if.filters()},
         "best": best,
+        "reason": None if best else _no_placement_reason(facts.name, minimum, placements, below_minimum, unavailable),
         "placements": placements,
         "unavailable": unavailable,
     }
+
+
+def _no_placement_reason(
+    model: str,
+    minimum: str | None,
+    placements: list[dict[str, Any]],
+    below_minimum: list[dict[str, Any]],
+    unavailable: list[dict[str, Any]],
+) -> str:
+    """Why placement chose no node: every node below `min_fit` (with the level each reached), the model too
+    tight everywhere (with what it needs and the most any node has), or no node to place it on at all."""
+    if below_minimum:
+        reached = ", ".join(f"{p['node']}: {p['fit_level']}" for p in sorted(below_minimum, key=lambda p: p["node"]))
+        return f"no node fits {model} at min_fit={minimum} or better ({reached})"
+    if placements:
+        roomiest = max(placements, key=lambda p: p["memory_available_gb"])
+        needs = min(p["memory_required_gb"] for p in placements)
+        return (
+            f"{model} is too tight on every node: it needs at least {needs} GB "
+            f"and the most any node has is {roomiest['memory_available_gb']} GB ({roomiest['node']})"
+        )
+    if unavailable:
+        return f"no node can take {model}: every node is unavailable ({len(unavailable)}, see unavailable)"
+    return f"no node can take {model}: no node is registered and enabled"
 
 
 def node_payload(*, node: Node) -> dict[str, Any]:

@@ -10,7 +10,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.nodes import services
-from apps.nodes.catalog import CATALOG_FILE, FORMATS, canonical_slug, catalog_read, corrections_read
+from apps.nodes.catalog import (
+    CATALOG_FILE,
+    FORMATS,
+    LICENSES_FILE,
+    canonical_slug,
+    catalog_read,
+    corrections_read,
+)
 from apps.nodes.models import CatalogModel
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +105,73 @@ def test_plainly_wrong_upstream_facts_are_corrected():
     assert max(llama_3) == 131072  # Llama 3.1, 3.2 and 3.3 and their derivatives: 128k, never ×8 or ×32
 
 
+def test_the_leftovers_of_the_users_scan_are_corrected():
+    entries = {entry["name"]: entry for entry in catalog_read()[1]}
+    huihui = entries["huihui-ai/Huihui-gpt-oss-20b-BF16-abliterated"]
+
+    assert entries["pfnet/plamo-2-1b"]["context_length"] == 32768
+    assert {entries[name]["context_length"] for name in ("z-lab/Qwen3.6-35B-A3B-DFlash", "z-lab/Kimi-K2.5-DFlash",
+                                                          "lightseekorg/kimi-k2.5-eagle3-mla")} == {262144}  # fmt: skip
+    assert {entries[name]["context_length"] for name in ("hmellor/Ilama-3.2-1B", "abaryan/CyberXP_Agent_Llama_3.2_1B",
+                                                          "nvidia/llama-nemotron-embed-1b-v2")} == {131072}  # fmt: skip
+    # A gpt-oss-20b: 20.9 B total, 3.6 B active, 128k; minimums by llmfit's rule: 20.91e9 × 0.5 / 2³⁰ = 9.74 GiB.
+    assert (huihui["params_b"], huihui["active_params_b"], huihui["context_length"]) == (
+        pytest.approx(20.915, abs=0.001),
+        3.6,
+        131072,
+    )
+    assert (huihui["min_ram_gb"], huihui["recommended_ram_gb"], huihui["min_vram_gb"]) == (11.7, 19.5, 10.7)
+    assert entries["unsloth/gpt-oss-120b-GGUF"]["params_b"] == pytest.approx(116.829, abs=0.001)
+
+
+# Windows over 2,097,152 tokens that are as configured upstream or not verifiable here (README).
+LONG_CONTEXT_FAMILIES = re.compile(r"minimax-(text-01|m1)|deepseek-v4|llama-4-scout|a\.x-k1", re.IGNORECASE)
+DRAFT_MODELS = re.compile(r"eagle|dflash|speculator", re.IGNORECASE)  # small by design, named for their target
+
+
+def test_no_context_window_or_parameter_count_of_the_plainly_wrong_kind_is_left():
+    long_windows, undersized = [], []
+    for entry in catalog_read()[1]:
+        name = entry["name"]
+        if entry["context_length"] > 2_097_152 and not LONG_CONTEXT_FAMILIES.search(name):
+            long_windows.append(name)
+        size = re.search(r"(?<![\d.a-z])(\d+(?:\.\d+)?)b(?![a-z0-9])", name.rsplit("/", 1)[-1].lower())
+        if size and float(size[1]) >= 2 and entry["params_b"] < 0.4 * float(size[1]) and not DRAFT_MODELS.search(name):
+            undersized.append(name)
+
+    assert long_windows == []
+    assert undersized == ["stabilityai/stablelm-2-1_6b-chat"]  # 1.6 B: "1_6b" is not a 6 B name
+
+
+def test_licenses_come_from_the_curated_file_with_a_source_for_each_rule():
+    rules = json.loads(LICENSES_FILE.read_text())["licenses"]
+    entries = {entry["name"]: entry["license"] for entry in catalog_read()[1]}
+
+    assert all(rule["source"].startswith("model card license field, e.g. https://huggingface.co/") for rule in rules)
+    assert {name: entries[name] for name in [
+        "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct",
+        "meta-llama/Llama-3.2-3B-Instruct", "meta-llama/Llama-3.3-70B-Instruct", "google/gemma-3-27b-it",
+        "microsoft/phi-4", "mistralai/Mistral-7B-Instruct-v0.3", "deepseek-ai/DeepSeek-R1", "openai/gpt-oss-20b",
+        "BAAI/bge-small-en-v1.5", "bigcode/starcoder2-7b",
+    ]} == {
+        "Qwen/Qwen2.5-7B-Instruct": "apache-2.0", "Qwen/Qwen2.5-72B-Instruct": "other", "Qwen/Qwen3-8B": "apache-2.0",
+        "meta-llama/Llama-3.1-8B-Instruct": "llama3.1", "meta-llama/Llama-3.2-3B-Instruct": "llama3.2",
+        "meta-llama/Llama-3.3-70B-Instruct": "llama3.3", "google/gemma-3-27b-it": "gemma", "microsoft/phi-4": "mit",
+        "mistralai/Mistral-7B-Instruct-v0.3": "apache-2.0", "deepseek-ai/DeepSeek-R1": "mit",
+        "openai/gpt-oss-20b": "apache-2.0", "BAAI/bge-small-en-v1.5": "mit",
+        "bigcode/starcoder2-7b": "bigcode-openrail-m",
+    }  # fmt: skip
+    # Re-uploads and fine-tunes may carry another licence: unknown stays empty, never guessed.
+    assert entries["deepseek-ai/DeepSeek-V3"] == ""  # its own licence, not the later MIT releases'
+    assert [name for name in entries if name.startswith("mlx-community/") and entries[name]] == []
+
+
+def test_the_database_holds_the_licenses_after_migrating(catalog):
+    row = CatalogModel.objects.get(name="meta-llama/Llama-3.1-8B-Instruct")
+    assert row.license == "llama3.1"
+    assert CatalogModel.objects.exclude(license="").count() == sum(bool(e["license"]) for e in catalog_read()[1])
+
+
 def test_every_correction_is_listed_in_the_readme():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for correction in corrections_read():
@@ -128,7 +202,7 @@ def test_a_newer_file_updates_facts_adds_models_and_keeps_admin_edits(catalog, a
     form = {
         field: getattr(row, field) if getattr(row, field) is not None else ""
         for field in ["name", "provider", "parameter_count", "category", "use_case", "params_b", "context_length",
-                      "num_layers", "num_kv_heads", "head_dim", "architecture"]
+                      "num_layers", "num_kv_heads", "head_dim", "architecture", "license"]
     }  # fmt: skip
     # The admin page posts the hidden initial of fields with a callable default (gguf_sources) too.
     form.update(release_date=row.release_date.isoformat(), enabled="on", gguf_sources="[]", context_length=131072)

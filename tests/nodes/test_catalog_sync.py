@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from safetensors import safe_open
 
-from apps.nodes.hub_sync import entry_from_config
+from apps.nodes.hub_sync import entry_from_config, license_of_info
 from apps.nodes.models import CatalogModel
 from tests.fakes.modelstore_hub import ENCODER, LLAMA
 
@@ -100,3 +100,14 @@ def test_a_moe_config_gets_llmfits_active_estimate_and_expert_width():
     )
     assert entry["context_length"] == 32768  # as configured: never multiplied by the RoPE factor again
     assert (entry["weight_format"], entry["quantization"]) == ("awq", "AWQ-4bit")
+
+
+def test_the_license_comes_from_the_card_else_from_a_license_tag():
+    class Info:  # what huggingface_hub's model_info gives: card_data (a mapping) and tags
+        def __init__(self, card_data, tags):
+            self.card_data, self.tags = card_data, tags
+
+    assert license_of_info(Info({"license": "llama3.1"}, ["license:other"])) == "llama3.1"
+    assert license_of_info(Info(None, ["text-generation", "license:apache-2.0"])) == "apache-2.0"
+    assert license_of_info(Info({"license": ["mit", "apache-2.0"]}, [])) == "mit,apache-2.0"
+    assert license_of_info(Info({}, ["text-generation"])) == ""

@@ -1,7 +1,10 @@
 """The cluster view on the platform port: nodes polled over HTTP (a real second node surface on 127.0.0.1,
 one that is down, one behind an API key), their listings, and placement of a model."""
 
+import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -104,6 +107,51 @@ def test_a_node_behind_an_api_key_is_polled_with_its_key(client, catalog, secure
     assert "api_key" not in with_key
 
 
+@pytest.fixture
+def drifting_node():
+    """A node surface whose live `/api/v1/system` RAM has moved away from the snapshot it scores with: 11.9 GB
+    available now, 12.0 GB in the snapshot its listings carry (near the good/marginal line of a 10 GB model)."""
+    snapshot = {**LAPTOP_16GB.as_system_dict(), "available_ram_gb": 12.0}
+    bodies = {
+        "/health": {"status": "ok", "node": {"name": "drifter", "os": "linux"}},
+        "/api/v1/system": {
+            "node": {"name": "drifter", "os": "linux"},
+            "system": {**snapshot, "available_ram_gb": 11.9},
+        },
+        "/api/v1/models/top": {"node": {"name": "drifter", "os": "linux"}, "system": snapshot, "models": []},
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            body = json.dumps(bodies[self.path.split("?")[0]]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+def test_the_cluster_scores_a_node_with_the_snapshot_the_node_scores_with(client, catalog, drifting_node):
+    node = register(client, url=drifting_node).json()
+    listing = client.get("/api/v1/nodes/drifter/models", {"limit": 3}).json()
+
+    assert (node["name"], node["status"]) == ("drifter", "healthy")
+    assert node["system"]["available_ram_gb"] == 12.0  # the listing's snapshot, not /api/v1/system's 11.9
+    assert listing["system"]["available_ram_gb"] == 12.0
+    assert {model["memory_available_gb"] for model in listing["models"] if model["run_mode"] == "cpu"} == {12.0}
+
+
 @pytest.mark.django_db
 def test_a_down_node_cannot_be_registered_without_a_name(client, dead_url):
     response = register(client, url=dead_url)
@@ -170,21 +218,28 @@ def test_a_nodes_listing_is_scored_on_the_hardware_it_reported(client, catalog, 
 
 
 @pytest.mark.django_db
-def test_listing_errors_on_the_platform_use_the_detail_key(client, catalog, dead_url):
+def test_a_nodes_listing_answers_errors_in_the_node_specs_style(client, catalog, dead_url):
     register(client, url=dead_url, name="ghost")
 
     bad = client.get(f"/api/v1/nodes/{socket.gethostname()}/models", {"min_fit": "excellent"})
+    malformed = client.get(f"/api/v1/nodes/{socket.gethostname()}/models/top", {"limit": "ten"})
     never_seen = client.get("/api/v1/nodes/ghost/models")
+    unknown = client.get("/api/v1/nodes/nope/models/top")
 
     assert (bad.status_code, bad.json()) == (
         400,
-        {"detail": "invalid min_fit value: use perfect|good|marginal|too_tight"},
+        {"error": "invalid min_fit value: use perfect|good|marginal|too_tight"},
+    )
+    assert (malformed.status_code, malformed.json()) == (
+        400,
+        {"error": "invalid request: limit: A valid integer is required."},
     )
     assert (never_seen.status_code, never_seen.json()) == (
         503,
-        {"detail": "node 'ghost' has not reported its hardware yet (status: unreachable)"},
+        {"error": "node 'ghost' has not reported its hardware yet (status: unreachable)"},
     )
-    assert client.get("/api/v1/nodes/nope/models/top").status_code == 404
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "node 'nope' not found"})
+    assert client.get("/api/v1/nodes/nope").json() == {"detail": "node 'nope' not found"}  # the registry: platform
 
 
 # --- placement -----------------------------------------------------------------------------------
@@ -244,22 +299,60 @@ def test_placement_ranks_a_planned_node_described_by_what_if_hardware(client, ca
         "vram_gb": None,
         "cpu_cores": None,
         "gpu": "NVIDIA GeForce RTX 4090",
+        "gpu_note": None,
     }
     bad = client.get("/api/v1/placement", {"model": "Qwen/Qwen2.5-14B-Instruct", "vram_gb": "-1"})
-    assert (bad.status_code, bad.json()) == (400, {"detail": "invalid vram_gb value: expected a non-negative number"})
+    assert (bad.status_code, bad.json()) == (400, {"error": "invalid vram_gb value: expected a non-negative number"})
 
 
 @pytest.mark.django_db
-def test_placement_errors(client, catalog):
+def test_placement_errors_are_400_or_404_with_one_error_string(client, catalog):
     unknown = client.get("/api/v1/placement", {"model": "no-such-model"})
     ambiguous = client.get("/api/v1/placement", {"model": "qwen2.5-coder-7b"})
     missing = client.get("/api/v1/placement")
+    bad_fit = client.get("/api/v1/placement", {"model": "Qwen/Qwen2.5-7B-Instruct", "min_fit": "excellent"})
+    bad_context = client.get("/api/v1/placement", {"model": "Qwen/Qwen2.5-7B-Instruct", "max_context": "0"})
 
-    assert (unknown.status_code, unknown.json()) == (404, {"detail": "model 'no-such-model' is not in the catalog"})
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "model 'no-such-model' is not in the catalog"})
     assert ambiguous.status_code == 400
-    assert ambiguous.json()["detail"] == "model 'qwen2.5-coder-7b' matches several catalog models: give the full name"
+    assert ambiguous.json()["error"] == "model 'qwen2.5-coder-7b' matches several catalog models: give the full name"
     assert "Qwen/Qwen2.5-Coder-7B-Instruct" in ambiguous.json()["matches"]
-    assert (missing.status_code, missing.json()["detail"][0]["loc"]) == (422, ["query", "model"])
+    assert (missing.status_code, missing.json()) == (400, {"error": "invalid request: model: This field is required."})
+    assert (bad_fit.status_code, bad_fit.json()) == (
+        400,
+        {"error": "invalid min_fit value: use perfect|good|marginal|too_tight"},
+    )
+    assert (bad_context.status_code, bad_context.json()) == (
+        400,
+        {"error": "invalid request: max_context: Ensure this value is greater than or equal to 1."},
+    )
+
+
+@pytest.mark.django_db
+def test_placement_with_no_node_at_min_fit_says_why(client, catalog, use_hardware):
+    use_hardware(LAPTOP_16GB)  # the only node: Qwen2.5-14B runs on its CPU, marginal
+    body = client.get("/api/v1/placement", {"model": "Qwen/Qwen2.5-14B-Instruct", "min_fit": "perfect"}).json()
+    runnable = client.get("/api/v1/placement", {"model": "Qwen/Qwen2.5-14B-Instruct"}).json()
+
+    assert (body["best"], body["placements"]) == (None, [])
+    assert body["reason"] == (
+        f"no node fits Qwen/Qwen2.5-14B-Instruct at min_fit=perfect or better ({socket.gethostname()}: marginal)"
+    )
+    assert (runnable["best"], runnable["reason"]) == (socket.gethostname(), None)
+
+
+@pytest.mark.django_db
+def test_placement_of_a_model_too_big_for_every_node_says_what_it_needs(client, catalog, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    body = client.get("/api/v1/placement", {"model": "meta-llama/Llama-3.1-405B-Instruct"}).json()
+
+    placed = body["placements"][0]
+    assert body["best"] is None and placed["fit_level"] == "too_tight"
+    assert body["reason"] == (
+        f"meta-llama/Llama-3.1-405B-Instruct is too tight on every node: it needs at least "
+        f"{placed['memory_required_gb']} GB and the most any node has is {placed['memory_available_gb']} GB "
+        f"({socket.gethostname()})"
+    )
 
 
 # --- admin and schedule --------------------------------------------------------------------------

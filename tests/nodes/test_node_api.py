@@ -181,6 +181,7 @@ def test_the_listing_has_every_field_of_the_spec(client, gpu_box):
         "vram_gb": None,
         "cpu_cores": None,
         "gpu": None,
+        "gpu_note": None,
     }
     model = body["models"][0]
     assert MODEL_FIELDS <= set(model)
@@ -476,6 +477,98 @@ def test_force_runtime_and_license_filter_as_llmfit_serve(client, use_hardware):
     assert forced["filters"]["force_runtime"] == "llamacpp"
     assert "Qwen/Qwen2.5-7B-Instruct" in {model["name"] for model in licensed["models"]}
     assert all(model["license"] for model in licensed["models"])  # models without a license never match
+
+
+def test_the_license_filter_keeps_the_shipped_models_of_those_licenses(client, gpu_box):
+    llama = get(client, "/api/v1/models", license="llama3.1", limit=500).json()
+    permissive = get(client, "/api/v1/models", license="Apache-2.0, MIT", limit=2000).json()
+
+    assert {model["license"] for model in llama["models"]} == {"llama3.1"}
+    assert "meta-llama/Llama-3.1-8B-Instruct" in {model["name"] for model in llama["models"]}
+    assert {model["license"] for model in permissive["models"]} == {"apache-2.0", "mit"}
+    names = {model["name"] for model in permissive["models"]}
+    assert {"Qwen/Qwen2.5-7B-Instruct", "microsoft/phi-4", "openai/gpt-oss-20b"} <= names
+    assert not names & {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "unsloth/Qwen3-8B-GGUF"}
+    assert permissive["total_models"] == len(permissive["models"]) > 150
+
+
+@pytest.mark.parametrize(
+    ("gpu", "name", "vram_gb", "note"),
+    [
+        ("A100", "NVIDIA A100 40GB", 40.0, "'A100' has several variants: scored as NVIDIA A100 40GB, the smallest "
+         "(others: NVIDIA A100 80GB; name one to score it)"),
+        ("a100 80gb", "NVIDIA A100 80GB", 80.0, None),
+        ("H100", "NVIDIA H100 80GB HBM3", 80.0, None),
+    ],
+)  # fmt: skip
+def test_a_gpu_named_without_its_memory_size_is_its_smallest_variant(client, gpu_box, gpu, name, vram_gb, note):
+    body = get(client, "/api/v1/models/top", gpu=gpu).json()
+
+    assert (body["system"]["gpu_name"], body["system"]["gpu_vram_gb"], body["system"]["unified_memory"]) == (
+        name,
+        vram_gb,
+        False,
+    )
+    assert (body["filters"]["gpu"], body["filters"]["gpu_note"]) == (name, note)
+    assert body["system"]["total_ram_gb"] == 64.0  # a discrete card: the machine's RAM stays
+
+
+@pytest.mark.parametrize(
+    ("gpu", "name", "memory_gb", "backend"),
+    [
+        ("GB10", "NVIDIA GB10", 128.0, "CUDA"),
+        ("DGX Spark", "NVIDIA GB10", 128.0, "CUDA"),
+        ("Jetson Orin", "NVIDIA Jetson Orin Nano 8GB", 8.0, "CUDA"),
+        ("jetson agx orin", "NVIDIA Jetson AGX Orin 32GB", 32.0, "CUDA"),
+        ("M2 Max", "Apple M2 Max", 32.0, "Metal"),
+    ],
+)
+def test_a_unified_memory_gpu_plans_that_machine_with_its_memory(client, use_hardware, gpu, name, memory_gb, backend):
+    use_hardware(LAPTOP_16GB)
+    system = get(client, "/api/v1/system", gpu=gpu).json()["system"]
+
+    assert (system["gpu_name"], system["gpu_vram_gb"], system["unified_memory"], system["backend"]) == (
+        name,
+        memory_gb,
+        True,
+        backend,
+    )
+    assert (system["total_ram_gb"], system["available_ram_gb"], system["cpu_arch"]) == (
+        memory_gb,
+        round(memory_gb * 0.9, 2),
+        "arm64",
+    )
+
+
+def test_an_apple_chip_takes_its_smallest_memory_unless_ram_gb_gives_it(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    smallest = get(client, "/api/v1/models/top", gpu="M2 Max").json()
+    sized = get(client, "/api/v1/models/top", gpu="m2 max", ram="96").json()
+
+    assert smallest["system"]["gpu_vram_gb"] == 32.0
+    assert smallest["filters"]["gpu_note"] == (
+        "Apple M2 Max comes with 32, 64, 96 GB: scored with 32 GB, the smallest (give ram_gb for another)"
+    )
+    assert (sized["system"]["gpu_vram_gb"], sized["system"]["total_ram_gb"], sized["filters"]["ram_gb"]) == (
+        96.0,
+        96.0,
+        96.0,
+    )
+    assert sized["filters"]["gpu_note"] is None
+
+
+def test_ram_and_memory_are_documented_aliases_of_ram_gb_and_vram_gb(client, use_hardware):
+    use_hardware(LAPTOP_16GB)
+    aliased = get(client, "/api/v1/models/top", ram=48, memory=12).json()
+    named = get(client, "/api/v1/models/top", ram_gb=48, vram_gb=12).json()
+    schema = client.get("/api/schema/node/", HTTP_ACCEPT="application/json").json()
+
+    assert aliased["system"] == named["system"] and aliased["filters"] == named["filters"]
+    assert (aliased["filters"]["ram_gb"], aliased["filters"]["vram_gb"]) == (48.0, 12.0)
+    assert [m["name"] for m in aliased["models"]] == [m["name"] for m in named["models"]]
+    for path in ["/api/v1/system", "/api/v1/models", "/api/v1/models/top"]:
+        parameters = {parameter["name"] for parameter in schema["paths"][path]["get"]["parameters"]}
+        assert {"ram_gb", "ram", "vram_gb", "memory", "cpu_cores", "gpu"} <= parameters, path
 
 
 def test_fit_levels_stay_put_between_hardware_refreshes(client, settings, monkeypatch):

@@ -53,12 +53,16 @@ class WhatIfQuerySerializer(serializers.Serializer):
     ram_gb = serializers.FloatField(
         required=False, min_value=0, help_text="Total RAM in GB (90 % counted as available). Alias: ram."
     )
+    ram = serializers.FloatField(required=False, min_value=0, help_text="Alias of ram_gb (llmfit serve's).")
     vram_gb = serializers.FloatField(
         required=False, min_value=0, help_text="VRAM per card of the main GPU in GB (adds one if none). Alias: memory."
     )
+    memory = serializers.FloatField(required=False, min_value=0, help_text="Alias of vram_gb (llmfit serve's).")
     cpu_cores = BoundedIntegerField(required=False, min_value=1, help_text="CPU cores.")
     gpu = serializers.CharField(
-        required=False, help_text='A known GPU replacing the main one, e.g. "RTX 4090", "A100 80GB", "Apple M2 Max".'
+        required=False,
+        help_text='A known GPU replacing the main one, any spelling, e.g. "RTX 4090", "A100 80GB", "M2 Max", "GB10". '
+        'A name without its memory size ("A100", "Jetson Orin") means the smallest variant; filters.gpu_note says so.',
     )
 
 
@@ -194,7 +198,10 @@ class FitFiltersSerializer(serializers.Serializer):
     ram_gb = serializers.FloatField(allow_null=True)
     vram_gb = serializers.FloatField(allow_null=True)
     cpu_cores = serializers.IntegerField(allow_null=True)
-    gpu = serializers.CharField(allow_null=True)
+    gpu = serializers.CharField(allow_null=True, help_text="The known GPU the gpu parameter named.")
+    gpu_note = serializers.CharField(
+        allow_null=True, help_text="Which variant a GPU name without its memory size was scored as."
+    )
 
 
 class FitListingSerializer(serializers.Serializer):
@@ -314,11 +321,22 @@ class PlacementFiltersSerializer(serializers.Serializer):
     vram_gb = serializers.FloatField(allow_null=True)
     cpu_cores = serializers.IntegerField(allow_null=True)
     gpu = serializers.CharField(allow_null=True)
+    gpu_note = serializers.CharField(allow_null=True)
+
+
+class PlacementErrorSerializer(serializers.Serializer):
+    """`{"error": "..."}`, with the catalog models an ambiguous name matches."""
+
+    error = serializers.CharField()
+    matches = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class PlacementResponseSerializer(serializers.Serializer):
     model = PlacementModelSerializer()
     filters = PlacementFiltersSerializer()
     best = serializers.CharField(allow_null=True, help_text="The node to place the model on; null when none fits.")
+    reason = serializers.CharField(
+        allow_null=True, help_text="Why no node was chosen (null when best is set): min_fit, too tight, none available."
+    )
     placements = PlacementSerializer(many=True)
     unavailable = UnplacedNodeSerializer(many=True, help_text="Nodes left out: unreachable, failing, disabled.")

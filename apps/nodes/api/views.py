@@ -80,13 +80,18 @@ class ModelSearchView(ModelsView):
 
 # --- the cluster (platform port) ------------------------------------------------------------------
 
+# The node-fit routes of the cluster (a node's listings, placement) answer errors in the node spec's style,
+# `{"error": "..."}` with 400 for any invalid input (never FastAPI-style 422 lists), as the node surface
+# does for the same parameters; core's handler renders them by this key. The registry keeps the platform's.
+NODE_FIT_ERROR_KEY = "error"
+
 NOT_FOUND = OpenApiResponse(DetailErrorSerializer, description="No such node")
 NODE_PARAMETERS = [OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Node name.")]
 NODE_LISTING_RESPONSES = {
     200: serializers.ClusterListingSerializer,
-    400: OpenApiResponse(DetailErrorSerializer, description="An invalid choice parameter"),
-    404: NOT_FOUND,
-    503: OpenApiResponse(DetailErrorSerializer, description="No hardware report yet"),
+    400: OpenApiResponse(ErrorSerializer, description="An invalid parameter, e.g. an unknown min_fit"),
+    404: OpenApiResponse(ErrorSerializer, description="No such node"),
+    503: OpenApiResponse(ErrorSerializer, description="No hardware report yet"),
 }
 
 
@@ -156,41 +161,55 @@ class NodeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def poll(self, request: HttpRequest, name: str) -> Response:
         return Response(serializers.ClusterNodeSerializer(services.node_poll(name=name)).data)
 
-    @extend_schema(
+
+@extend_schema_view(
+    get=extend_schema(
         operation_id="nodes_models",
         description="The node's model listing (same filters as the node surface's /api/v1/models), scored "
         "with this platform's catalog on the hardware the node last reported.",
         parameters=[*NODE_PARAMETERS, serializers.FitQueryWithWhatIfSerializer],
         responses=NODE_LISTING_RESPONSES,
     )
-    @action(detail=True, methods=["get"])
-    def models(self, request: HttpRequest, name: str) -> Response:
-        return self._listing(request, name=name, endpoint="models")
+)
+class NodeModelsView(APIView):
+    """A node's listings (`endpoint` picks the defaults, as on the node surface)."""
 
-    @extend_schema(
+    error_key = NODE_FIT_ERROR_KEY
+    endpoint = "models"
+
+    def get(self, request: HttpRequest, name: str) -> Response:
+        query = parsed_query(request.query_params, endpoint=self.endpoint)
+        return Response(services.node_models(name=name, query=query))
+
+
+@extend_schema_view(
+    get=extend_schema(
         operation_id="nodes_models_top",
         description="The node's best runnable models (limit 5, include_too_tight false by default).",
         parameters=[*NODE_PARAMETERS, serializers.FitQueryWithWhatIfSerializer],
         responses=NODE_LISTING_RESPONSES,
     )
-    @action(detail=True, methods=["get"], url_path="models/top")
-    def models_top(self, request: HttpRequest, name: str) -> Response:
-        return self._listing(request, name=name, endpoint="top")
-
-    def _listing(self, request: HttpRequest, *, name: str, endpoint: str) -> Response:
-        query = parsed_query(request.query_params, endpoint=endpoint)
-        return Response(services.node_models(name=name, query=query))
+)
+class NodeTopModelsView(NodeModelsView):
+    endpoint = "top"
 
 
 class PlacementView(APIView):
+    error_key = NODE_FIT_ERROR_KEY
+
     @extend_schema(
         operation_id="placement",
-        description="Rank the cluster's nodes for one model: runnable first, then by score and speed.",
+        description="Rank the cluster's nodes for one model: runnable first, then by score and speed. When no "
+        "node can take it, `best` is null and `reason` says why.",
         parameters=[serializers.PlacementQuerySerializer],
         responses={
             200: serializers.PlacementResponseSerializer,
-            400: OpenApiResponse(DetailErrorSerializer, description="Ambiguous model or an invalid value"),
-            404: OpenApiResponse(DetailErrorSerializer, description="Model not in the catalog"),
+            400: OpenApiResponse(
+                serializers.PlacementErrorSerializer,
+                description="A missing model, an invalid value, or an ambiguous model (with `matches`), e.g. "
+                '{"error": "invalid min_fit value: use perfect|good|marginal|too_tight"}',
+            ),
+            404: OpenApiResponse(ErrorSerializer, description="Model not in the catalog"),
         },
     )
     def get(self, request: HttpRequest) -> Response:

@@ -1,4 +1,4 @@
-"""Load the shipped model catalog. Later catalog files are applied with `manage.py nodes_catalog_sync`."""
+"""Load the shipped model catalog. Later catalog files are applied with `manage.py catalog_sync`."""
 
 from django.db import migrations
 
