@@ -1,21 +1,25 @@
 """Fit and score: can a node run a model, in which mode and quantization, how well and how fast.
 
 Pure functions of a `ModelFacts` and a `Hardware` (no database, no detection), so any hardware can
-be scored and every number can be reproduced by hand. The method is llmfit's (github.com/AlexsJones/
-llmfit, `llmfit-core/src/fit.rs` and `models.rs`, MIT), re-derived here so that a node ranks models as
-`llmfit serve` does on the same hardware; the README ("How the numbers are computed") writes it out:
+be scored and every number can be reproduced by hand. The method is llmfit's as of release 1.1.17
+(github.com/AlexsJones/llmfit, MIT): its source `llmfit-core/src/fit.rs` and `models.rs` at commit 3f44fd3
+(release 1.1.10), plus the changes of 1.1.17 measured on its binary (fit levels by the share of the pool,
+2 % kept free, native MXFP4/NVFP4 weights, hybrid-attention KV, sizes of packed repositories), re-derived here
+so that a node ranks models as `llmfit serve` does on the same hardware; the README ("How the numbers are
+computed") writes it out:
 
     memory = params_b × bytes_per_param(quant) + KV cache + 0.5 GB runtime overhead
     KV     = 2 · layers · kv_heads · head_dim · context · bytes_per_element / 2³⁰  (GiB)
 
-Where llmfit reads the memory a model needs from its database (`min_ram_gb`, `min_vram_gb`,
-`recommended_ram_gb`: the mixture-of-experts paths and the perfect-fit threshold), so does this.
+Where llmfit reads the memory a model needs from its database (`min_ram_gb`, `min_vram_gb`: the
+mixture-of-experts paths), so does this.
 Hardware sizes are GiB, shown as GB as the usual tools do.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, cached_property
@@ -32,25 +36,38 @@ GIB = 1024**3
 QUANT_MEMORY_BYTES = {"F32": 4.0, "F16": 2.0, "BF16": 2.0, "Q8_0": 1.05, "Q6_K": 0.80, "Q5_K_M": 0.68,
                       "Q4_K_M": 0.58, "Q4_0": 0.58, "Q3_K_M": 0.48, "Q2_K": 0.37, "mlx-4bit": 0.55,
                       "mlx-8bit": 1.0, "AWQ-4bit": 0.5, "AWQ-8bit": 1.0, "GPTQ-Int4": 0.5,
-                      "GPTQ-Int8": 1.0}  # fmt: skip
+                      "GPTQ-Int8": 1.0, "AutoRound-4bit": 0.5, "AutoRound-8bit": 1.0, "MXFP4": 0.55}  # fmt: skip
 QUANT_MEMORY_BYTES_DEFAULT = 0.58
 # Bytes read per weight per token, for the bandwidth estimate (the nominal bit width).
 QUANT_READ_BYTES = {"F16": 2.0, "BF16": 2.0, "Q8_0": 1.0, "Q6_K": 0.75, "Q5_K_M": 0.625, "Q4_K_M": 0.5, "Q4_0": 0.5,
                     "Q3_K_M": 0.375, "Q2_K": 0.25, "mlx-4bit": 0.5, "mlx-8bit": 1.0, "AWQ-4bit": 0.5,
                     "GPTQ-Int4": 0.5, "AutoRound-4bit": 0.5, "AWQ-8bit": 1.0, "GPTQ-Int8": 1.0,
-                    "AutoRound-8bit": 1.0}  # fmt: skip
+                    "AutoRound-8bit": 1.0, "MXFP4": 0.53}  # fmt: skip
 QUANT_READ_BYTES_DEFAULT = 0.5
 # Relative decode speed for the constant-based estimate.
 QUANT_SPEED = {"F16": 0.6, "BF16": 0.6, "Q8_0": 0.8, "Q6_K": 0.95, "Q5_K_M": 1.0, "Q4_K_M": 1.15, "Q4_0": 1.15,
                "Q3_K_M": 1.25, "Q2_K": 1.35, "mlx-4bit": 1.15, "mlx-8bit": 0.85, "AWQ-4bit": 1.2, "GPTQ-Int4": 1.2,
-               "AutoRound-4bit": 1.2, "AWQ-8bit": 0.85, "GPTQ-Int8": 0.85, "AutoRound-8bit": 0.85}  # fmt: skip
+               "AutoRound-4bit": 1.2, "AWQ-8bit": 0.85, "GPTQ-Int8": 0.85, "AutoRound-8bit": 0.85,
+               "MXFP4": 1.15}  # fmt: skip
 # Points taken off the quality score.
 QUANT_QUALITY_PENALTY = {"F16": 0.0, "BF16": 0.0, "Q8_0": 0.0, "Q6_K": -1.0, "Q5_K_M": -2.0, "Q4_K_M": -5.0,
                          "Q4_0": -5.0, "Q3_K_M": -8.0, "Q2_K": -12.0, "mlx-4bit": -4.0, "mlx-8bit": 0.0,
                          "AWQ-4bit": -3.0, "AWQ-8bit": 0.0, "GPTQ-Int4": -3.0, "GPTQ-Int8": 0.0,
-                         "AutoRound-4bit": -3.0, "AutoRound-8bit": 0.0}  # fmt: skip
+                         "AutoRound-4bit": -3.0, "AutoRound-8bit": 0.0, "MXFP4": 0.0}  # fmt: skip
 GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")  # best quality first
 MLX_LADDER = ("mlx-8bit", "mlx-4bit")
+# llmfit ≥ 1.1.17: gpt-oss is released in MXFP4 and its GGUF builds keep it, so it is sized at that precision
+# only (4.25 bits read per weight, 0.55 bytes held with the block scales; no quality penalty).
+MXFP4_LADDER = ("MXFP4",)
+MXFP4_NATIVE_ARCHITECTURES = ("gpt_oss",)
+# Repositories of native FP4 weights: llmfit sizes them on the GGUF ladder as any other model, then reports no
+# GGUF quant ("does not apply"); Modelyard reports the native format instead (the field is a string).
+NATIVE_FP4_TAGS = (("nvfp4", "NVFP4"), ("mxfp4", "MXFP4"))
+# Quantized repositories whose safetensors count packed weights (several to a stored element): llmfit ≥ 1.1.17
+# takes the size the name states when the count is under 75 % of it.
+PACKED_COUNT_TAGS = ("nvfp4", "mxfp4", "mxfp8", "w4a16", "w8a16", "awq", "gptq", "int4", "int8")
+PACKED_COUNT_MAX_SHARE = 0.75
+_STATED_SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)b(?![a-z0-9])")
 PREQUANTIZED_FORMATS = ("awq", "gptq", "autoround")
 
 RUNTIME_OVERHEAD_GB = 0.5
@@ -60,7 +77,9 @@ HALF_CONTEXT_MIN = 1024  # the retry at half context is made only down to this m
 USABLE_CONTEXT_REFERENCE = 4096
 KV_BYTES_PER_ELEMENT = {"f16": 2.0, "q8_0": 1.0, "fp8": 1.0, "q4_0": 0.5}
 
-GOOD_HEADROOM = 1.2  # good when available ≥ 1.2 × required (perfect: the model's recommended memory fits)
+# Fit levels by the share of the mode's memory pool the model needs (llmfit ≥ 1.1.17): perfect up to 60 %
+# (GPU modes only), good up to 85 %, marginal up to 98 %, too tight above (2 % kept free for the runtime).
+PERFECT_MAX_USE, GOOD_MAX_USE, MARGINAL_MAX_USE = 0.60, 0.85, 0.98
 FIT_FULL_UNTIL, FIT_SIGMA = 0.70, 0.20  # fit score: 100 up to 70 % memory use, then a one-sided Gaussian
 
 BANDWIDTH_EFFICIENCY = 0.55
@@ -166,6 +185,11 @@ class ModelFacts:
             object.__setattr__(self, "min_ram_gb", round(max(weights * 1.2, 1.0), 1))
         if self.recommended_ram_gb is None:
             object.__setattr__(self, "recommended_ram_gb", round(max(weights * 2.0, 2.0), 1))
+        lower = self.name.lower()
+        if any(tag in lower for tag in PACKED_COUNT_TAGS):
+            stated = stated_size_b(self.name)
+            if stated and self.params_b < PACKED_COUNT_MAX_SHARE * stated:
+                object.__setattr__(self, "params_b", stated)
 
     @property
     def decode_params_b(self) -> float:
@@ -177,6 +201,21 @@ class ModelFacts:
     @property
     def is_prequantized(self) -> bool:
         return self.weight_format in PREQUANTIZED_FORMATS
+
+    @property
+    def native_fp4(self) -> str | None:
+        """`NVFP4` or `MXFP4` for a repository of native FP4 weights (by its name), else None."""
+        lower = self.name.lower()
+        return next((label for tag, label in NATIVE_FP4_TAGS if tag in lower), None)
+
+    @property
+    def is_mxfp4_native(self) -> bool:
+        """gpt-oss weights (released in MXFP4, which its GGUF builds keep), except BF16 re-uploads."""
+        return (
+            (self.architecture or "").lower() in MXFP4_NATIVE_ARCHITECTURES
+            and "bf16" not in self.name.lower()
+            and self.native_fp4 is None
+        )
 
     @property
     def is_mlx_only(self) -> bool:
@@ -220,6 +259,7 @@ class ModelFit:
     estimate_basis: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     moe_offloaded_gb: float | None = None
+    sized_at: str | None = None  # the GGUF quant a native-FP4 repository was sized at (best_quant names the format)
 
     @property
     def utilization_pct(self) -> float | None:
@@ -274,7 +314,7 @@ class ModelFit:
             "total_memory_gb": round(self.memory_required_gb + (self.moe_offloaded_gb or 0.0), 2),
             "capabilities": list(model.capabilities),
             "license": model.license or None,
-            "disk_size_gb": round(disk_size_gb(model, self.best_quant), 2),
+            "disk_size_gb": round(disk_size_gb(model, self.sized_at or self.best_quant), 2),
             "estimate_basis": dict(self.estimate_basis),
         }
 
@@ -286,13 +326,55 @@ def quant_memory_bytes(quant: str) -> float:
     return QUANT_MEMORY_BYTES.get(quant, QUANT_MEMORY_BYTES_DEFAULT)
 
 
+def stated_size_b(name: str) -> float | None:
+    """The largest parameter size a model's name states in billions (`…-27B-…` → 27.0; not `A3B`, `E4B`,
+    `8x7B`), or None."""
+    sizes = [float(match) for match in _STATED_SIZE.findall(name.lower())]
+    return max(sizes) if sizes else None
+
+
+# Hybrid families whose linear / state-space layers keep no KV cache: (name fragments, full-attention layers,
+# linear layers), first match on the lower-cased name. llmfit's name rules (`infer_attention_layout_from_name`
+# in models.rs, from the families' published configs); llmfit ≥ 1.1.17 sizes the f16 KV cache with them too.
+ATTENTION_LAYOUTS = (
+    (("qwen3-next", "qwen3.5-next"), 10, 30),
+    (("qwen3.5-", "qwen3.6-", "qwen3.8-"), None, None),  # by variant: see attention_layout()
+    (("jamba",), 4, 28),
+    (("zamba",), 2, 54),
+    (("mamba", "rwkv"), 0, 1),
+)
+QWEN_HYBRID_LAYOUTS = ((("-a95b",), 23, 69), (("-a3b", "-a10b", "-a17b"), 10, 30))
+QWEN_HYBRID_DENSE_LAYOUT = (16, 48)
+
+
+def attention_layout(name: str) -> tuple[int, int] | None:
+    """(full-attention layers, linear layers) of a hybrid model, from its name; None for a plain transformer."""
+    lower = name.lower()
+    for words, full, linear in ATTENTION_LAYOUTS:
+        if any(word in lower for word in words):
+            if full is not None and linear is not None:
+                return full, linear
+            return next(((f, lin) for tags, f, lin in QWEN_HYBRID_LAYOUTS if any(tag in lower for tag in tags)),
+                        QWEN_HYBRID_DENSE_LAYOUT)  # fmt: skip
+    return None
+
+
+def _full_share(layout: tuple[int, int]) -> float:
+    return layout[0] / (layout[0] + layout[1]) if sum(layout) else 1.0
+
+
 def kv_cache_gb(model: ModelFacts, context: int, kv_cache_type: str = "f16") -> float:
-    """KV cache for `context` tokens (GiB): K and V per layer; a per-parameter rule without layers or head_dim."""
+    """KV cache for `context` tokens (GiB): K and V per layer, of a hybrid only the full-attention share of its
+    layers (`attention_layout`: linear layers keep none); without layers or head_dim, a per-parameter rule."""
     bytes_per_element = KV_BYTES_PER_ELEMENT[kv_cache_type]
+    layout = attention_layout(model.name)
     if model.num_layers and model.head_dim:
         kv_heads = model.num_kv_heads or model.num_attention_heads or KV_FALLBACK_HEADS
-        return 2 * kv_heads * model.head_dim * context * bytes_per_element * model.num_layers / GIB
+        layers = model.num_layers * (1.0 if layout is None else _full_share(layout))
+        return 2 * kv_heads * model.head_dim * context * bytes_per_element * layers / GIB
     relative = bytes_per_element / KV_BYTES_PER_ELEMENT["f16"]
+    if layout is not None:
+        relative *= _full_share(layout)
     return KV_FALLBACK_GB_PER_PARAM_B_TOKEN * model.params_b * context * relative
 
 
@@ -358,17 +440,21 @@ def compatible(model: ModelFacts, hardware: Hardware) -> bool:
     return True
 
 
-def _ladder(runtime: str) -> tuple[str, ...]:
+def _ladder(runtime: str, model: ModelFacts | None = None) -> tuple[str, ...]:
+    if model is not None and model.is_mxfp4_native:
+        return MXFP4_LADDER
     return MLX_LADDER if runtime == "mlx" else GGUF_LADDER
 
 
-def _choose(model: ModelFacts, runtime: str, budget: float, context: int, kv: str) -> tuple[str, float] | None:
-    """The runtime's best quant within `budget`; a vLLM (pre-quantized) model only at its own quant."""
+def _choose(model: ModelFacts, runtime: str, pool: float, context: int, kv: str) -> tuple[str, float] | None:
+    """The runtime's best quant within 98 % of `pool` (what is not too tight); a vLLM (pre-quantized) model
+    only at its own quant."""
+    budget = pool * MARGINAL_MAX_USE
     if runtime == "vllm":
         need = memory_required_gb(model, model.quantization, context, kv)
         return (model.quantization, need) if need <= budget else None
-    choice = best_quant_for_budget(model, budget, context, _ladder(runtime), kv)
-    if choice is None and runtime == "mlx":
+    choice = best_quant_for_budget(model, budget, context, _ladder(runtime, model), kv)
+    if choice is None and runtime == "mlx" and not model.is_mxfp4_native:
         choice = best_quant_for_budget(model, budget, context, GGUF_LADDER, kv)
     return choice
 
@@ -386,7 +472,7 @@ def fit_model(model: ModelFacts, hardware: Hardware, options: FitOptions | None 
         )
     runtime = runtime_for(model, hardware, options)
     run_mode, required, available = _path(model, hardware, options, runtime, context, notes)
-    level = _fit_level(required, available, model.recommended_ram_gb, run_mode)
+    level = _fit_level(required, available, run_mode)
     if run_mode == "cpu":
         notes.append("No GPU: inference will be slow")
     if run_mode in ("cpu", "cpu_offload") and hardware.cpu_cores < 4:
@@ -398,13 +484,13 @@ def fit_model(model: ModelFacts, hardware: Hardware, options: FitOptions | None 
 
     quant = model.quantization
     if not model.is_prequantized:
-        choice = best_quant_for_budget(model, available, context, _ladder(runtime), kv)
-        if choice is None and runtime == "mlx":
-            choice = best_quant_for_budget(model, available, context, GGUF_LADDER, kv)
+        choice = _choose(model, runtime, available, context, kv)
         if choice:
             quant = choice[0]
     if quant != model.quantization:
         notes.append(f"Best quantization for this hardware: {quant} (catalog default: {model.quantization})")
+    if quant == "MXFP4":
+        notes.append("MXFP4-native weights: sized at the released MXFP4 precision, which GGUF builds keep")
     if level == "too_tight":
         notes.append(f"Too large: needs {required:.1f} GB, {available:.1f} GB available")
 
@@ -416,14 +502,19 @@ def fit_model(model: ModelFacts, hardware: Hardware, options: FitOptions | None 
         "fit": fit_score(required, available),
         "context": context_score(model.context_length, model.category),
     }
+    sized_at = None
+    if model.native_fp4 and not model.is_prequantized:
+        sized_at, quant = quant, model.native_fp4
+        notes.append(f"Native {quant} weights: no GGUF quant applies; memory and speed are estimated at {sized_at}")
     return ModelFit(
         model=model,
         fit_level=level,
         run_mode=run_mode,
         runtime=runtime,
         best_quant=quant,
+        sized_at=sized_at,
         context=context,
-        usable_context=usable_context(model, quant, available),
+        usable_context=usable_context(model, sized_at or quant, available),
         memory_required_gb=required,
         memory_available_gb=available,
         estimated_tps=tps,
@@ -495,7 +586,10 @@ def _moe_offload_path(
 ) -> tuple[str, float, float]:
     """Active experts in VRAM and the others in RAM, at the best quant where both fit; else spill or fail."""
     ram = hardware.available_ram_gb
-    ladders = (MLX_LADDER, GGUF_LADDER) if runtime == "mlx" else (GGUF_LADDER,)
+    if model.is_mxfp4_native:
+        ladders: tuple[tuple[str, ...], ...] = (MXFP4_LADDER,)
+    else:
+        ladders = (MLX_LADDER, GGUF_LADDER) if runtime == "mlx" else (GGUF_LADDER,)
     for ladder in ladders:
         for quant in ladder:
             split = moe_split_gb(model, quant)
@@ -512,14 +606,17 @@ def _moe_offload_path(
     return "gpu", model.vram_minimum_gb, vram
 
 
-def _fit_level(required: float, available: float, recommended: float, run_mode: str) -> str:
-    """Too tight when it does not fit; perfect only on a GPU with the model's recommended memory; good with
-    20 % headroom; marginal otherwise."""
-    if required > available:
+def _fit_level(required: float, available: float, run_mode: str) -> str:
+    """By the share of the pool the model needs (llmfit ≥ 1.1.17): perfect ≤ 60 % on a GPU, good ≤ 85 %,
+    marginal ≤ 98 %, else too tight. The model's recommended memory no longer decides, as in llmfit."""
+    if available <= 0:
         return "too_tight"
-    if run_mode in ("gpu", "tensor_parallel") and recommended <= available:
+    use = required / available
+    if use > MARGINAL_MAX_USE:
+        return "too_tight"
+    if run_mode in ("gpu", "tensor_parallel") and use <= PERFECT_MAX_USE:
         return "perfect"
-    return "good" if available >= GOOD_HEADROOM * required else "marginal"
+    return "good" if use <= GOOD_MAX_USE else "marginal"
 
 
 def usable_context(model: ModelFacts, quant: str, available_gb: float) -> int:

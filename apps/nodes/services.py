@@ -21,7 +21,15 @@ from apps.core.validation import model_fields_check
 from apps.nodes import catalog, hub_sync, listing, polling, selectors
 from apps.nodes.hardware import Hardware, hardware_detect, hardware_from_system_dict, hardware_live, hardware_what_if
 from apps.nodes.models import CatalogModel, Node
-from apps.nodes.scoring import FIT_LEVELS, FitOptions, ModelFacts, ModelFit, compatible, fit_model
+from apps.nodes.scoring import (
+    FIT_LEVELS,
+    MARGINAL_MAX_USE,
+    FitOptions,
+    ModelFacts,
+    ModelFit,
+    compatible,
+    fit_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -383,7 +391,8 @@ def _no_placement_reason(
         needs = min(p["memory_required_gb"] for p in placements)
         return (
             f"{model} is too tight on every node: it needs at least {needs} GB "
-            f"and the most any node has is {roomiest['memory_available_gb']} GB ({roomiest['node']})"
+            f"and the most any node has is {roomiest['memory_available_gb']} GB ({roomiest['node']}), "
+            f"of which a model may fill {MARGINAL_MAX_USE:.0%}"
         )
     if unavailable:
         return f"no node can take {model}: every node is unavailable ({len(unavailable)}, see unavailable)"

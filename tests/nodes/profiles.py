@@ -50,3 +50,13 @@ MAC_32GB = Hardware(
     cpu_arch="arm64",
     gpus=(Gpu(name="Apple M2 Pro", vram_gb=32.0, backend="Metal", unified_memory=True),),
 )
+# llmfit's what-if machine `--memory 24G --ram 64G --cpu-cores 16`: a "User-specified GPU" of 24 GB (CUDA, its
+# bandwidth unknown: speed from the backend constant), 64 GB of RAM of which 90 % available, 16 cores.
+CUDA_24GB_WHAT_IF = Hardware(
+    total_ram_gb=64.0,
+    available_ram_gb=64.0 * 0.9,
+    cpu_cores=16,
+    cpu_name="AMD EPYC",
+    cpu_arch="x86_64",
+    gpus=(Gpu(name="User-specified GPU", vram_gb=24.0, backend="CUDA"),),
+)

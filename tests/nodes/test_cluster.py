@@ -256,7 +256,7 @@ def test_placement_ranks_the_nodes_for_one_model(client, catalog, second_node, d
     assert body["model"]["name"] == "Qwen/Qwen2.5-14B-Instruct"
     assert body["best"] == "worker-2"
     assert [(p["node"], p["fit_level"], p["run_mode"], p["best_quant"]) for p in body["placements"]] == [
-        ("worker-2", "perfect", "gpu", "Q8_0"),
+        ("worker-2", "good", "gpu", "Q8_0"),  # 17.5 of 24 GB: 73 %, over llmfit 1.1.17's 60 % for perfect
         (socket.gethostname(), "marginal", "cpu", "Q4_K_M"),
     ]
     assert body["placements"][0]["score"] > body["placements"][1]["score"]
@@ -289,7 +289,7 @@ def test_placement_ranks_a_planned_node_described_by_what_if_hardware(client, ca
         None,
         False,
     )
-    assert (planned["fit_level"], planned["run_mode"]) == ("perfect", "gpu")
+    assert (planned["fit_level"], planned["run_mode"]) == ("good", "gpu")  # Q8_0 17.5 of 24 GB: 73 %
     assert (local["node"], local["run_mode"]) == (socket.gethostname(), "cpu")
     assert body["filters"] | {"max_context": None} == {
         "max_context": None,
@@ -351,7 +351,7 @@ def test_placement_of_a_model_too_big_for_every_node_says_what_it_needs(client, 
     assert body["reason"] == (
         f"meta-llama/Llama-3.1-405B-Instruct is too tight on every node: it needs at least "
         f"{placed['memory_required_gb']} GB and the most any node has is {placed['memory_available_gb']} GB "
-        f"({socket.gethostname()})"
+        f"({socket.gethostname()}), of which a model may fill 98%"
     )
 
 
