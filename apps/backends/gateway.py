@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from apps.backends import routing
-from apps.backends.providers.base import ChatResult, ProviderUnavailable
+from apps.backends.providers.base import ChatChunk, ChatResult, ProviderUnavailable
 from apps.core.errors import Invalid
 
 # Request fields passed through to the backend as options; each adapter translates them
 # (Ollama: `tools`, `format` from `response_format`, no `tool_choice`), an OpenAI-compatible one as is.
+# `think` / `thinking_budget` (the projects spec's) reach the backends whose protocol has them.
 OPTION_FIELDS = (
     "temperature",
     "top_p",
@@ -29,6 +30,8 @@ OPTION_FIELDS = (
     "tool_choice",
     "parallel_tool_calls",
     "response_format",
+    "think",
+    "thinking_budget",
 )
 
 
@@ -52,6 +55,12 @@ async def chat_completion(*, model: str, messages: list[dict], options: dict[str
     result, route = await routing.route_call(
         model, lambda provider, name: provider.chat(model=name, messages=messages, options=options)
     )
+    return completion_body(result, model=model, backend=route.name)
+
+
+def completion_body(result: ChatResult, *, model: str, backend: str) -> dict[str, Any]:
+    """OpenAI's `chat.completion` object for a whole answer `backend` gave for `model` (also the
+    projects' chat, which adds its own fields)."""
     body = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -64,19 +73,25 @@ async def chat_completion(*, model: str, messages: list[dict], options: dict[str
                 "finish_reason": result.finish_reason or "stop",
             }
         ],
-        "system_fingerprint": f"modelyard:{route.name}",
+        "system_fingerprint": f"modelyard:{backend}",
     }
     usage = _usage(result.prompt_tokens, result.completion_tokens)
     if usage:
         body["usage"] = usage
+    if result.thinking is not None:  # the projects spec's shape, beside the message's reasoning_content
+        body["thinking"] = {"content": result.thinking.content, "tokens": result.thinking.tokens}
     return body
 
 
 def assistant_message(result: ChatResult) -> dict[str, Any]:
-    """OpenAI's `choices[0].message`: content is null when the model only called tools."""
-    if not result.tool_calls:
-        return {"role": "assistant", "content": result.text}
-    return {"role": "assistant", "content": result.text or None, "tool_calls": list(result.tool_calls)}
+    """OpenAI's `choices[0].message`: content is null when the model only called tools. A model's
+    thinking is `reasoning_content` (DeepSeek's name, which most OpenAI-compatible clients read)."""
+    message: dict[str, Any] = {"role": "assistant", "content": result.text}
+    if result.tool_calls:
+        message.update(content=result.text or None, tool_calls=list(result.tool_calls))
+    if result.thinking is not None:
+        message["reasoning_content"] = result.thinking.content
+    return message
 
 
 async def chat_completion_stream(
@@ -89,6 +104,17 @@ async def chat_completion_stream(
     can serve still gets a plain JSON error; a stream that breaks later ends with an error chunk.
     """
     stream, route = await routing.route_chat_stream(model, messages, options)
+    return completion_chunks(stream, model=model, backend=route.name, include_usage=include_usage)
+
+
+def completion_chunks(
+    stream: AsyncIterator[ChatChunk], *, model: str, backend: str, include_usage: bool = False
+) -> AsyncIterator[dict[str, Any]]:
+    """OpenAI's `chat.completion.chunk` objects of a started stream `backend` is giving for `model`
+    (also the projects' chat): a role chunk, thinking (`delta.reasoning_content`), content, tool-call
+    and finish chunks, the usage chunk when asked for. A stream that breaks ends with
+    `stream_error_chunk` (the caller adds `[DONE]`).
+    """
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk_of(delta: dict, finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -97,7 +123,7 @@ async def chat_completion_stream(
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
-            "system_fingerprint": f"modelyard:{route.name}",
+            "system_fingerprint": f"modelyard:{backend}",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
             **extra,
         }
@@ -107,6 +133,8 @@ async def chat_completion_stream(
         usage = None
         try:
             async for chunk in stream:
+                if chunk.thinking:
+                    yield chunk_of({"reasoning_content": chunk.thinking})
                 if chunk.text:
                     yield chunk_of({"content": chunk.text})
                 if chunk.tool_calls:
@@ -115,7 +143,7 @@ async def chat_completion_stream(
                     usage = _usage(chunk.prompt_tokens, chunk.completion_tokens)
                     yield chunk_of({}, chunk.finish_reason or "stop")
         except ProviderUnavailable as error:
-            yield stream_error_chunk(f"backend {route.name} failed mid-stream: {error.message}", code="backend_error")
+            yield stream_error_chunk(f"backend {backend} failed mid-stream: {error.message}", code="backend_error")
         else:
             if include_usage:
                 yield {
@@ -126,6 +154,9 @@ async def chat_completion_stream(
                     "choices": [],
                     "usage": usage,
                 }
+        finally:
+            if hasattr(stream, "aclose"):
+                await stream.aclose()
 
     return chunks()
 

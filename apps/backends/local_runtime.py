@@ -60,19 +60,20 @@ def local_runtime_register() -> Backend:
 
 @transaction.atomic
 def local_runtime_models_declare() -> list[str]:
-    """Declare every chat and embedding model of the store in the `default` pool, when the runtime
-    is registered there: run at registration and after every backend sync, so a model pulled or
-    imported later is routable within a sync interval. The ids declared now."""
+    """Declare every chat, embedding and rerank model of the store in the `default` pool, when the
+    runtime is registered there: run at registration and after every backend sync, so a model pulled
+    or imported later is routable within a sync interval (rerank models for RAG's cross-encoder
+    strategy, through `services.model_rerank`). The ids declared now."""
     pool = Pool.objects.filter(name=POOL_NAME, backends__type=LOCAL).first()
     if pool is None:
         return []
     declared = []
     for item in runtime.models_list():
-        if item["kind"] not in {"chat", "embedding"}:
-            continue  # rerank and classify have no route of their own in the runtime spec
-        chat = item["kind"] == "chat"
+        if item["kind"] not in {"chat", "embedding", "rerank"}:
+            continue  # classify has no caller through the backends layer
+        chat, embed = item["kind"] == "chat", item["kind"] == "embedding"
         registered = RegisteredModel.objects.filter(model=item["id"]).first() or services.model_create(
-            model=item["id"], can_chat=chat, can_embed=not chat, can_prompt=chat, can_stream=chat
+            model=item["id"], can_chat=chat, can_embed=embed, can_prompt=chat, can_stream=chat
         )
         if not pool.models.filter(pk=registered.pk).exists():
             services.pool_model_assign(pool_id=pool.id, model_id=registered.id)

@@ -7,19 +7,28 @@ are looked at and missing models are queued for download without waiting for the
 
 import asyncio
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Model as DjangoModel
 
 from apps.backends import downloads, encryption, routing
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
-from apps.backends.providers import provider_type_check
-from apps.backends.providers.base import ChatResult, Embeddings
+from apps.backends.providers import provider_for, provider_type_check
+from apps.backends.providers.base import (
+    ChatChunk,
+    ChatResult,
+    Embeddings,
+    ProviderModelNotFound,
+    ProviderRequestError,
+    ProviderUnavailable,
+    RerankResult,
+)
 from apps.backends.sync import sync_request
-from apps.core.errors import Conflict, Invalid, NotFound
+from apps.core.errors import Conflict, Invalid, NotFound, Unavailable
 
 
 def _get(model: type[DjangoModel], label: str, object_id: Any) -> Any:
@@ -309,3 +318,115 @@ def model_embed(*, model: str, inputs: list[str]) -> list[list[float]]:
         )
 
     return _run_async(run)[0].vectors
+
+
+def endpoint_embed(
+    *, type: str, base_url: str, model: str, inputs: list[str], api_key: str = "", timeout_s: float = 60.0
+) -> list[list[float]]:
+    """Embeddings of `inputs` on `model` at one given endpoint (a provider `type` at `base_url`, not
+    a registered backend: e.g. a RAG embedding strategy naming its own Ollama). For sync code.
+
+    Raises Unavailable when the endpoint cannot answer (connection error, timeout, 5xx), NotFound
+    when it does not have the model, Invalid when it refuses the request, naming the endpoint.
+    """
+    provider_type_check(type)
+
+    async def run() -> Embeddings:
+        provider = provider_for(type, base_url=base_url, api_key=api_key, timeout_s=timeout_s)
+        try:
+            return await provider.embed(model=model, inputs=inputs)
+        finally:
+            await provider.aclose()
+
+    try:
+        return _run_async(run).vectors
+    except (ProviderUnavailable, ProviderRequestError) as error:
+        raise _endpoint_error(error, type=type, base_url=base_url, model=model) from None
+
+
+def _endpoint_error(error: Exception, *, type: str, base_url: str, model: str) -> Exception:
+    """The domain error for a provider error of one given endpoint, naming it."""
+    if isinstance(error, ProviderUnavailable):
+        return Unavailable(f"{type} endpoint {base_url} is unavailable: {error.message}", model=model)
+    if isinstance(error, ProviderModelNotFound):
+        return NotFound(f"{type} endpoint {base_url} has no model {model!r}: {error.message}", model=model)
+    if isinstance(error, ProviderRequestError):
+        return Invalid(f"{type} endpoint {base_url} refused the request: {error.message}", model=model)
+    return error
+
+
+async def endpoint_chat(
+    *, type: str, base_url: str, model: str, messages: list[dict], options: dict | None = None, api_key: str = ""
+) -> ChatResult:
+    """A chat on `model` at one given endpoint (a provider `type` at `base_url`, not a registered
+    backend: e.g. a project model naming its own Ollama). For async code.
+
+    Raises Unavailable (503) when the endpoint cannot answer, NotFound (404) when it does not have
+    the model, Invalid (400) when it refuses the request (unknown `type` too), naming the endpoint.
+    """
+    provider = provider_for(
+        provider_type_check(type), base_url=base_url, api_key=api_key, timeout_s=settings.MODELYARD_BACKEND_TIMEOUT
+    )
+    try:
+        return await provider.chat(model=model, messages=messages, options=options or {})
+    except (ProviderUnavailable, ProviderRequestError) as error:
+        raise _endpoint_error(error, type=type, base_url=base_url, model=model) from None
+    finally:
+        await provider.aclose()
+
+
+async def endpoint_chat_stream(
+    *, type: str, base_url: str, model: str, messages: list[dict], options: dict | None = None, api_key: str = ""
+) -> AsyncIterator[ChatChunk]:
+    """A streamed chat on `model` at one given endpoint, once it has started: the first chunk has
+    arrived, so a refusal or an endpoint that is down raises here as `endpoint_chat` does (before
+    any byte went to the client). Afterwards a broken stream raises ProviderUnavailable from the
+    iterator; closing the iterator closes the upstream request (the endpoint stops generating)."""
+    provider = provider_for(
+        provider_type_check(type), base_url=base_url, api_key=api_key, timeout_s=settings.MODELYARD_BACKEND_TIMEOUT
+    )
+    stream = provider.chat_stream(model=model, messages=messages, options=options or {})
+    try:
+        head: ChatChunk | None = await stream.__anext__()
+    except StopAsyncIteration:
+        head = None
+    except (ProviderUnavailable, ProviderRequestError) as error:
+        await provider.aclose()
+        raise _endpoint_error(error, type=type, base_url=base_url, model=model) from None
+    except BaseException:
+        await provider.aclose()
+        raise
+
+    async def chunks() -> AsyncIterator[ChatChunk]:
+        try:
+            if head is None:
+                yield ChatChunk(text="", done=True, finish_reason="stop")
+                return
+            yield head
+            if not head.done:
+                async for chunk in stream:
+                    yield chunk
+        finally:
+            await stream.aclose()
+            await provider.aclose()
+
+    return chunks()
+
+
+def model_rerank(
+    *, model: str, query: str, documents: list[str], top_n: int | None = None
+) -> tuple[list[RerankResult], str]:
+    """`documents` scored against `query` by the cross-encoder `model`, routed with failover as
+    `model_chat` is: `[RerankResult(index, relevance_score)]`, most relevant first (at most
+    `top_n`), and the backend's name. For sync code. The model runtime declares its rerank models in
+    the `default` pool; a backend without `/v1/rerank` (Ollama) answers Invalid (400)."""
+
+    async def run() -> tuple[list[RerankResult], routing.Route]:
+        return await routing.route_call(
+            model,
+            lambda provider, name: provider.rerank(model=name, query=query, documents=documents, top_n=top_n),
+            pooled=False,
+        )
+
+    results, route = _run_async(run)
+    return results, route.name

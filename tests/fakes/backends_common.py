@@ -41,6 +41,12 @@ def reply_text(*, backend: str, model: str, prompt: str) -> str:
     return f"[{backend}/{model}] you said: {prompt}"
 
 
+def thinking_text(*, model: str, prompt: str) -> str:
+    """What a fake reasoning model thinks before it answers (Ollama's "thinking" capability): names
+    the model and echoes the prompt, so a test can tell thinking from answer."""
+    return f"<{model} thinks> the user said: {prompt}. A short answer will do."
+
+
 def reply_pieces(text: str, max_tokens: int | None = None) -> tuple[list[str], bool]:
     """The answer split in streamed pieces (one word each, a 'token'); True when cut by max_tokens."""
     pieces = PIECE.findall(text) or [text]
@@ -165,6 +171,11 @@ class FakeModel:
     @property
     def can_embed(self) -> bool:
         return "embedding" in self.capabilities
+
+    @property
+    def can_think(self) -> bool:
+        """A reasoning model: thinks when asked (Ollama's /api/show lists "thinking")."""
+        return "thinking" in self.capabilities
 
 
 def as_model(spec: "str | FakeModel") -> FakeModel:

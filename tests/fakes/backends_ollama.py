@@ -39,6 +39,7 @@ from tests.fakes.backends_common import (
     sha256_hex,
     structured_reply,
     text_response,
+    thinking_text,
     tool_call_for,
     tool_result_reply,
     wants_tool_call,
@@ -274,6 +275,10 @@ class FakeOllama(FakeHTTPServer):
             return self.error_response(400, f'"{name}" does not support chat')
         return model
 
+    def _prompt_of(self, body: dict) -> str:
+        messages = body.get("messages")
+        return last_user_text(messages) if isinstance(messages, list) else str(body.get("prompt") or "")
+
     def _max_tokens(self, body: dict) -> int | None:
         options = body.get("options") or {}
         value = options.get("num_predict") if isinstance(options, dict) else None
@@ -363,6 +368,14 @@ class FakeOllama(FakeHTTPServer):
     def _answer(
         self, body: dict, model: FakeModel, text: str, prompt_count: int, *, empty: bool, kind: str
     ) -> FakeResponse:
+        # `think: true`: a thinking model thinks first (`message.thinking` / `thinking` pieces, counted
+        # in eval_count); any other model is a 400, as Ollama refuses it.
+        thoughts: list[str] = []
+        if body.get("think") is True:
+            if not model.can_think:
+                return self.error_response(400, f'"{model.name}" does not support thinking')
+            if not empty:
+                thoughts, _ = reply_pieces(thinking_text(model=model.name, prompt=self._prompt_of(body)))
         if empty:
             # Ollama answers an empty conversation by loading the model, with no text.
             pieces, stats = [], {"done_reason": "load", "done": True}
@@ -375,25 +388,30 @@ class FakeOllama(FakeHTTPServer):
                 "load_duration": 100_000,
                 "prompt_eval_count": prompt_count,
                 "prompt_eval_duration": 200_000,
-                "eval_count": len(pieces),
+                "eval_count": len(thoughts) + len(pieces),
                 "eval_duration": 800_000 * len(pieces),
             }
             if kind == "generate":
                 stats["context"] = list(range(1, prompt_count + len(pieces) + 1))
 
-        def piece(content: str) -> dict:
+        def piece(content: str, thinking: str = "") -> dict:
             if kind == "chat":
-                return {
-                    "model": model.name,
-                    "created_at": created_at(),
-                    "message": {"role": "assistant", "content": content},
-                }
-            return {"model": model.name, "created_at": created_at(), "response": content}
+                message = {"role": "assistant", "content": content}
+                if thinking:
+                    message["thinking"] = thinking
+                return {"model": model.name, "created_at": created_at(), "message": message}
+            line = {"model": model.name, "created_at": created_at(), "response": content}
+            if thinking:
+                line["thinking"] = thinking
+            return line
 
         if not body.get("stream", True):
-            return json_response({**piece("".join(pieces)), **stats})
+            return json_response({**piece("".join(pieces), "".join(thoughts)), **stats})
 
         async def chunks() -> AsyncIterator[bytes]:
+            for thought in thoughts:
+                yield json.dumps({**piece("", thought), "done": False}).encode() + b"\n"
+                await self.pause()
             for index, content in enumerate(pieces):
                 if index:
                     await self.pause()

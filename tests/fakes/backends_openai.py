@@ -13,6 +13,12 @@ streamed as `delta.tool_calls` pieces); a `tool` message answering no earlier ca
 a tool result it answers naming the tool and echoing the result; with `response_format`
 json_object / json_schema the answer is a JSON object.
 
+Reasoning: a model with the "thinking" capability thinks first when asked — `think: true` (the
+model runtime's and LlamaFarm's field, with `thinking_budget` cutting the thinking), or, for vLLM,
+unless `chat_template_kwargs.enable_thinking` is false. The thinking comes in
+`message.reasoning_content` / `delta.reasoning_content` (vLLM flavor: `reasoning`, its newer name),
+counted in `usage.completion_tokens_details.reasoning_tokens`.
+
 `flavor="vllm"` answers like vLLM instead: `/v1/models` items carry `max_model_len`, `root`,
 `parent`; `GET /health` and `GET /version` exist; errors are vLLM's `{"object": "error",
 "message", "type", "param", "code"}` and a bad key is `{"error": "Unauthorized"}`.
@@ -42,6 +48,7 @@ from tests.fakes.backends_common import (
     serve_from_command_line,
     sha256_hex,
     structured_reply,
+    thinking_text,
     tool_call_for,
     tool_result_reply,
     wants_tool_call,
@@ -221,11 +228,15 @@ class FakeOpenAI(FakeHTTPServer):
             text = structured_reply((response_format.get("json_schema") or {}).get("schema"), text)
         pieces, cut = reply_pieces(text, max_tokens if isinstance(max_tokens, int) else None)
         finish_reason = "length" if cut else "stop"
+        thoughts = self._thoughts(body, model, last_user_text(messages))
+        reasoning_field = "reasoning" if self.flavor == "vllm" else "reasoning_content"
         usage = {
             "prompt_tokens": prompt_tokens(messages),
-            "completion_tokens": len(pieces),
-            "total_tokens": prompt_tokens(messages) + len(pieces),
+            "completion_tokens": len(thoughts) + len(pieces),
+            "total_tokens": prompt_tokens(messages) + len(thoughts) + len(pieces),
         }
+        if thoughts:
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(thoughts)}
         completion_id = f"chatcmpl-{sha256_hex(f'{self.name}/{next(self._ids)}')[:24]}"
         created = int(time.time())
         if not body.get("stream"):
@@ -238,7 +249,12 @@ class FakeOpenAI(FakeHTTPServer):
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": "".join(pieces), "refusal": None},
+                            "message": {
+                                "role": "assistant",
+                                "content": "".join(pieces),
+                                "refusal": None,
+                                **({reasoning_field: "".join(thoughts)} if thoughts else {}),
+                            },
                             "logprobs": None,
                             "finish_reason": finish_reason,
                         }
@@ -265,6 +281,9 @@ class FakeOpenAI(FakeHTTPServer):
 
         async def events() -> AsyncIterator[bytes]:
             yield chunk({"role": "assistant", "content": ""})
+            for thought in thoughts:
+                await self.pause()
+                yield chunk({reasoning_field: thought})
             for content in pieces:
                 await self.pause()
                 yield chunk({"content": content})
@@ -286,6 +305,23 @@ class FakeOpenAI(FakeHTTPServer):
         return FakeResponse(
             content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"}, stream=events()
         )
+
+    def _thoughts(self, body: dict, model: FakeModel, prompt: str) -> list[str]:
+        """The thinking pieces of an answer: none unless the model thinks and was asked to."""
+        if not model.can_think:
+            return []
+        if self.flavor == "vllm":
+            kwargs = body.get("chat_template_kwargs")
+            wanted = not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
+        else:
+            wanted = body.get("think") is True
+        if not wanted:
+            return []
+        budget = body.get("thinking_budget") if self.flavor == "openai" else None
+        thoughts, _ = reply_pieces(
+            thinking_text(model=model.name, prompt=prompt), budget if isinstance(budget, int) else None
+        )
+        return thoughts
 
     def _tool_call(self, body: dict, model: FakeModel, messages: list) -> FakeResponse:
         """The model calls a tool, as OpenAI answers it: `message.tool_calls` with the arguments as

@@ -105,6 +105,43 @@ def start_live_server(log_path: Path, **extra_env: str) -> LiveServer:
     raise RuntimeError(f"serve did not become healthy in time:\n{server.log()}")
 
 
+def start_runtime(
+    port: int, log_path: Path, *, keep_loaded: tuple[str, ...] = (), wait: bool = True
+) -> subprocess.Popen:
+    """`manage.py runtime` (the model runtime alone) on `port` against the test database, loading
+    `keep_loaded` as it starts; once it answers `/health` unless `wait` is False (then call
+    `runtime_wait`). The caller terminates it."""
+    extra = {"MODELYARD_RUNTIME_KEEP_LOADED": ",".join(keep_loaded)} if keep_loaded else {}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runtime"],
+        cwd=ROOT,
+        env=database_env(MODELYARD_RUNTIME_PORT=str(port), **extra),
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    if wait:
+        runtime_wait(process, port, log_path)
+    return process
+
+
+def runtime_wait(process: subprocess.Popen, port: int, log_path: Path, timeout: float = 60) -> None:
+    """Until the runtime started by `start_runtime` answers `/health`; kills it and raises if it
+    exits or does not answer within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the runtime exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"the runtime did not answer in time:\n{log_path.read_text()}")
+
+
 def process_tree(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)

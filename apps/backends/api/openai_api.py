@@ -318,6 +318,18 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     parallel_tool_calls = BooleanField(required=False, allow_null=True)
     response_format = ResponseFormatSerializer(required=False, allow_null=True)
     user = StringField(required=False, allow_blank=True)
+    think = BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="Let a reasoning model think before it answers (the model runtime, Ollama, vLLM); the thinking "
+        "comes back as `reasoning_content` and `thinking`. Dropped for servers without such a switch (OpenAI).",
+    )
+    thinking_budget = IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Tokens of thinking at most (the model runtime; others have no budget and drop it).",
+    )
 
     def validate(self, data: dict) -> dict:
         called: set[str] = set()
@@ -338,10 +350,21 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         return data
 
 
+class CompletionMessageSerializer(ChatMessageSerializer):
+    reasoning_content = serializers.CharField(
+        required=False, allow_blank=True, help_text="The model's thinking, when it was asked to think and did."
+    )
+
+
 class ChatChoiceSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    message = ChatMessageSerializer()
+    message = CompletionMessageSerializer()
     finish_reason = serializers.CharField(allow_null=True, help_text="stop, length, tool_calls, …")
+
+
+class CompletionThinkingSerializer(serializers.Serializer):
+    content = serializers.CharField(allow_blank=True)
+    tokens = serializers.IntegerField(allow_null=True, help_text="Null when the backend does not count them.")
 
 
 class UsageSerializer(serializers.Serializer):
@@ -359,6 +382,9 @@ class ChatCompletionResponseSerializer(serializers.Serializer):
     model = serializers.CharField()
     choices = ChatChoiceSerializer(many=True)
     usage = UsageSerializer(required=False)
+    thinking = CompletionThinkingSerializer(
+        required=False, help_text="The projects spec's thinking, when the model thought."
+    )
 
 
 # --- embeddings ----------------------------------------------------------------------------------

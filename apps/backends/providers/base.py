@@ -65,10 +65,28 @@ class Embeddings:
 
 
 @dataclass(frozen=True)
+class RerankResult:
+    """One document of a rerank answer: its position in the request's `documents` and its
+    relevance to the query as the backend's cross-encoder scored it (higher is more relevant)."""
+
+    index: int
+    relevance_score: float
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """What a model wrote while it thought before answering (a reasoning model with `think` on):
+    `content`, and `tokens` when the backend counts them (else None)."""
+
+    content: str
+    tokens: int | None = None
+
+
+@dataclass(frozen=True)
 class ChatResult:
     """A whole answer. `tool_calls` are OpenAI's `message.tool_calls`:
     `{"id", "type": "function", "function": {"name", "arguments": <JSON text>}}`, and
-    `finish_reason` is then "tool_calls"."""
+    `finish_reason` is then "tool_calls". `thinking` is None when the model did not think."""
 
     text: str
     model: str
@@ -76,6 +94,7 @@ class ChatResult:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     tool_calls: tuple[dict, ...] = ()
+    thinking: Thinking | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,8 @@ class ChatChunk:
 
     `tool_calls` are OpenAI's streamed `delta.tool_calls`: `{"index", "id"?, "type"?,
     "function": {"name"?, "arguments"}}`, the arguments' text possibly spread over several chunks.
+    `thinking` is a piece of the model's thinking ("" when the chunk has none); it comes before the
+    answer's text.
     """
 
     text: str
@@ -92,6 +113,7 @@ class ChatChunk:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     tool_calls: tuple[dict, ...] = ()
+    thinking: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +127,9 @@ class PullProgress:
 
 
 class Provider(Protocol):
-    """What every adapter implements. `options` carries temperature, max_tokens, top_p, stop…"""
+    """What every adapter implements. `options` carries temperature, max_tokens, top_p, stop…, and
+    `think` (bool: let a reasoning model think first) with `thinking_budget` (max thinking tokens),
+    each passed on as the backend's protocol takes them, or dropped where it has no such control."""
 
     type: str  # "ollama", "openai", "vllm"
 
@@ -126,6 +150,14 @@ class Provider(Protocol):
     ) -> Embeddings:
         """One vector per input: texts, or token-id lists (OpenAI-compatible servers only);
         `dimensions`, when given, is passed on (the caller checks it was honoured)."""
+        ...
+
+    async def rerank(
+        self, *, model: str, query: str, documents: list[str], top_n: int | None = None
+    ) -> list[RerankResult]:
+        """`documents` scored against `query` by a cross-encoder, most relevant first, at most
+        `top_n`; servers with a `/v1/rerank` route (the model runtime, vLLM, llama.cpp); others
+        raise ProviderRequestError("… cannot rerank")."""
         ...
 
     def pull(self, *, model: str) -> AsyncIterator[PullProgress]:

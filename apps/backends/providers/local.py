@@ -19,7 +19,8 @@ LOCAL = "local"
 
 class LocalProvider(OpenAIProvider):
     type = LOCAL
-    chat_options = CHAT_OPTIONS | {"top_k"}
+    # `think` / `thinking_budget` in the body; the runtime answers `reasoning_content` and `thinking`.
+    chat_options = CHAT_OPTIONS | {"top_k", "think", "thinking_budget"}
     embedding_encoding = "base64"  # what the runtime computes: a fifth of the JSON
 
     def __init__(self, *, base_url: str, api_key: str = "", timeout_s: float = 60.0) -> None:

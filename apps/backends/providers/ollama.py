@@ -1,8 +1,9 @@
 """Ollama through its native API: /api/tags + /api/show, /api/chat, /api/generate, /api/embed, /api/pull.
 
 Streams are NDJSON (one JSON object a line); an answer is complete at the line with
-`"done": true`, a pull at `{"status": "success"}`. Ollama reports failures inside a stream as
-`{"error": "..."}` lines.
+`"done": true`, a pull at `{"status": "success"}`. `think` goes at the top level of a request and
+the thinking comes back in `message.thinking` (/api/chat) or `thinking` (/api/generate). Ollama
+reports failures inside a stream as `{"error": "..."}` lines.
 """
 
 import asyncio
@@ -22,6 +23,8 @@ from apps.backends.providers.base import (
     ProviderRequestError,
     PulledModel,
     PullProgress,
+    RerankResult,
+    Thinking,
 )
 from apps.backends.providers.capabilities import looks_like_embedding_model
 from apps.backends.providers.transport import HTTPProvider
@@ -32,9 +35,11 @@ SHOW_CONCURRENCY = 8
 OPTION_NAMES = {"max_tokens": "num_predict", "max_completion_tokens": "num_predict"}
 # Options that Ollama takes at the top level of the request rather than in `options`.
 TOP_LEVEL_OPTIONS = frozenset({"format", "keep_alive", "think"})
-# OpenAI request fields with no meaning to Ollama: dropped rather than sent as unknown options.
+# Request fields with no meaning to Ollama: dropped rather than sent as unknown options (it has
+# `think` but no thinking budget).
 OPENAI_ONLY_OPTIONS = frozenset(
     {
+        "thinking_budget",
         "n",
         "user",
         "logit_bias",
@@ -326,6 +331,7 @@ class OllamaProvider(HTTPProvider):
         if "error" in data:
             raise self.http.unavailable(f"{path}: {data['error']}")
         tool_calls = openai_tool_calls(data.get("message"))
+        thinking = thinking_text(data)
         return ChatResult(
             text=text_of(data),
             model=data.get("model") or model,
@@ -333,6 +339,8 @@ class OllamaProvider(HTTPProvider):
             prompt_tokens=as_int(data.get("prompt_eval_count")),
             completion_tokens=as_int(data.get("eval_count")),
             tool_calls=tool_calls,
+            # Ollama counts thinking within `eval_count`, not apart.
+            thinking=Thinking(content=thinking) if thinking else None,
         )
 
     async def _stream(self, path: str, body: dict, text_of: Any) -> AsyncIterator[ChatChunk]:
@@ -342,7 +350,7 @@ class OllamaProvider(HTTPProvider):
                 item = self.http.parse_line(line, path)
                 if "error" in item:
                     raise self.http.unavailable(f"{path}: {item['error']}")
-                text = text_of(item)
+                text, thinking = text_of(item), thinking_text(item)
                 # Ollama streams each tool call whole, in a line of its own before the done line.
                 tool_calls = openai_tool_calls(item.get("message"), first_index=calls_sent, streamed=True)
                 calls_sent += len(tool_calls)
@@ -354,10 +362,11 @@ class OllamaProvider(HTTPProvider):
                         prompt_tokens=as_int(item.get("prompt_eval_count")),
                         completion_tokens=as_int(item.get("eval_count")),
                         tool_calls=tool_calls,
+                        thinking=thinking,
                     )
                     return
-                if text or tool_calls:
-                    yield ChatChunk(text=text, tool_calls=tool_calls)
+                if text or tool_calls or thinking:
+                    yield ChatChunk(text=text, tool_calls=tool_calls, thinking=thinking)
         raise self.http.unavailable(f"{path}: stream ended before the answer was done")
 
     async def chat(self, *, model: str, messages: list[dict], options: dict | None = None) -> ChatResult:
@@ -392,6 +401,12 @@ class OllamaProvider(HTTPProvider):
             raise self.http.bad_body("/api/embed", "embeddings are not lists of numbers") from exc
         return Embeddings(vectors=floats, prompt_tokens=data.get("prompt_eval_count"))
 
+    async def rerank(
+        self, *, model: str, query: str, documents: list[str], top_n: int | None = None
+    ) -> list[RerankResult]:
+        """Ollama has no rerank API."""
+        raise ProviderRequestError("ollama backends cannot rerank: use a runtime with /v1/rerank", status=400)
+
     async def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
         path = "/api/pull"
         async with self.http.stream_lines("POST", path, {"model": model, "stream": True}) as lines:
@@ -422,3 +437,11 @@ def chat_text(item: dict) -> str:
 
 def generate_text(item: dict) -> str:
     return str(item.get("response") or "")
+
+
+def thinking_text(item: dict) -> str:
+    """The thinking of an answer or a streamed line (`think: true`): `message.thinking` from
+    /api/chat, top-level `thinking` from /api/generate; "" when there is none."""
+    message = item.get("message")
+    value = message.get("thinking") if isinstance(message, dict) else item.get("thinking")
+    return value if isinstance(value, str) else ""

@@ -1,6 +1,11 @@
 """Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp server, LM Studio…): /v1/models,
 /v1/chat/completions (one JSON, or SSE `data:` chunks ending in `data: [DONE]`), /v1/embeddings.
 
+A reasoning model's thinking is read from `reasoning_content` / `reasoning` (message and stream
+deltas) and the top-level `thinking` object; OpenAI's API has no `think` switch (its reasoning
+models take `reasoning_effort`), so `think` / `thinking_budget` are dropped here and passed by the
+subclasses whose servers take them (the model runtime, vLLM).
+
 `base_url` may be given with or without its `/v1` (`http://host:8000` or `https://api.openai.com/v1`).
 These servers cannot pull models; `generate` is a chat with one user message.
 """
@@ -18,6 +23,8 @@ from apps.backends.providers.base import (
     ProviderRequestError,
     PulledModel,
     PullProgress,
+    RerankResult,
+    Thinking,
 )
 from apps.backends.providers.capabilities import looks_like_embedding_model
 from apps.backends.providers.transport import HTTPProvider
@@ -63,6 +70,30 @@ def content_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return ""
+
+
+def reasoning_text(message: dict) -> str:
+    """The thinking in a message or a streamed delta: `reasoning_content` (DeepSeek's name, which the
+    model runtime, vLLM and llama.cpp's server write) or `reasoning` (vLLM's newer name, OpenRouter's)."""
+    for name in ("reasoning_content", "reasoning"):
+        if isinstance(message.get(name), str) and message[name]:
+            return message[name]
+    return ""
+
+
+def thinking_of(data: dict, message: dict, usage: dict) -> Thinking | None:
+    """A whole answer's thinking: the message's reasoning text, else the projects spec's top-level
+    `thinking: {content, tokens}` (the model runtime writes both); its tokens from that object or
+    OpenAI's `usage.completion_tokens_details.reasoning_tokens`. None when the model did not think."""
+    top = data.get("thinking") if isinstance(data.get("thinking"), dict) else {}
+    content = reasoning_text(message) or (top.get("content") if isinstance(top.get("content"), str) else "")
+    if not content:
+        return None
+    details = usage.get("completion_tokens_details")
+    tokens = as_int(top.get("tokens"))
+    if tokens is None and isinstance(details, dict):
+        tokens = as_int(details.get("reasoning_tokens"))
+    return Thinking(content=content, tokens=tokens)
 
 
 def tool_calls_of(message: dict) -> tuple[dict, ...]:
@@ -137,6 +168,7 @@ class OpenAIProvider(HTTPProvider):
             prompt_tokens=as_int(usage.get("prompt_tokens")),
             completion_tokens=as_int(usage.get("completion_tokens")),
             tool_calls=tool_calls_of(message),
+            thinking=thinking_of(data, message, usage),
         )
 
     def chat_stream(self, *, model: str, messages: list[dict], options: dict | None = None) -> AsyncIterator[ChatChunk]:
@@ -177,10 +209,10 @@ class OpenAIProvider(HTTPProvider):
                     if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                         continue
                     delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-                    text = content_text(delta.get("content"))
+                    text, thinking = content_text(delta.get("content")), reasoning_text(delta)
                     tool_calls = tool_calls_of(delta)
-                    if text or tool_calls:
-                        yield ChatChunk(text=text, tool_calls=tool_calls)
+                    if text or tool_calls or thinking:
+                        yield ChatChunk(text=text, tool_calls=tool_calls, thinking=thinking)
                     finish = choice.get("finish_reason") or finish
         # Some servers close the stream without `[DONE]`; a finish reason means the answer was whole.
         if finish is not None:
@@ -225,6 +257,35 @@ class OpenAIProvider(HTTPProvider):
             raw = base64.b64decode(value, validate=True)
             return list(struct.unpack(f"<{len(raw) // 4}f", raw))
         return [float(number) for number in value]
+
+    # --- rerank -------------------------------------------------------------------------------
+
+    async def rerank(
+        self, *, model: str, query: str, documents: list[str], top_n: int | None = None
+    ) -> list[RerankResult]:
+        """`POST /v1/rerank` as the model runtime, vLLM and llama.cpp's server take it (Jina/Cohere's
+        shape: `{model, query, documents, top_n}` → `results[{index, relevance_score}]`; a few
+        servers answer `data` instead of `results`). A server without the route answers 404: a
+        ProviderRequestError the caller reports."""
+        if not documents:
+            return []
+        path = f"{self.api}/rerank"
+        body: dict[str, Any] = {"model": model, "query": query, "documents": list(documents)}
+        if top_n is not None:
+            body["top_n"] = top_n
+        data = await self.http.post_json(path, body)
+        items = data.get("results", data.get("data")) if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise self.http.bad_body(path, "no 'results' list")
+        try:
+            ranked = [
+                RerankResult(index=int(item["index"]), relevance_score=float(item["relevance_score"])) for item in items
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self.http.bad_body(path, "results are not {index, relevance_score} objects") from exc
+        if any(not 0 <= item.index < len(documents) for item in ranked):
+            raise self.http.bad_body(path, "a result's index is outside the documents sent")
+        return sorted(ranked, key=lambda item: item.relevance_score, reverse=True)
 
     def pull(self, *, model: str) -> AsyncIterator[PullProgress]:
         """Raises at once (before any iteration): these servers load what they serve themselves."""
