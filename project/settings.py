@@ -259,6 +259,15 @@ MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS = env_list("MODELYARD_CHAINS_HTTP_ALLOWED_HO
 # Recorded chain runs older than this many days are deleted as new runs start (0: keep them all).
 MODELYARD_CHAINS_RUN_RETENTION_DAYS = env_int("MODELYARD_CHAINS_RUN_RETENTION_DAYS", 30)
 
+# --- RAG --------------------------------------------------------------------------------------
+
+# HNSW candidate list size of vector queries (pgvector's hnsw.ef_search; higher: better recall, slower).
+MODELYARD_RAG_EF_SEARCH = env_int("MODELYARD_RAG_EF_SEARCH", 40)
+# Ingestion asks the embedder this many times per batch before the file fails (embedder down: fail fast).
+MODELYARD_RAG_EMBED_ATTEMPTS = env_int("MODELYARD_RAG_EMBED_ATTEMPTS", 3)
+# Seconds before the first retry of an embedding batch; doubled for each next one.
+MODELYARD_RAG_EMBED_BACKOFF = env_float("MODELYARD_RAG_EMBED_BACKOFF", 0.5)
+
 # --- applications -------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -391,6 +400,22 @@ Q_CLUSTER = {
 # Largest request body (bytes) any API takes: a larger one is answered 413. File uploads stream
 # with their own limit.
 MODELYARD_MAX_BODY_BYTES = env_int("MODELYARD_MAX_BODY_BYTES", 8 * 1024 * 1024)
+# Largest file a dataset upload takes (MB): it streams to disk while hashed; past it, 413 and nothing kept.
+MODELYARD_PROJECTS_MAX_UPLOAD_MB = env_int("MODELYARD_PROJECTS_MAX_UPLOAD_MB", 512)
+# A multipart body (a file upload) may pass MODELYARD_MAX_BODY_BYTES up to the upload limit plus its form fields.
+MODELYARD_MAX_UPLOAD_BYTES = MODELYARD_PROJECTS_MAX_UPLOAD_MB * 1024 * 1024 + 1024 * 1024
+# Project event logs (chat completions, dataset processing) older than this many days are deleted
+# by a periodic job every MODELYARD_EVENT_LOG_PRUNE_MINUTES (0 days: keep them all; 0 minutes: no job).
+MODELYARD_EVENT_LOG_RETENTION_DAYS = env_int("MODELYARD_EVENT_LOG_RETENTION_DAYS", 30)
+MODELYARD_EVENT_LOG_PRUNE_MINUTES = env_int("MODELYARD_EVENT_LOG_PRUNE_MINUTES", 60)
+# A project chat session unused for this many minutes is expired: its history is no longer used
+# and its rows are deleted when it is next touched.
+MODELYARD_CHAT_SESSION_TTL_MIN = env_int("MODELYARD_CHAT_SESSION_TTL_MIN", 30)
+# GET /v1/system/version-check: a release feed answering GitHub's releases JSON (`…/releases/latest`
+# or the list), asked with a 2 s timeout and cached in the data dir for this many seconds. Empty: no
+# feed (the check answers the current version only, `latest_version` null).
+MODELYARD_RELEASE_FEED_URL = env_str("MODELYARD_RELEASE_FEED_URL", "")
+MODELYARD_RELEASE_FEED_TTL_S = env_int("MODELYARD_RELEASE_FEED_TTL_S", 6 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MODELYARD_MAX_BODY_BYTES
 # More query (or form) parameters than this is a 400.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000

@@ -45,6 +45,16 @@ PLACEHOLDERS = {
     "repo_id": "no-such-org/no-such-model",
     "revision": "main",
     "path": "config.json",
+    # The projects spec: a project that does not exist (every route under it is a 404 for that).
+    "namespace": "no-such-namespace",
+    "project": "no-such-project",
+    "dataset": "no-such-dataset",
+    "database_name": "no_such_database",
+    "task_id": UNKNOWN_UUID,
+    "file_hash": "0" * 64,
+    "example_id": "no-such-example",
+    "event_id": "evt_20240115_103000_inference_abc123",
+    "session_id": "no-such-session",
 }
 # The ids of the runtime spec's associations are UUIDs.
 PLACEHOLDERS_BY_ROUTE = {
@@ -66,6 +76,7 @@ NOT_AN_ID_LOOKUP = {
     ("platform", "pool-by-purpose/{purpose}"): "a filter: the pools of a purpose no pool has are none (200, [])",
     ("platform", "providers/{provider_type}/configure"): "sets the provider's key: nothing is looked up",
     ("node", "api/v1/models/{name}"): "the node spec's substring search by name: no match is an empty list",
+    ("platform", "v1/projects/{namespace}"): "a namespace is a filter (none: an empty list); POST creates in it",
 }
 # Valid bodies for the routes that take an id and a body, so the id is what the answer is about.
 BODIES = {

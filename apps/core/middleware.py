@@ -121,8 +121,16 @@ def error_response(request: HttpRequest, message: str, status: int) -> JsonRespo
     return JsonResponse({error_key_for(request): message}, status=status)
 
 
-def body_too_large_message() -> str:
-    return f"request body too large: at most {settings.MODELYARD_MAX_BODY_BYTES} bytes"
+def body_too_large_message(limit: int | None = None) -> str:
+    return f"request body too large: at most {limit or settings.MODELYARD_MAX_BODY_BYTES} bytes"
+
+
+def body_limit(request: HttpRequest) -> int:
+    """The most bytes a request's body may have: a multipart body (a file upload, whose files stream
+    to disk) up to MODELYARD_MAX_UPLOAD_BYTES, any other up to MODELYARD_MAX_BODY_BYTES."""
+    if request.content_type == "multipart/form-data":
+        return max(settings.MODELYARD_MAX_UPLOAD_BYTES, settings.MODELYARD_MAX_BODY_BYTES)
+    return settings.MODELYARD_MAX_BODY_BYTES
 
 
 def too_many_fields_message() -> str:
@@ -130,13 +138,13 @@ def too_many_fields_message() -> str:
 
 
 def declared_body_too_large(request: HttpRequest) -> bool:
-    """Whether the request's Content-Length is past MODELYARD_MAX_BODY_BYTES. A body sent without
+    """Whether the request's Content-Length is past its `body_limit`. A body sent without
     one is held to the same limit when read (Django's DATA_UPLOAD_MAX_MEMORY_SIZE)."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return False
-    return length > settings.MODELYARD_MAX_BODY_BYTES
+    return length > body_limit(request)
 
 
 def _chunked_without_length(request: HttpRequest) -> bool:
@@ -201,13 +209,13 @@ class SurfaceMiddleware(HybridMiddleware):
         """413 for a body declared past the limit, 400 for too many query parameters: on every
         route, whether or not its view reads them."""
         if declared_body_too_large(request):
-            return error_response(request, body_too_large_message(), 413)
+            return error_response(request, body_too_large_message(body_limit(request)), 413)
         if _chunked_without_length(request):
             # DRF reads a body with no Content-Length as empty ("field required" for every field
             # sent). Under ASGI the server has already received the whole body: measure it.
             length = len(request.body)
-            if length > settings.MODELYARD_MAX_BODY_BYTES:
-                return error_response(request, body_too_large_message(), 413)
+            if length > body_limit(request):
+                return error_response(request, body_too_large_message(body_limit(request)), 413)
             request.META["CONTENT_LENGTH"] = str(length)
         try:
             request.GET  # noqa: B018  (parsing is what counts the fields)
