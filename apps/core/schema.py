@@ -204,6 +204,8 @@ SPEC_OF_PATH_PREFIX = {
     "/v1/models/download": "projects / models cache",
     "/v1/models/validate-download": "projects / models cache",
     "/v1/system/": "projects / models cache",
+    "/v1/projects/": "projects / RAG and chat",
+    "/v1/examples": "projects / examples",
     "/info": "projects / models cache",
     "/hub/": "projects / models cache",
     "/api/v1/search": "model store",
