@@ -195,6 +195,44 @@ def test_a_job_of_a_dead_worker_fails_with_a_reason_after_its_last_attempt(setti
     assert job.error == f"worker {worker} died while running this job; gave up after 2 attempt(s) of 2"
 
 
+def taken_by_a_cluster(seconds_ago: float, settings) -> None:
+    """Lock every queued task as the ORM broker does when a cluster takes it, `seconds_ago`."""
+    retry = timedelta(seconds=settings.Q_CLUSTER["retry"])
+    OrmQ.objects.update(lock=timezone.now() - timedelta(seconds=seconds_ago) + retry)
+
+
+def test_a_pending_job_whose_task_a_killed_cluster_took_is_delivered_again(settings):
+    # The cluster took the task ahead of a free worker and was killed before it started the job:
+    # django-q2 would keep the task locked for `retry` (a day).
+    job = enqueue("count_steps", steps=1, pause_s=0)
+    taken_by_a_cluster(settings.MODELYARD_JOB_STALE_S + 5, settings)
+
+    assert jobs.jobs_recover_undelivered() == 1
+
+    task = OrmQ.objects.get()
+    assert task.lock <= timezone.now()  # deliverable again
+    jobs.job_run(job_id=str(job.pk))  # and, delivered twice, the job still runs once
+    jobs.job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.SUCCESS, 1)
+
+
+def test_a_task_taken_recently_or_of_a_started_job_stays_with_its_cluster(settings):
+    recent = enqueue("count_steps", steps=1, pause_s=0)
+    taken_by_a_cluster(settings.MODELYARD_JOB_STALE_S - 5, settings)
+    started = enqueue("count_steps", steps=1, pause_s=0)
+    OrmQ.objects.filter(lock__lte=timezone.now()).update(
+        lock=timezone.now()
+        - timedelta(seconds=settings.MODELYARD_JOB_STALE_S + 5)
+        + timedelta(seconds=settings.Q_CLUSTER["retry"])
+    )
+    Job.objects.filter(pk=started.pk).update(state=Job.State.STARTED, attempts=1, worker=jobs.worker_name())
+
+    assert jobs.jobs_recover_undelivered() == 0
+    assert not OrmQ.objects.filter(lock__lte=timezone.now()).exists()
+    assert Job.objects.get(pk=recent.pk).state == Job.State.PENDING
+
+
 def test_a_job_of_a_live_worker_is_left_alone():
     job = enqueue("count_steps", steps=1, pause_s=0)
     Job.objects.filter(pk=job.pk).update(state=Job.State.STARTED, attempts=1, worker=jobs.worker_name())

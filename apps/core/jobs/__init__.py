@@ -38,7 +38,13 @@ Where things live (import them from `apps.core.jobs`, which re-exports the publi
 """
 
 from apps.core.jobs.database import DATABASE_LOST, DB_RETRY_FIRST_S, DB_RETRY_MAX_S, with_database
-from apps.core.jobs.recovery import jobs_recover, jobs_recover_orphans, jobs_recover_stale, watchdog_start
+from apps.core.jobs.recovery import (
+    jobs_recover,
+    jobs_recover_orphans,
+    jobs_recover_stale,
+    jobs_recover_undelivered,
+    watchdog_start,
+)
 from apps.core.jobs.rows import ACTIVE_STATES, LOG_LINE_CHARS, LOG_LINES, State, job_get, job_log_append
 from apps.core.jobs.running import (
     PROGRESS_MIN_INTERVAL_S,
@@ -98,6 +104,7 @@ __all__ = [
     "jobs_recover",
     "jobs_recover_orphans",
     "jobs_recover_stale",
+    "jobs_recover_undelivered",
     "log",
     "progress",
     "publish_job_event",

@@ -1,6 +1,7 @@
 """Recovery of jobs whose worker died or went silent: orphans of a dead worker process of this host
 (`jobs_recover_orphans`, at every worker start), jobs without a heartbeat for MODELYARD_JOB_STALE_S
-(`jobs_recover_stale`, on every worker's watchdog timer), requeued or, after too many attempts, ended."""
+(`jobs_recover_stale`, on every worker's watchdog timer), requeued or, after too many attempts, ended;
+and PENDING jobs whose queued task a dead cluster had taken (`jobs_recover_undelivered`, same timer)."""
 
 import contextlib
 import logging
@@ -77,6 +78,30 @@ def jobs_recover_stale(*, kind: str | None = None, job_id: Any = None) -> list[J
         if recovered_job is not None:
             recovered.append(recovered_job)
     return recovered
+
+
+def jobs_recover_undelivered() -> int:
+    """Make the queued tasks of PENDING jobs deliverable again when a cluster took them from the
+    ORM broker MODELYARD_JOB_STALE_S ago or more without starting them; how many.
+
+    A cluster takes tasks ahead of its free workers (django-q2 locks each for `retry` seconds,
+    ours: the job timeout, a day); when it is killed, those it held stay locked for that long and
+    their jobs PENDING. Releasing one that a live, busy cluster still holds only delivers it twice:
+    the job runs once (`job_run` claims only a PENDING job). Redis has no such locks."""
+    if not settings.Q_CLUSTER.get("orm"):
+        return 0
+    from django_q.models import OrmQ
+
+    now = timezone.now()
+    taken_before = now - timedelta(seconds=settings.MODELYARD_JOB_STALE_S)
+    # A task is locked until it was taken + `retry`: taken before the cutoff <=> lock before cutoff + retry.
+    held = OrmQ.objects.filter(lock__gt=now, lock__lt=taken_before + timedelta(seconds=settings.Q_CLUSTER["retry"]))
+    pending = {str(pk) for pk in Job.objects.filter(state=State.PENDING).values_list("pk", flat=True)}
+    lost = [task.pk for task in held if task.name().rpartition(":")[2] in pending]
+    released = OrmQ.objects.filter(pk__in=lost, lock__gt=now).update(lock=now)
+    if released:
+        logger.warning("released %d queued job task(s) a cluster took and never started", released)
+    return released
 
 
 def worker_release(worker: str) -> None:
@@ -177,6 +202,7 @@ class _Watchdog(threading.Thread):
             time.sleep(settings.MODELYARD_JOB_HEARTBEAT_S)
             try:
                 jobs_recover_stale()
+                jobs_recover_undelivered()
             except DATABASE_LOST as error:
                 logger.warning("stale-job check skipped: %s", error)
                 close_connection()
