@@ -242,11 +242,12 @@ def node_register(*, url: str, name: str | None = None, api_key: str = "") -> No
 
 
 def node_name_discover(*, url: str, api_key: str = "") -> str:
-    """The name a node gives itself on its /health."""
+    """The name a node gives itself on its /health. Invalid (400) when it does not answer: the
+    request then lacks the name it needs (the node may be down for now), not a server fault."""
     try:
         return _fetch(url=url.strip().rstrip("/"), api_key=api_key).name
     except (polling.NodeUnreachable, polling.NodeBadAnswer) as error:
-        raise Unavailable(f"node at {url} did not answer ({error}); give a name to register it anyway") from None
+        raise Invalid(f"node at {url} did not answer ({error}); give a name to register it anyway") from None
 
 
 def node_delete(*, name: str) -> None:
