@@ -15,13 +15,15 @@ import importlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
 from apps.core.errors import NotFound, Unprocessable
+
+T = TypeVar("T")
 
 SCHEMA_PATH = Path(__file__).with_name("config_schema.json")
 CONFIG_VERSION = "v1"
@@ -49,8 +51,8 @@ RAG_ENUMS: dict[str, tuple[tuple[str, str], list[tuple[str, ...]]]] = {
         [("database", "properties", "retrieval_strategies", "items", "properties", "type")],
     ),
     "store types": (("apps.rag.services", "STORE_TYPES"), [("database", "properties", "type")]),
-    "distance functions": (
-        ("apps.rag.services", "DISTANCE_FUNCTIONS"),
+    "distance functions": (  # every name the storage layer maps (euclidean, inner_product, dot, ...)
+        ("apps.rag.storage", "DISTANCE_SYNONYMS"),
         [("database", "properties", "config", "properties", "distance_function")],
     ),
 }
@@ -63,11 +65,11 @@ class ConfigInvalid(Unprocessable):
     validation answers), `loc` starting `["body", "config", ...]`, `msg` leading with the dotted path.
     """
 
-    def __init__(self, problems: list[tuple[tuple, str, str]]) -> None:
+    def __init__(self, problems: list[tuple[tuple, str, str]], *, prefix: tuple[str, ...] = ("body", "config")) -> None:
         self.problems = problems
         super().__init__("; ".join(f"{path_dotted(loc)}: {msg}" for loc, msg, _type in problems))
         self.message = [  # the surface's handler renders `message` as the body's "detail"
-            {"type": kind, "loc": ["body", "config", *loc], "msg": f"{path_dotted(loc) or 'config'}: {msg}"}
+            {"type": kind, "loc": [*prefix, *loc], "msg": f"{path_dotted(loc) or prefix[-1]}: {msg}"}
             for loc, msg, kind in problems
         ]
 
@@ -159,7 +161,9 @@ def config_validate(config: dict) -> dict:
     """Validate a config (after `config_normalize`) and return it.
 
     Raises ConfigInvalid listing every schema violation and every broken reference, each with its
-    path. The schema is checked first; references only once the shape is right (they assume it).
+    path, all at once: the references are checked on whatever has the shape they read (an entry
+    that is not an object, or a name that is not a string, is skipped: the schema reports it), and a
+    reference problem at a path the schema already reports is left out.
     """
     if not isinstance(config, dict):
         raise ConfigInvalid([((), "must be an object", "type_error")])
@@ -168,81 +172,203 @@ def config_validate(config: dict) -> dict:
         (tuple(error.absolute_path), error.message, f"schema.{error.validator}")
         for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     ]
-    if not problems:
-        problems = config_references_check(config)
+    reported = {loc for loc, _msg, _kind in problems}
+    references = config_references_check(config, invalid=reported)
+    problems += [problem for problem in references if problem[0] not in reported]
     if problems:
         raise ConfigInvalid(problems)
     return config
 
 
-def _duplicates(items: list[dict], key: str, loc: tuple) -> list[tuple[tuple, str, str]]:
+def _mapping(value: object) -> dict:
+    """`value` when it is an object, else an empty one (the schema reports the wrong shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _entries(value: object) -> list[tuple[int, dict]]:
+    """The (index, entry) pairs of a list's object entries; nothing when `value` is no list."""
+    return (
+        [(index, item) for index, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
+    )
+
+
+def _names(entries: list[tuple[int, dict]], loc: tuple, invalid: set[tuple]) -> list[str] | None:
+    """The entries' names; None (nothing can be checked against them) when an entry or its name
+    is itself invalid (`invalid`: the paths the schema reported)."""
+    if any((*loc, index) in invalid or (*loc, index, "name") in invalid for index, _entry in entries):
+        return None
+    return [entry["name"] for _index, entry in entries if isinstance(entry.get("name"), str)]
+
+
+def _duplicates(entries: list[tuple[int, dict]], key: str, loc: tuple) -> list[tuple[tuple, str, str]]:
     seen: set[str] = set()
     problems = []
-    for index, item in enumerate(items):
+    for index, item in entries:
         value = item.get(key)
+        if not isinstance(value, str):
+            continue
         if value in seen:
             problems.append(((*loc, index, key), f"duplicate name {value!r}", "value_error.duplicate"))
         seen.add(value)
     return problems
 
 
-def _missing(value: str, names: list[str], loc: tuple, what: str) -> list[tuple[tuple, str, str]]:
-    if value in names:
+def _missing(value: object, names: list[str] | None, loc: tuple, what: str) -> list[tuple[tuple, str, str]]:
+    if names is None or not isinstance(value, str) or value in names:  # invalid input: the schema reports it
         return []
     return [(loc, f"{what} {value!r} does not exist; defined: {', '.join(names) or 'none'}", "value_error.reference")]
 
 
-def config_references_check(config: dict) -> list[tuple[tuple, str, str]]:
+def config_references_check(config: dict, *, invalid: set[tuple] = frozenset()) -> list[tuple[tuple, str, str]]:
     """The problems a schema cannot express, as (path, message, type): duplicate names; a default
     model, database, embedding or retrieval strategy that names no entry; a dataset naming a
     database or processing strategy that does not exist (one naming none gets the first strategy);
-    a model naming an unknown prompt set."""
+    a model naming an unknown prompt set. Works on any shape: parts that are not what the schema
+    asks for are skipped (a check never raises), so it runs alongside the schema's own errors;
+    `invalid` (the paths the schema reported) skips a reference whose list of names has an invalid entry."""
     problems: list[tuple[tuple, str, str]] = []
-    models = config["runtime"]["models"]
+    runtime = _mapping(config.get("runtime"))
+    models = _entries(runtime.get("models"))
     problems += _duplicates(models, "name", ("runtime", "models"))
-    model_names = [model["name"] for model in models]
-    if "default_model" in config["runtime"]:
-        problems += _missing(config["runtime"]["default_model"], model_names, ("runtime", "default_model"), "model")
-    prompts = config.get("prompts", [])
+    model_names = _names(models, ("runtime", "models"), invalid)
+    if "default_model" in runtime:
+        problems += _missing(runtime["default_model"], model_names, ("runtime", "default_model"), "model")
+    prompts = _entries(config.get("prompts"))
     problems += _duplicates(prompts, "name", ("prompts",))
-    prompt_names = [prompt["name"] for prompt in prompts]
-    for index, model in enumerate(models):
-        for position, name in enumerate(model.get("prompts", [])):
+    prompt_names = _names(prompts, ("prompts",), invalid)
+    for index, model in models:
+        wanted = model.get("prompts")
+        for position, name in enumerate(wanted if isinstance(wanted, list) else []):
             problems += _missing(name, prompt_names, ("runtime", "models", index, "prompts", position), "prompt set")
 
-    rag = config.get("rag", {})
-    databases = rag.get("databases", [])
-    strategies = rag.get("data_processing_strategies", [])
+    rag = _mapping(config.get("rag"))
+    databases = _entries(rag.get("databases"))
+    strategies = _entries(rag.get("data_processing_strategies"))
     problems += _duplicates(databases, "name", ("rag", "databases"))
     problems += _duplicates(strategies, "name", ("rag", "data_processing_strategies"))
-    database_names = [database["name"] for database in databases]
-    strategy_names = [strategy["name"] for strategy in strategies]
+    database_names = _names(databases, ("rag", "databases"), invalid)
+    strategy_names = _names(strategies, ("rag", "data_processing_strategies"), invalid)
     if "default_database" in rag:
         problems += _missing(rag["default_database"], database_names, ("rag", "default_database"), "database")
-    for index, database in enumerate(databases):
+    for index, database in databases:
         loc = ("rag", "databases", index)
         for kind in ("embedding", "retrieval"):
-            entries = database.get(f"{kind}_strategies", [])
+            entries = _entries(database.get(f"{kind}_strategies"))
             problems += _duplicates(entries, "name", (*loc, f"{kind}_strategies"))
             default = database.get(f"default_{kind}_strategy")
             if default is not None:
-                names = [entry["name"] for entry in entries]
+                names = _names(entries, (*loc, f"{kind}_strategies"), invalid)
                 problems += _missing(default, names, (*loc, f"default_{kind}_strategy"), f"{kind} strategy")
-        flagged = [entry["name"] for entry in database.get("retrieval_strategies", []) if entry.get("default")]
+        retrieval = _entries(database.get("retrieval_strategies"))
+        flagged = [str(entry.get("name")) for _index, entry in retrieval if entry.get("default") is True]
         if len(flagged) > 1:
             message = f"only one retrieval strategy may be the default; marked: {', '.join(flagged)}"
             problems.append(((*loc, "retrieval_strategies"), message, "value_error.default"))
 
-    datasets = config.get("datasets", [])
+    datasets = _entries(config.get("datasets"))
     problems += _duplicates(datasets, "name", ("datasets",))
-    for index, dataset in enumerate(datasets):
-        problems += _missing(dataset["database"], database_names, ("datasets", index, "database"), "database")
+    for index, dataset in datasets:
+        if "database" in dataset:
+            problems += _missing(dataset["database"], database_names, ("datasets", index, "database"), "database")
         loc = ("datasets", index, "data_processing_strategy")
         if "data_processing_strategy" in dataset:
             problems += _missing(dataset["data_processing_strategy"], strategy_names, loc, "data processing strategy")
-        elif not strategy_names:  # the default is the first strategy: there must be one
+        elif strategy_names == []:  # the default is the first strategy: there must be one
             problems.append((loc, "required: the config has no data processing strategy to default to", "missing"))
     return problems
+
+
+# --- secrets and key order -----------------------------------------------------------------------
+
+# A key names a secret when it contains one of these, or is `token` / ends in `_token` (not `max_tokens`).
+SECRET_KEY_PARTS = ("api_key", "apikey", "secret", "password")
+
+
+def secret_key(key: object) -> bool:
+    """Whether a config key holds a secret: `api_key` anywhere (`runtime.models[].api_key`, an
+    embedder's `config.api_key`, `openai_api_key`), `*secret*`, `*password*`, `token`, `*_token`."""
+    if not isinstance(key, str):
+        return False
+    lowered = key.lower()
+    return any(part in lowered for part in SECRET_KEY_PARTS) or lowered == "token" or lowered.endswith("_token")
+
+
+def config_masked(value: T) -> T:
+    """A copy of a config (or any part of one) with every non-empty string under a secret key masked
+    as provider keys are (`apps.backends.encryption.mask`: `sk-…wxyz`, all `*` when 8 characters or
+    fewer), at any depth. What every answer that shows a config shows."""
+    from apps.backends.encryption import mask
+
+    if isinstance(value, dict):
+        return {
+            key: mask(item) if secret_key(key) and isinstance(item, str) and item else config_masked(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [config_masked(item) for item in value]
+    return value
+
+
+def config_secrets_restored(value: T, stored: object) -> T:
+    """A copy of an incoming config in which every secret sent back exactly as `config_masked`
+    showed it takes the `stored` config's secret again, so GET → edit → PUT loses nothing; any other
+    value (a new key, or none) stands. Named list entries (models, databases, embedders, ...) are
+    matched by `name`, others by position."""
+    from apps.backends.encryption import mask
+
+    if isinstance(value, dict):
+        old = stored if isinstance(stored, dict) else {}
+        restored = {}
+        for key, item in value.items():
+            kept = old.get(key)
+            if secret_key(key) and isinstance(item, str) and isinstance(kept, str) and kept and item == mask(kept):
+                restored[key] = kept
+            else:
+                restored[key] = config_secrets_restored(item, kept)
+        return restored
+    if isinstance(value, list):
+        old_items = stored if isinstance(stored, list) else []
+        by_name = {
+            item["name"]: item for item in old_items if isinstance(item, dict) and isinstance(item.get("name"), str)
+        }
+        restored_items = []
+        for position, item in enumerate(value):
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                match = by_name.get(item["name"])
+            else:
+                match = old_items[position] if position < len(old_items) else None
+            restored_items.append(config_secrets_restored(item, match))
+        return restored_items
+    return value
+
+
+def _schema_node(node: object) -> dict:
+    """A schema node with its local `$ref` (`#/$defs/<name>`) followed; {} for none."""
+    if not isinstance(node, dict):
+        return {}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _schema_file()["$defs"].get(ref.removeprefix("#/$defs/"), {})
+    return node
+
+
+def config_ordered(config: T) -> T:
+    """A copy of a config with its keys in the schema's property order (top level: version, name,
+    namespace, runtime, prompts, rag, datasets, mcp; nested known objects likewise), keys the schema
+    does not name after them in alphabetical order (stored configs are jsonb, which keeps no order)."""
+    return _ordered(config, _schema_file())
+
+
+def _ordered(value: object, schema: object) -> object:
+    node = _schema_node(schema)
+    if isinstance(value, dict):
+        properties = node.get("properties") or {}
+        known = [key for key in properties if key in value]
+        unknown = sorted((key for key in value if key not in properties), key=str)
+        return {key: _ordered(value[key], properties.get(key)) for key in [*known, *unknown]}
+    if isinstance(value, list):
+        return [_ordered(item, node.get("items")) for item in value]
+    return value
 
 
 # --- templates ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from apps.core.errors import Conflict, Invalid
+from apps.projects.config import config_masked
 from apps.projects.models import Project
 from apps.projects.services import database_config_get, project_config_replace
 from apps.rag import services as rag
@@ -75,8 +76,10 @@ def database_summary(*, project: Project, database: dict) -> dict[str, Any]:
 
 
 def database_detail(*, project: Project, database: dict) -> dict[str, Any]:
-    """One database in full: its config, strategies with their configs, defaults, dependent datasets."""
+    """One database in full: its config, strategies with their configs, defaults, dependent datasets;
+    secrets (an embedder's `api_key`, ...) masked as every config answer masks them (`config_masked`)."""
     retrieval_default = _default_retrieval(database)
+    database = config_masked(database)
     return {
         "name": database["name"],
         "type": database["type"],

@@ -190,10 +190,16 @@ def _received(path: Path) -> ReceivedFile:
 
 def _dataset_fill(*, project: Project, dataset: ExampleDataset, name: str) -> tuple[Dataset, int]:
     """The project's dataset `name` (created from the example's database and strategy unless it
-    exists) with every file of the example's dataset added; (dataset, files added or already there)."""
-    found = project.datasets.filter(name=name).first() or services.dataset_create(
-        project=project, name=name, database=dataset.database, data_processing_strategy=dataset.strategy
-    )
+    exists) with every file of the example's dataset added; (dataset, files added or already there).
+    NotFound (404) naming the project's databases or strategies when it lacks the example's: the
+    example names them, not the request body (whose unknown names `dataset_create` answers with 422)."""
+    found = project.datasets.filter(name=name).first()
+    if found is None:
+        services.database_config_get(project=project, name=dataset.database)
+        services.strategy_config_get(project=project, name=dataset.strategy)
+        found = services.dataset_create(
+            project=project, name=name, database=dataset.database, data_processing_strategy=dataset.strategy
+        )
     for path in dataset.files:
         services.dataset_file_add(dataset=found, received=_received(path))
     return found, len(dataset.files)

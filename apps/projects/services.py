@@ -13,7 +13,15 @@ from django.db.models import Count, Sum
 
 from apps.core.errors import Conflict, NotFound
 from apps.core.validation import model_fields_check
-from apps.projects.config import ConfigInvalid, config_normalize, config_template, config_validate
+from apps.projects.config import (
+    ConfigInvalid,
+    config_masked,
+    config_normalize,
+    config_ordered,
+    config_secrets_restored,
+    config_template,
+    config_validate,
+)
 from apps.projects.models import Dataset, DatasetFile, Project, StoredFile
 from apps.projects.uploads import ReceivedFile
 from apps.rag import services as rag_services
@@ -59,7 +67,9 @@ def project_create(*, namespace: str, name: str, config_template_name: str | Non
 
 def project_config_render(*, project: Project) -> dict:
     """The project's config as clients see it: the stored config with `datasets[]` rendered from
-    the project's Dataset rows (name, database, data_processing_strategy)."""
+    the project's Dataset rows (name, database, data_processing_strategy), secrets masked
+    (`config_masked`; a PUT sending a masked value back keeps the secret) and keys in the schema's
+    order (`config_ordered`)."""
     config = dict(project.config)
     config["datasets"] = [
         {
@@ -69,15 +79,16 @@ def project_config_render(*, project: Project) -> dict:
         }
         for dataset in project.datasets.order_by("name")
     ]
-    return config
+    return config_ordered(config_masked(config))
 
 
 def project_config_check(*, project: Project, config: object) -> dict:
     """`config` as `project_config_replace` would store it: legacy forms converted, `name` and
     `namespace` defaulted to the project's (and required to match it), `datasets` defaulted to the
-    project's datasets; validated. Raises ConfigInvalid (422) listing every problem with its path."""
+    project's datasets, secrets sent back masked restored from the stored config
+    (`config_secrets_restored`); validated. Raises ConfigInvalid (422) listing every problem with its path."""
     if isinstance(config, dict):
-        config = config_normalize(config)
+        config = config_secrets_restored(config_normalize(config), project.config)
         config.setdefault("name", project.name)
         config.setdefault("namespace", project.namespace)
         if "datasets" not in config:
@@ -206,10 +217,21 @@ def dataset_get(*, project: Project, name: str) -> Dataset:
 @transaction.atomic
 def dataset_create(*, project: Project, name: str, database: str | None, data_processing_strategy: str) -> Dataset:
     """Create a dataset using a database (the default when None) and a strategy of the project's
-    config. Raises Invalid for a bad name, NotFound naming the valid databases or strategies,
-    Conflict when the dataset exists."""
-    database_name = database_config_get(project=project, name=database)["name"]
-    strategy_config_get(project=project, name=data_processing_strategy)
+    config. Raises Invalid for a bad name, ConfigInvalid (422, `loc` ["body", field]) naming the
+    valid databases and strategies for every one of the two that the config lacks, Conflict when the
+    dataset exists."""
+    problems = []
+    database_name = ""
+    try:
+        database_name = database_config_get(project=project, name=database)["name"]
+    except NotFound as error:
+        problems.append((("database",), error.message, "value_error.reference"))
+    try:
+        strategy_config_get(project=project, name=data_processing_strategy)
+    except NotFound as error:
+        problems.append((("data_processing_strategy",), error.message, "value_error.reference"))
+    if problems:
+        raise ConfigInvalid(problems, prefix=("body",))
     dataset = Dataset(
         project=project, name=name, database=database_name, data_processing_strategy=data_processing_strategy
     )

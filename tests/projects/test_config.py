@@ -6,15 +6,19 @@ import yaml
 from apps.core.errors import NotFound
 from apps.projects.config import (
     ConfigInvalid,
+    config_masked,
     config_normalize,
+    config_ordered,
     config_schema,
+    config_secrets_restored,
     config_template,
     config_to_yaml,
     config_validate,
     path_dotted,
 )
 from apps.rag.parsers import PARSER_TYPES
-from apps.rag.services import DISTANCE_FUNCTIONS, EMBEDDER_TYPES, STORE_TYPES
+from apps.rag.services import EMBEDDER_TYPES, STORE_TYPES
+from apps.rag.storage import DISTANCE_SYNONYMS, distance_of
 
 
 def rag_config() -> dict:
@@ -55,7 +59,7 @@ def test_the_schema_takes_its_type_lists_from_the_rag_app():
     assert definitions["parser"]["properties"]["type"]["enum"] == list(PARSER_TYPES)
     assert definitions["database"]["properties"]["type"]["enum"] == list(STORE_TYPES)
     assert definitions["database"]["properties"]["config"]["properties"]["distance_function"]["enum"] == list(
-        DISTANCE_FUNCTIONS
+        DISTANCE_SYNONYMS
     )
     embedder = definitions["database"]["properties"]["embedding_strategies"]["items"]["properties"]["type"]
     assert embedder["enum"] == list(EMBEDDER_TYPES)
@@ -186,3 +190,104 @@ def test_a_dataset_without_a_strategy_needs_one_to_default_to():
     config["datasets"] = [{"name": "docs", "database": "main_database"}]
 
     assert list(problems_of(config)) == ["datasets[0].data_processing_strategy"]
+
+
+@pytest.mark.parametrize("name", ["euclidean", "inner_product", "dot", "dotproduct", "euclid", "l2", "ip", "cosine"])
+def test_every_distance_name_the_storage_maps_is_accepted_and_kept_as_written(name):
+    config = rag_config()
+    config["rag"]["databases"][0]["config"]["distance_function"] = name
+
+    assert config_validate(config)["rag"]["databases"][0]["config"]["distance_function"] == name
+    assert distance_of(config["rag"]["databases"][0]) in {"cosine", "l2", "ip"}
+
+
+def test_an_unknown_distance_names_every_accepted_one():
+    config = rag_config()
+    config["rag"]["databases"][0]["config"]["distance_function"] = "hamming"
+
+    message = problems_of(config)["rag.databases[0].config.distance_function"]
+
+    assert "'euclidean'" in message and "'inner_product'" in message
+
+
+def test_schema_errors_and_broken_references_are_reported_together():
+    config = rag_config()
+    config["version"] = "v9"
+    config["rag"]["databases"][0]["type"] = "NoStore"
+    config["rag"]["default_database"] = "ghost"
+    config["runtime"]["default_model"] = "nobody"
+    config["datasets"] = [{"name": "docs", "database": "nope", "data_processing_strategy": 7}]
+
+    problems = problems_of(config)
+
+    assert set(problems) == {
+        "version",
+        "rag.databases[0].type",
+        "rag.default_database",
+        "runtime.default_model",
+        "datasets[0].database",
+        "datasets[0].data_processing_strategy",
+    }
+    assert "'ghost' does not exist" in problems["rag.default_database"]
+    assert "7 is not of type 'string'" in problems["datasets[0].data_processing_strategy"]
+
+
+def test_reference_checks_skip_parts_whose_shape_is_wrong_instead_of_failing():
+    config = rag_config()
+    config["runtime"]["models"] = "not a list"
+    config["rag"]["databases"] = [42, {"name": 5}]
+    config["datasets"] = ["docs"]
+
+    problems = problems_of(config)
+
+    assert {"runtime.models", "rag.databases[0]", "rag.databases[1].name", "datasets[0]"} <= set(problems)
+
+
+def test_secrets_are_masked_at_any_depth_and_other_keys_are_not():
+    config = {
+        "runtime": {
+            "models": [{"name": "m", "api_key": "sk-live-0123456789abcd", "model_api_parameters": {"max_tokens": 9}}]
+        },
+        "rag": {"databases": [{"embedding_strategies": [{"config": {"api_key": "short", "model": "x"}}]}]},
+        "mcp": {"servers": [{"env": {"GITHUB_TOKEN": "ghp_0123456789xyz", "client_secret": "s3cr3t-value-1"}}]},
+    }
+
+    masked = config_masked(config)
+
+    model = masked["runtime"]["models"][0]
+    assert model["api_key"] == "sk-…abcd" and model["model_api_parameters"] == {"max_tokens": 9}
+    assert masked["rag"]["databases"][0]["embedding_strategies"][0]["config"] == {"api_key": "*****", "model": "x"}
+    assert masked["mcp"]["servers"][0]["env"] == {"GITHUB_TOKEN": "ghp…9xyz", "client_secret": "s3c…ue-1"}
+    assert config["runtime"]["models"][0]["api_key"] == "sk-live-0123456789abcd"  # the input is untouched
+
+
+def test_a_masked_secret_sent_back_keeps_the_stored_one_and_a_new_value_replaces_it():
+    stored = {
+        "runtime": {
+            "models": [{"name": "a", "api_key": "sk-aaaa-11112222"}, {"name": "b", "api_key": "sk-bbbb-33334444"}]
+        }
+    }
+    incoming = config_masked(stored)
+    incoming["runtime"]["models"].reverse()  # matched by name, not position
+    incoming["runtime"]["models"][0]["api_key"] = "sk-new-key-5555"
+
+    restored = config_secrets_restored(incoming, stored)
+
+    assert restored["runtime"]["models"] == [
+        {"name": "b", "api_key": "sk-new-key-5555"},
+        {"name": "a", "api_key": "sk-aaaa-11112222"},
+    ]
+
+
+def test_configs_are_ordered_as_the_schema_lists_their_keys_unknown_keys_last():
+    config = rag_config()
+    scrambled = {key: config[key] for key in sorted(config, reverse=True)}
+    model = scrambled["runtime"]["models"][0]
+    scrambled["runtime"]["models"][0] = {"zeta": 1, **{key: model[key] for key in sorted(model)}, "alpha": 2}
+
+    ordered = config_ordered(scrambled)
+
+    assert list(ordered) == ["version", "name", "namespace", "runtime", "prompts", "rag", "datasets"]
+    assert list(ordered["runtime"]["models"][0]) == ["name", "description", "provider", "model", "alpha", "zeta"]
+    assert list(ordered["rag"]["databases"][0])[:2] == ["name", "type"]
+    assert ordered == config

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.projects.api.views import DatasetUploadView
-from apps.projects.models import DatasetFile, StoredFile
+from apps.projects.models import Dataset, DatasetFile, StoredFile
 from tests.projects.conftest import stored_files
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_strategies_lists_the_configs_strategies_and_databases(client, make_proj
     }
 
 
-def test_dataset_with_unknown_database_or_strategy_is_404_naming_the_valid_ones(client, make_project):
+def test_dataset_with_unknown_database_or_strategy_is_422_naming_the_valid_ones(client, make_project):
     make_project()
 
     database = client.post(
@@ -71,8 +71,25 @@ def test_dataset_with_unknown_database_or_strategy_is_404_naming_the_valid_ones(
     )
     strategy = client.post(f"{BASE}/datasets", {"name": "x", "data_processing_strategy": "nope"}, "application/json")
 
-    assert database.status_code == 404 and "main_database" in database.json()["detail"]
-    assert strategy.status_code == 404 and "universal_processor" in strategy.json()["detail"]
+    assert database.status_code == 422 and "main_database" in database.json()["detail"][0]["msg"]
+    assert [error["loc"] for error in database.json()["detail"]] == [["body", "database"]]
+    assert strategy.status_code == 422 and "universal_processor" in strategy.json()["detail"][0]["msg"]
+    assert [error["loc"] for error in strategy.json()["detail"]] == [["body", "data_processing_strategy"]]
+
+
+def test_dataset_with_unknown_database_and_strategy_reports_both(client, make_project):
+    make_project()
+
+    response = client.post(
+        f"{BASE}/datasets", {"name": "x", "database": "nope", "data_processing_strategy": "nada"}, "application/json"
+    )
+
+    assert response.status_code == 422
+    errors = {tuple(error["loc"]): error["msg"] for error in response.json()["detail"]}
+    assert set(errors) == {("body", "database"), ("body", "data_processing_strategy")}
+    assert "main_database" in errors[("body", "database")]
+    assert "universal_processor" in errors[("body", "data_processing_strategy")]
+    assert not Dataset.objects.exists()
 
 
 def test_existing_dataset_is_409_and_unknown_one_is_404(client, dataset):

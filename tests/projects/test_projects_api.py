@@ -302,3 +302,98 @@ def test_yaml_dates_stay_strings_and_non_json_values_are_refused(client, make_pr
     assert accepted.json()["project"]["config"]["runtime"]["models"][0]["description"] == "2024-05-01"
     assert refused.status_code == 422
     assert "plain JSON data" in refused.json()["detail"][0]["msg"]
+
+
+SECRET_MODEL_KEY = "sk-live-4f9a8b7c6d5e0123"
+SECRET_EMBED_KEY = "emb-key-99887766554433"
+
+
+def secret_config(config: dict) -> dict:
+    config["runtime"]["models"][0]["api_key"] = SECRET_MODEL_KEY
+    config["rag"]["databases"][0]["embedding_strategies"][0]["config"]["api_key"] = SECRET_EMBED_KEY
+    return config
+
+
+def test_api_keys_are_masked_in_every_answer(client, make_project):
+    config = secret_config(make_project()["config"])
+
+    put = put_json(client, "/v1/projects/my-org/chatbot", config)
+    answers = [
+        put,
+        client.get("/v1/projects/my-org/chatbot"),
+        client.get("/v1/projects/my-org/chatbot", headers={"accept": "application/yaml"}),
+        client.get("/v1/projects/my-org"),
+        client.get("/v1/projects/my-org/chatbot/rag/databases/main_database"),
+    ]
+
+    for answer in answers:
+        assert answer.status_code == 200, answer.content
+        text = answer.content.decode()
+        assert SECRET_MODEL_KEY not in text and SECRET_EMBED_KEY not in text
+        assert "emb…4433" in text
+    for answer in answers[:4]:
+        assert "sk-…0123" in answer.content.decode()
+    model = client.get("/v1/projects/my-org/chatbot").json()["project"]["config"]["runtime"]["models"][0]
+    assert model["api_key"] == "sk-…0123"
+    deleted = client.delete("/v1/projects/my-org/chatbot")
+    assert SECRET_MODEL_KEY not in deleted.content.decode()
+
+
+def test_a_get_edit_put_round_trip_keeps_the_secrets_and_a_new_key_replaces_one(client, make_project):
+    put_json(client, "/v1/projects/my-org/chatbot", secret_config(make_project()["config"]))
+    config = client.get("/v1/projects/my-org/chatbot").json()["project"]["config"]
+    config["prompts"][0]["messages"][0]["content"] = "Be brief."
+
+    kept = put_json(client, "/v1/projects/my-org/chatbot", config)
+    stored = Project.objects.get().config
+
+    assert kept.status_code == 200, kept.content
+    assert stored["prompts"][0]["messages"][0]["content"] == "Be brief."
+    assert stored["runtime"]["models"][0]["api_key"] == SECRET_MODEL_KEY
+    assert stored["rag"]["databases"][0]["embedding_strategies"][0]["config"]["api_key"] == SECRET_EMBED_KEY
+
+    config["runtime"]["models"][0]["api_key"] = "sk-rotated-000011112222"
+    put_json(client, "/v1/projects/my-org/chatbot", config)
+    assert Project.objects.get().config["runtime"]["models"][0]["api_key"] == "sk-rotated-000011112222"
+
+
+def test_the_spec_example_distance_euclidean_is_accepted_and_reported_as_declared(client, make_project):
+    config = make_project()["config"]
+    config["rag"]["databases"][0]["config"]["distance_function"] = "euclidean"
+
+    response = put_json(client, "/v1/projects/my-org/chatbot", config)
+
+    assert response.status_code == 200, response.content
+    database = response.json()["project"]["config"]["rag"]["databases"][0]
+    assert database["config"]["distance_function"] == "euclidean"
+
+
+def test_config_answers_keep_the_schema_key_order(client, make_project):
+    make_project()
+    client.put(
+        "/v1/projects/my-org/chatbot", LLAMAFARM_YAML, "application/yaml", headers={"accept": "application/json"}
+    )
+
+    as_yaml = client.get("/v1/projects/my-org/chatbot", headers={"accept": "application/yaml"}).content.decode()
+    as_json = client.get("/v1/projects/my-org/chatbot").json()["project"]["config"]
+
+    assert list(yaml.safe_load(as_yaml)) == ["version", "name", "namespace", "runtime", "prompts", "rag", "datasets"]
+    assert list(as_json) == ["version", "name", "namespace", "runtime", "prompts", "rag", "datasets"]
+    assert list(as_json["runtime"]) == ["default_model", "models"]
+    assert list(as_json["runtime"]["models"][0]) == [
+        "name",
+        "description",
+        "provider",
+        "model",
+        "model_api_parameters",
+        "prompts",
+    ]
+    assert list(as_json["rag"]["databases"][0]) == [
+        "name",
+        "type",
+        "config",
+        "embedding_strategies",
+        "retrieval_strategies",
+        "default_embedding_strategy",
+        "default_retrieval_strategy",
+    ]

@@ -1,5 +1,6 @@
 """Document parsers and the choice of parser: real documents of every format, no database."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,34 @@ def test_every_corpus_document_is_read_with_offsets_into_its_text(
     assert all(len(chunk.text) <= 250 for chunk in chunks)
     keywords = next(keywords for name, _, keywords in CORPUS if name == filename)
     assert all(keyword.lower() in text.lower() for keyword in keywords)
+
+
+NAMED_PARSER = {
+    "volcanoes.md": "MarkdownParser_Python",
+    "tea.html": "HTMLParser_BeautifulSoup",
+    "rail_signalling.pdf": "PDFParser_PyPDF2",
+    "bees.docx": "DocxParser_PythonDocx",
+    "chess_openings.csv": "CSVParser_Python",
+    "tides.xlsx": "ExcelParser_OpenPyXL",
+    "lighthouses.json": "JSONParser_Python",
+    "sourdough.txt": "TextParser_Python",
+}
+
+
+@pytest.mark.parametrize("filename", [filename for filename, _, _ in CORPUS])
+@pytest.mark.parametrize("by", ["auto", "named"])
+def test_a_file_stored_under_its_hash_without_extension_reads_like_the_named_one(
+    rag_documents: dict[str, Path], tmp_path: Path, filename: str, by: str
+) -> None:
+    """Uploads are stored content-addressed (<sha256>, no extension); only `filename` carries one."""
+    named = rag_documents[filename]
+    stored = tmp_path / hashlib.sha256(named.read_bytes()).hexdigest()
+    stored.write_bytes(named.read_bytes())
+    parsers = only("auto" if by == "auto" else NAMED_PARSER[filename], chunk_size=250, chunk_overlap=40)
+    from_store = document_read(path=stored, filename=filename, parsers=parsers)
+    from_name = document_read(path=named, filename=filename, parsers=parsers)
+    assert from_store.chunks == from_name.chunks
+    assert len(from_store.chunks) >= 3
 
 
 def test_corpus_has_a_dozen_questions_each_about_one_document() -> None:

@@ -342,6 +342,22 @@ def test_an_unknown_strategy_is_404_naming_the_valid_ones():
         assert valid in error.value.message
 
 
+def test_the_unknown_strategy_404_names_each_valid_name_once():
+    database = {
+        "name": "main",
+        "retrieval_strategies": [
+            {"name": "basic", "type": "BasicSimilarityStrategy"},
+            {"name": "filtered", "type": "MetadataFilteredStrategy"},
+        ],
+    }
+    with pytest.raises(NotFound) as error:
+        retrieval._strategy_chosen(database, "nope")
+
+    names = error.value.message.split("use one of ", 1)[1].split(", ")
+    assert names.count("basic") == 1 and names.count("filtered") == 1
+    assert names[:2] == ["basic", "filtered"] and "BasicSimilarityStrategy" in names
+
+
 @pytest.mark.parametrize(
     ("options", "field"),
     [

@@ -181,8 +181,9 @@ class DatasetListView(APIView):
     @extend_schema(
         operation_id="dataset_create",
         summary="Create dataset",
-        description="The database (default: the config's default) and the strategy must exist in the config "
-        "(404 naming those that do); 409 when the dataset exists.",
+        description="The database (default: the config's default) and the strategy must exist in the config: "
+        "422 with an entry (its `loc` the field, its `msg` naming those that exist) for each that does not; "
+        "404 for an unknown project; 409 when the dataset exists.",
         request=s.DatasetCreateSerializer,
         responses={200: s.DatasetEnvelopeSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 422: INVALID},
     )

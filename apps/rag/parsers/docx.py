@@ -34,7 +34,8 @@ class DocxParser(Parser):
 
         require_kind(path, filename, "docx", "a Word (DOCX) document")
         try:
-            document = docx.Document(str(path))
+            with path.open("rb") as handle:  # by content: the stored file's name has no extension
+                document = docx.Document(handle)
         except (PackageNotFoundError, KeyError, ValueError) as error:
             raise DocumentUnreadable(f"{filename} is not a readable DOCX document: {error}") from error
         from docx.table import Table

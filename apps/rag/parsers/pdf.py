@@ -24,7 +24,7 @@ class PDFParser(Parser):
 
         require_kind(path, filename, "pdf", "a PDF (it does not start with %PDF-)")
         try:
-            reader = PdfReader(path)
+            reader = PdfReader(path)  # pypdf reads by content; the name is never consulted
             if reader.is_encrypted and not reader.decrypt(""):
                 raise DocumentUnreadable(f"{filename} is an encrypted PDF that needs a password")
             builder = TextBuilder()

@@ -28,9 +28,11 @@ class ExcelParser(Parser):
         from openpyxl import load_workbook
 
         require_kind(path, filename, "xlsx", "an Excel (XLSX) workbook")
+        handle = path.open("rb")  # a handle: openpyxl refuses a *name* without an .xlsx extension
         try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
+            workbook = load_workbook(handle, read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+            handle.close()
             raise DocumentUnreadable(f"{filename} is not a readable XLSX workbook: {error}") from error
         wanted = config.get("sheets")
         builder = TextBuilder(separator="\n")
@@ -56,6 +58,7 @@ class ExcelParser(Parser):
                     )
         finally:
             workbook.close()
+            handle.close()
         if wanted and not sheets:
             raise DocumentUnreadable(f"{filename} has none of the sheets {', '.join(wanted)}")
         return builder.extracted(filename, {"title": None, "sheets": sheets})

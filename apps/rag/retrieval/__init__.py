@@ -116,7 +116,7 @@ def _strategy_chosen(database: dict, requested: str | None) -> tuple[str, str, d
     elif requested in STRATEGY_TYPES or requested in ALIASES:
         return requested, ALIASES.get(requested, requested), {}, True
     else:
-        valid = [*by_name, *STRATEGY_TYPES, *ALIASES]
+        valid = list(dict.fromkeys([*by_name, *STRATEGY_TYPES, *ALIASES]))  # a configured `basic` once
         raise NotFound(f"retrieval strategy {requested!r} not found: use one of {', '.join(valid)}")
     strategy_type = entry.get("type")
     strategy_type = ALIASES.get(strategy_type, strategy_type)
