@@ -3,14 +3,14 @@ files; stored files. Deleting goes through the services, so chunks and bytes go 
 
 import yaml
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.core import jobs
+from apps.core.models import Job
 from apps.modelstore.units import human_size_binary
 from apps.projects import processing, services
 from apps.projects.config import TEMPLATES, ConfigInvalid, config_to_yaml
@@ -96,7 +96,11 @@ class ProjectAdmin(admin.ModelAdmin):
         return [rag_page, *super().get_urls()]
 
     def rag_view(self, request: HttpRequest, project_id: int) -> HttpResponse:
-        project = Project.objects.get(pk=project_id)
+        """The RAG page of a project; a missing one redirects to the admin index with a message, as
+        the change view does."""
+        project = Project.objects.filter(pk=project_id).first()
+        if project is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(project_id))
         databases = [
             {
                 "config": database,
@@ -200,8 +204,14 @@ class DatasetAdmin(admin.ModelAdmin):
         return [progress, *super().get_urls()]
 
     def progress_view(self, request: HttpRequest, task_id: object) -> HttpResponse:
-        job = jobs.job_get(job_id=str(task_id))
-        project = Project.objects.get(pk=job.params["project_id"])
+        """The live progress of a dataset run; a run that is not there (or not a dataset run, or of a
+        deleted project) redirects to the datasets with a message, as the change view does."""
+        job = Job.objects.filter(pk=task_id, kind=processing.DATASET_PROCESS_KIND).first()
+        project = Project.objects.filter(pk=job.params.get("project_id")).first() if job is not None else None
+        if job is None or project is None:
+            message = f"No dataset run with ID “{task_id}” (it may belong to a deleted project)."
+            self.message_user(request, message, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:projects_dataset_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "title": f"Processing {project.scope}:{job.params['dataset']}",

@@ -3,8 +3,10 @@ view over them (status, cancel with revert, manual cleanup).
 
 A dataset action (`process`, alias `ingest`) enqueues a parent job of kind `projects.dataset_process`
 owned by `project:<namespace>/<name>`, with the dataset's files as they were at that moment in its
-params. The parent's function ensures the database exists and enqueues one `projects.file_ingest`
-child per file; each child calls `apps.rag.services.document_ingest` and ends SUCCESS with the
+params, and one `projects.file_ingest` child per file, in the same transaction: the run's progress
+total is its number of files from its first event on (core's parent progress counts the children).
+The parent's function ensures the database exists (a child ingesting first ensures it too: it may run
+before the parent); each child calls `apps.rag.services.document_ingest` and ends SUCCESS with the
 file's outcome (processed or skipped), or FAILURE with the reason the file could not be ingested
 (`JobFailed`: no parser matches, "no text layer", the embedder is down...). The parent ends with its
 last child (core's group jobs), FAILURE when a file failed.
@@ -54,7 +56,9 @@ TASK_STATES = {
     State.FAILURE: "FAILURE",
     State.CANCELLED: "REVOKED",
 }
-# A file's state in `meta.files` (LlamaFarm's per-file states), by its child job's state.
+# A file's state in `meta.files` (LlamaFarm's per-file states), by its child job's state; a file
+# processed, then reverted because its run was cancelled, is REVERTED whatever its job's state.
+REVERTED = "reverted"
 FILE_STATES = {
     State.PENDING: "pending",
     State.STARTED: "processing",
@@ -69,18 +73,21 @@ class FileDetail(TypedDict):
 
     hash: str
     filename: str
-    status: str  # processed | skipped | failed | pending | cancelled
+    status: str  # processed | skipped | failed | pending | cancelled | reverted (processed, then removed by a cancel)
     reason: str | None  # why it was skipped or failed ("duplicate", "no text layer", ...)
     parser: str | None
     chunks: int | None
 
 
 class FileIngestProgress(JobProgress, total=False):
-    """Progress of a `projects.file_ingest` job: the stage message, then the file's outcome."""
+    """Progress of a `projects.file_ingest` job: the stage message, then the file's outcome; after a
+    cancel of its run, whether the file's chunks were removed (`reverted`) or why not (`revert_error`)."""
 
     file_hash: str
     filename: str
     outcome: FileDetail
+    reverted: bool
+    revert_error: str
 
 
 class TaskFile(TypedDict):
@@ -156,6 +163,22 @@ def dataset_process_start(*, project: Project, dataset_name: str, action_type: s
             owner_surface="platform",
             owner_ref=owner_ref,
         )
+        for item in files:
+            jobs.job_enqueue(
+                kind=FILE_INGEST_KIND,
+                func="apps.projects.tasks.file_ingest",
+                params={
+                    "project_id": project.pk,
+                    "dataset": dataset.name,
+                    "database": dataset.database,
+                    "strategy": dataset.data_processing_strategy,
+                    "event_id": event.event_id,
+                    **item,
+                },
+                owner_surface="platform",
+                owner_ref=owner_ref,
+                parent=job,
+            )
         processing_events.run_event_queued(event, task_id=str(job.pk), files=len(files))
         return job
 
@@ -176,7 +199,7 @@ def _run_context(project_id: int, dataset: str) -> tuple[Project, Dataset]:
 def dataset_process_run(
     *, project_id: int, dataset: str, database: str, strategy: str, files: list[dict], event_id: str = ""
 ) -> dict:
-    """The parent job: make sure the database exists, then enqueue one child per file.
+    """The parent job: make sure the database exists; its children (one per file) were queued with it.
 
     Returns {"files": N}; the run ends with its last child (core's group jobs). `event_id` is the
     run's `rag_processing` event (apps.projects.processing_events)."""
@@ -191,25 +214,6 @@ def dataset_process_run(
         processing_events.run_event_failed(event_id, error=str(error), stage="start")
         raise
     processing_events.run_event_started(event_id, files=len(files))
-    parent_id = jobs.current_job_id()
-    jobs.progress(0, len(files), message=f"queueing {len(files)} file(s)")
-    for item in files:
-        jobs.check_cancelled()
-        jobs.job_enqueue(
-            kind=FILE_INGEST_KIND,
-            func="apps.projects.tasks.file_ingest",
-            params={
-                "project_id": project_id,
-                "dataset": dataset,
-                "database": database,
-                "strategy": strategy,
-                "event_id": event_id,
-                **item,
-            },
-            owner_surface="platform",
-            owner_ref=project_owner_ref(project),
-            parent=parent_id,
-        )
     return {"files": len(files)}
 
 
@@ -312,6 +316,8 @@ def _file_ingest(
     if jobs.cancelled():
         if outcome.status == "processed":
             rag.document_revert(scope=project.scope, file_hash=file_hash, database=database)
+            cancelled = f"reverted: {filename} (the run was cancelled)"
+            jobs.progress(1, 1, **base, outcome=detail, reverted=True, message=cancelled)
         raise jobs.JobCancelled()
     if outcome.status == "failed":
         raise FileFailed(outcome.reason or "failed", detail=detail)
@@ -340,9 +346,13 @@ def _debugging() -> bool:
 
 def _child_detail(child: Job | None, item: dict) -> FileDetail:
     """The detail of one file of a run, from its child job (None: never enqueued)."""
-    outcome = (child.result if child is not None and child.state == State.SUCCESS else None) or (
-        (child.progress or {}).get("outcome") if child is not None else None
-    )
+    progress = (child.progress or {}) if child is not None else {}
+    outcome = (child.result if child is not None and child.state == State.SUCCESS else None) or progress.get("outcome")
+    if outcome and progress.get("reverted"):
+        return FileDetail(**{**outcome, "status": REVERTED, "reason": "the run was cancelled: its chunks were removed"})
+    if outcome and progress.get("revert_error"):
+        why = f"the run was cancelled but its chunks could not be removed: {progress['revert_error']}"
+        return FileDetail(**{**outcome, "reason": why})
     if outcome and (child is None or child.state != State.CANCELLED):
         detail = FileDetail(**outcome)
         if child is not None and child.state == State.FAILURE and detail["status"] != "failed":
@@ -392,11 +402,16 @@ def task_status(*, job: Job) -> dict[str, Any]:
     for index, item in enumerate(files):
         child = children.get(item["file_hash"])
         failure = details[index]["reason"] if details[index]["status"] == "failed" else None
+        file_state = FILE_STATES[child.state] if child is not None else "pending"
+        if details[index]["status"] == REVERTED:
+            file_state = REVERTED
+        elif child is not None and (child.progress or {}).get("revert_error"):
+            failure = details[index]["reason"]
         meta_files.append(
             TaskFile(
                 index=index,
                 task_id=str(child.pk) if child is not None else "",
-                state=FILE_STATES[child.state] if child is not None else "pending",
+                state=file_state,
                 file_hash=item["file_hash"],
                 filename=item["filename"],
                 message=(child.progress or {}).get("message") if child is not None else None,
@@ -412,9 +427,18 @@ def task_status(*, job: Job) -> dict[str, Any]:
     }
     result = error = traceback = None
     if job.is_finished:
-        processed, skipped = (sum(1 for d in details if d["status"] == status) for status in ("processed", "skipped"))
+        counted = ("processed", "skipped", REVERTED)
+        processed, skipped, reverted = (sum(1 for d in details if d["status"] == st) for st in counted)
+        message = f"Processed {processed}, skipped {skipped}, failed {failed} of {total} file(s)"
+        if job.state == State.CANCELLED:
+            unprocessed = sum(1 for d in details if d["status"] in ("cancelled", "pending"))
+            kept = f", {processed} could not be reverted (see `details`)" if processed else ""
+            message = (
+                f"Task cancelled: {reverted} processed file(s) reverted{kept}; {unprocessed} not processed, "
+                f"skipped {skipped}, failed {failed} of {total} file(s)"
+            )
         result = {
-            "message": f"Processed {processed}, skipped {skipped}, failed {failed} of {total} file(s)",
+            "message": message,
             "processed_files": processed,
             "skipped_files": skipped,
             "failed_files": failed,
@@ -477,7 +501,10 @@ def task_cancel(*, project: Project, task_id: str) -> dict[str, Any]:
 
 
 def _revert_processed(*, project: Project, job: Job) -> tuple[int, list[dict[str, str]]]:
-    """Remove the chunks of every file this run processed; (files reverted, [{file_hash, error}])."""
+    """Remove the chunks of every file this run processed; (files reverted, [{file_hash, error}]).
+
+    Each file's job records the revert in its progress (`reverted`, or `revert_error`), so the task
+    view shows the file as reverted (or why it was not) instead of its processing outcome."""
     database = job.params.get("database")
     reverted, errors = 0, []
     for child in job.children.all():
@@ -488,9 +515,19 @@ def _revert_processed(*, project: Project, job: Job) -> tuple[int, list[dict[str
             rag.document_revert(scope=project.scope, file_hash=outcome["hash"], database=database)
         except Exception as error:  # a cleanup failure is reported, never fails the cancel
             errors.append({"file_hash": outcome["hash"], "error": f"{type(error).__name__}: {error}"})
+            _revert_record(child, revert_error=errors[-1]["error"])
         else:
             reverted += 1
+            _revert_record(child, reverted=True)
     return reverted, errors
+
+
+def _revert_record(child: Job, **outcome: Any) -> None:
+    """Record on a file's job (ended, or about to end) that its file was reverted, or why not."""
+    progress = {key: value for key, value in (child.progress or {}).items() if key not in ("reverted", "revert_error")}
+    name = (progress.get("outcome") or {}).get("filename", "")
+    message = f"reverted: {name} (the run was cancelled)" if outcome.get("reverted") else "revert failed"
+    Job.objects.filter(pk=child.pk).update(progress={**progress, **outcome, "message": message})
 
 
 def file_cleanup(*, project: Project, dataset_name: str, file_hash: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from apps.projects import event_logs, processing
 def dataset_process(
     *, project_id: int, dataset: str, database: str, strategy: str, files: list[dict], event_id: str = ""
 ) -> dict:
-    """The parent job of a dataset run: enqueues one `file_ingest` child per file."""
+    """The parent job of a dataset run (its `file_ingest` children were queued with it)."""
     return processing.dataset_process_run(
         project_id=project_id, dataset=dataset, database=database, strategy=strategy, files=files, event_id=event_id
     )

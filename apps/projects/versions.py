@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 FEED_TIMEOUT_S = 2.0
 RETRY_AFTER_FAILURE_S = 300  # an unreachable feed is not asked again before this (seconds)
 CACHE_FILE = Path("cache") / "release_feed.json"  # under MODELYARD_HOME
+NO_FEED = "no release feed configured: set MODELYARD_RELEASE_FEED_URL"
 # How to upgrade, per platform (the spec's `install`): from a checkout, or with the compose file.
 INSTALL = {
     "mac_linux": "git pull && make run",
@@ -93,20 +94,22 @@ def _cache_write(cached: dict[str, Any]) -> None:
     os.replace(handle.name, path)
 
 
-def release_latest(*, feed_url: str, ttl_s: int, now: float | None = None) -> tuple[Release | None, bool]:
-    """The latest release of the feed and whether it came from the cache: `(release, from_cache)`.
+def release_latest(*, feed_url: str, ttl_s: int, now: float | None = None) -> tuple[Release | None, bool, str | None]:
+    """The latest release of the feed, whether it came from the cache, and why the feed could not
+    be used: `(release, from_cache, error)` (error None when the feed answered, now or within `ttl_s`).
 
     A cached answer younger than `ttl_s` is used as is. Otherwise the feed is asked (2 s timeout);
-    on any failure the cached release (possibly None) is answered with `from_cache` True, and the
-    failure is remembered so that the feed is not asked again for RETRY_AFTER_FAILURE_S.
+    on any failure the cached release (possibly None) is answered with `from_cache` True and the
+    failure's reason, and the failure is remembered (with its reason) so that the feed is not asked
+    again for RETRY_AFTER_FAILURE_S.
     """
     now = time.time() if now is None else now
     cached = _cache_read(feed_url)
     release = cached.get("release")
     if release and now - cached.get("fetched_at", 0) < ttl_s:
-        return release, True
+        return release, True, None
     if now - cached.get("failed_at", 0) < RETRY_AFTER_FAILURE_S:
-        return release, True
+        return release, True, cached.get("error") or "the release feed failed recently"
     try:
         response = httpx.get(
             feed_url,
@@ -118,16 +121,19 @@ def release_latest(*, feed_url: str, ttl_s: int, now: float | None = None) -> tu
         fresh = release_from_feed(response.json())
     except (httpx.HTTPError, ValueError) as error:  # unreachable, an error status, not JSON, not a release
         logger.warning("release feed %s unusable: %s: %s", feed_url, type(error).__name__, error)
-        _cache_write({**cached, "feed_url": feed_url, "failed_at": now})
-        return release, True
+        reason = f"release feed {feed_url} unusable: {type(error).__name__}: {error}"
+        _cache_write({**cached, "feed_url": feed_url, "failed_at": now, "error": reason})
+        return release, True, reason
     _cache_write({"feed_url": feed_url, "fetched_at": now, "release": fresh})
-    return fresh, False
+    return fresh, False, None
 
 
 def version_check() -> dict[str, Any]:
     """The spec's version-check body: `current_version`, `latest_version` (null when unknown),
-    `name`, `release_notes`, `release_url`, `published_at`, `from_cache` and `install` commands.
-    With no feed configured it is offline: `from_cache` True and `latest_version` null."""
+    `name`, `release_notes`, `release_url`, `published_at`, `from_cache`, `install` commands and
+    `error`: null when the feed answered, else why it was not used (none configured, or the
+    failure's reason). With no feed configured it is offline: `from_cache` True, `latest_version`
+    null and `error` NO_FEED."""
     body: dict[str, Any] = {
         "current_version": settings.MODELYARD_VERSION,
         "latest_version": None,
@@ -137,10 +143,11 @@ def version_check() -> dict[str, Any]:
         "published_at": None,
         "from_cache": True,
         "install": INSTALL,
+        "error": NO_FEED,
     }
     feed_url = settings.MODELYARD_RELEASE_FEED_URL.strip()
     if not feed_url:
         return body
-    release, from_cache = release_latest(feed_url=feed_url, ttl_s=settings.MODELYARD_RELEASE_FEED_TTL_S)
-    body.update(release or {}, from_cache=from_cache)
+    release, from_cache, error = release_latest(feed_url=feed_url, ttl_s=settings.MODELYARD_RELEASE_FEED_TTL_S)
+    body.update(release or {}, from_cache=from_cache, error=error)
     return body

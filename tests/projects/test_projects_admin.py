@@ -89,3 +89,20 @@ def test_dataset_pages_list_files_and_deleting_a_project_removes_its_files(
     assert response.status_code == 302
     assert not Project.objects.exists() and not StoredFile.objects.exists()
     assert stored_files(home) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/projects/project/987654/rag/",  # a missing project
+        "/admin/projects/project/abc/rag/",  # not an id: the admin's own redirect to the change view
+        "/admin/projects/dataset/progress/00000000-0000-0000-0000-000000000000/",  # a missing run
+        "/admin/projects/dataset/progress/not-a-uuid/",
+    ],
+)
+def test_a_custom_admin_page_of_a_missing_object_redirects_with_a_message_never_500(admin_client, home, url):
+    response = admin_client.get(url, follow=True)
+
+    assert response.status_code == 200 and response.redirect_chain
+    messages = [str(message) for message in response.context["messages"]]
+    assert len(messages) == 1 and ("doesn’t exist" in messages[0] or "No dataset run" in messages[0]), messages

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from apps.core import jobs
+from apps.core import events, jobs
 from apps.core.locks import advisory_lock
 from apps.core.models import Job
 from apps.projects.models import Dataset, Project
@@ -115,6 +115,28 @@ def test_a_run_ends_success_with_each_files_details_and_chunks_stored(client, pr
         assert detail["chunks"] == Document.objects.get(file_hash=file_hash).chunk_count > 0
 
 
+def test_the_runs_progress_total_is_its_number_of_files_from_its_first_event(
+    client, project, monkeypatch, django_capture_on_commit_callbacks
+):
+    for topic in ("setup", "billing", "support"):
+        upload(client, f"{topic}.txt", paragraphs(topic))
+    with django_capture_on_commit_callbacks(execute=True):
+        task_id = process(client)
+    # From here on a client knows the task id: its stream starts with the row, then the events.
+    first = client.get(f"/api/v1/jobs/{task_id}").json()["progress"]
+    published: list[tuple[str, dict]] = []
+    monkeypatch.setattr(events, "publish", lambda group, event, payload: published.append((event, payload)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_task(task_id)
+
+    assert (first["current"], first["total"]) == (0, 3)
+    run_events = [(event, payload["progress"]) for event, payload in published if payload["id"] == task_id]
+    assert run_events and [p for _, p in run_events if p["total"] != 3] == []
+    assert [p["current"] for _, p in run_events] == sorted(p["current"] for _, p in run_events)  # never goes back
+    assert run_events[-1][0] == "complete" and run_events[-1][1]["current"] == 3
+
+
 def test_processing_again_skips_every_file_as_a_duplicate(client, project):
     upload(client, "setup.txt", paragraphs("setup"))
     run_task(process(client))
@@ -189,6 +211,27 @@ def test_cancelling_mid_run_revokes_queued_files_and_reverts_the_processed_ones(
     again = client.delete(f"{BASE}/tasks/{task_id}").json()
     assert (again["message"], again["cancelled"], again["already_cancelled"]) == ("Task already cancelled", True, True)
     assert again["files_reverted"] == 1
+
+
+def test_a_cancelled_task_shows_its_processed_files_as_reverted_and_says_it_was_cancelled(client, project):
+    done = upload(client, "setup.txt", paragraphs("setup"))
+    queued = upload(client, "billing.txt", paragraphs("billing"))
+    task_id = process(client)
+    first, _ = run_parent(task_id)
+    jobs.job_run(job_id=str(first.pk))
+
+    assert client.delete(f"{BASE}/tasks/{task_id}").json()["files_reverted"] == 1
+    body = task(client, task_id)
+
+    states = {item["file_hash"]: item["state"] for item in body["meta"]["files"]}
+    assert states == {done: "reverted", queued: "cancelled"}
+    details = {detail["hash"]: detail for detail in body["result"]["details"]}
+    assert details[done]["status"] == "reverted" and details[done]["chunks"] > 0  # what was removed
+    assert details[queued]["status"] == "cancelled"
+    assert body["result"]["message"] == (
+        "Task cancelled: 1 processed file(s) reverted; 1 not processed, skipped 0, failed 0 of 2 file(s)"
+    )
+    assert body["result"]["processed_files"] == 0
 
 
 def test_cancelling_a_finished_task_answers_already_completed_and_keeps_its_files(client, project):

@@ -88,6 +88,7 @@ def test_version_check_answers_the_installed_version_and_the_feeds_latest_releas
         "published_at": "2026-11-30T10:30:00Z",
         "from_cache": False,
         "install": body["install"],
+        "error": None,
     }
     assert set(body["install"]) == {"mac_linux", "windows"}
     assert feed.requests == 1
@@ -150,6 +151,7 @@ def test_after_a_failure_the_feed_is_not_asked_again_at_every_check(client, feed
 
     assert (first["latest_version"], second["latest_version"], second["from_cache"]) == (None, None, True)
     assert feed.requests == 1
+    assert "500" in first["error"] and second["error"] == first["error"]  # the failure's reason, remembered
 
 
 @pytest.mark.parametrize("payload", [{"message": "Not Found"}, "not a release", [{"name": "no tag"}]])
@@ -180,3 +182,21 @@ def test_without_a_feed_configured_the_check_is_offline_with_the_current_version
     body = check(client)
 
     assert (body["current_version"], body["latest_version"], body["from_cache"]) == (__version__, None, True)
+
+
+def test_without_a_feed_configured_the_answer_says_no_feed_is_configured(client, settings, home):
+    settings.MODELYARD_RELEASE_FEED_URL = ""
+
+    body = check(client)
+
+    assert body["error"] == "no release feed configured: set MODELYARD_RELEASE_FEED_URL"
+
+
+def test_an_unreachable_feed_names_its_failure_and_a_reachable_one_has_no_error(client, feed, settings):
+    assert check(client)["error"] is None
+    feed.stop()
+    settings.MODELYARD_RELEASE_FEED_TTL_S = 0
+
+    body = check(client)
+
+    assert body["latest_version"] == "0.2.0" and "ConnectError" in body["error"]

@@ -25,7 +25,9 @@ class DatasetActionResponseSerializer(serializers.Serializer):
 class FileDetailSerializer(serializers.Serializer):
     hash = serializers.CharField()
     filename = serializers.CharField()
-    status = serializers.CharField(help_text="processed | skipped | failed | pending | cancelled")
+    status = serializers.CharField(
+        help_text="processed | skipped | failed | pending | cancelled | reverted (processed, then removed by a cancel)"
+    )
     reason = serializers.CharField(allow_null=True, help_text='Why it was skipped or failed ("duplicate", ...).')
     parser = serializers.CharField(allow_null=True)
     chunks = serializers.IntegerField(allow_null=True)
@@ -34,7 +36,9 @@ class FileDetailSerializer(serializers.Serializer):
 class TaskFileSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     task_id = serializers.CharField(help_text="The file's own job; empty until it is queued.")
-    state = serializers.CharField(help_text="pending | processing | success | failure | cancelled")
+    state = serializers.CharField(
+        help_text="pending | processing | success | failure | cancelled | reverted (processed, removed by a cancel)"
+    )
     file_hash = serializers.CharField()
     filename = serializers.CharField()
     message = serializers.CharField(allow_null=True)

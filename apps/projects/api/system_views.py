@@ -23,6 +23,11 @@ class VersionCheckSerializer(serializers.Serializer):
     published_at = serializers.CharField(allow_null=True)
     from_cache = serializers.BooleanField(help_text="True when the feed was not asked or could not be reached.")
     install = InstallSerializer()
+    error = serializers.CharField(
+        allow_null=True,
+        help_text="Null when the feed answered; else why it was not used: no feed configured "
+        "(set MODELYARD_RELEASE_FEED_URL), or the reason the feed failed.",
+    )
 
 
 class VersionCheckView(APIView):
@@ -31,7 +36,7 @@ class VersionCheckView(APIView):
         summary="Check for updates",
         description="The installed version against the latest release of MODELYARD_RELEASE_FEED_URL (GitHub "
         "releases JSON), cached for MODELYARD_RELEASE_FEED_TTL_S. Never fails: offline it answers the cached "
-        "release with `from_cache: true`, or `latest_version: null` when there is none.",
+        "release with `from_cache: true`, or `latest_version: null` when there is none; `error` says why.",
         responses={200: VersionCheckSerializer},
     )
     def get(self, request: HttpRequest) -> Response:
