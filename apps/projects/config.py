@@ -175,6 +175,7 @@ def config_validate(config: dict) -> dict:
     reported = {loc for loc, _msg, _kind in problems}
     references = config_references_check(config, invalid=reported)
     problems += [problem for problem in references if problem[0] not in reported]
+    problems += [problem for problem in config_secrets_check(config) if problem[0] not in reported]
     if problems:
         raise ConfigInvalid(problems)
     return config
@@ -307,6 +308,37 @@ def config_masked(value: T) -> T:
     if isinstance(value, list):
         return [config_masked(item) for item in value]
     return value
+
+
+def _looks_masked(value: str) -> bool:
+    return "…" in value or (len(value) <= 8 and set(value) == {"*"})
+
+
+def config_secrets_check(value: object, loc: tuple = ()) -> list[tuple[tuple, str, str]]:
+    """Secrets a config cannot hold, as (path, message, type): a masked value that no stored secret
+    stood behind (`config_secrets_restored` runs first: an entry renamed, or a value copied from
+    elsewhere, would otherwise store the mask itself and lose the key), and one that is not
+    printable ASCII (it travels in an HTTP header: `Authorization: Bearer <key>`)."""
+    problems: list[tuple[tuple, str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if secret_key(key) and isinstance(item, str) and item:
+                if _looks_masked(item):
+                    message = (
+                        "a masked secret with no stored secret behind it (the entry was renamed or added): "
+                        "send the secret itself"
+                    )
+                    problems.append(((*loc, key), message, "value_error.masked_secret"))
+                elif not (item.isascii() and item.isprintable()):
+                    problems.append(
+                        ((*loc, key), "must be printable ASCII (it is sent in an HTTP header)", "value_error.secret")
+                    )
+            else:
+                problems += config_secrets_check(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += config_secrets_check(item, (*loc, index))
+    return problems
 
 
 def config_secrets_restored(value: T, stored: object) -> T:

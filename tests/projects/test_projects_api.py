@@ -1,5 +1,6 @@
 """The Projects API: list, create from a template, get, update (JSON and YAML), delete."""
 
+import json
 import textwrap
 
 import pytest
@@ -355,6 +356,29 @@ def test_a_get_edit_put_round_trip_keeps_the_secrets_and_a_new_key_replaces_one(
     config["runtime"]["models"][0]["api_key"] = "sk-rotated-000011112222"
     put_json(client, "/v1/projects/my-org/chatbot", config)
     assert Project.objects.get().config["runtime"]["models"][0]["api_key"] == "sk-rotated-000011112222"
+
+
+def test_a_masked_secret_under_a_renamed_entry_is_422_not_stored_as_the_mask(client, make_project):
+    put_json(client, "/v1/projects/my-org/chatbot", secret_config(make_project()["config"]))
+    config = client.get("/v1/projects/my-org/chatbot").json()["project"]["config"]
+    config["runtime"]["models"][0]["name"] = "renamed"
+    config["runtime"]["default_model"] = "renamed"
+
+    response = put_json(client, "/v1/projects/my-org/chatbot", config)
+
+    assert response.status_code == 422, response.content
+    assert "masked secret" in json.dumps(response.json())
+    assert Project.objects.get().config["runtime"]["models"][0]["api_key"] == SECRET_MODEL_KEY  # nothing lost
+
+
+def test_a_secret_that_cannot_travel_in_an_http_header_is_422(client, make_project):
+    config = secret_config(make_project()["config"])
+    config["runtime"]["models"][0]["api_key"] = "sk-naïve-key-1"
+
+    response = put_json(client, "/v1/projects/my-org/chatbot", config)
+
+    assert response.status_code == 422
+    assert "printable ASCII" in json.dumps(response.json())
 
 
 def test_the_spec_example_distance_euclidean_is_accepted_and_reported_as_declared(client, make_project):
