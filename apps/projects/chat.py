@@ -6,7 +6,8 @@
 
 Rules (LlamaFarm's server, with its gaps closed):
 - The model is one of the project's `runtime.models` by name (the request's `model`), else
-  `default_model`, else the first; an unknown name is 404 naming the project's models. `universal`
+  `default_model`, else the first; a `model` matching no name but exactly one model's `model` (the
+  backend model id OpenAI clients send) picks that one; otherwise 404 naming the project's models. `universal`
   (and `local`) is the model runtime, routed by model name to the `local` backends; `ollama`,
   `openai`, `vllm`, `lemonade` with a `base_url` are that endpoint (`universal` with one: an
   OpenAI-compatible endpoint); without one, the registered backends of that type.
@@ -20,7 +21,8 @@ Rules (LlamaFarm's server, with its gaps closed):
   the event log and the others are used; when every one fails, the first failure is the answer.
 - The answer carries `rag_sources` (document id, file name, page, chunk id, score, excerpt): in the
   JSON body, and when streaming as a last chunk before `[DONE]`.
-- Every completion is an `inference` event (apps.projects.event_logs) with timed sub-events.
+- Every completion is an `inference` event (apps.projects.event_logs) with timed sub-events,
+  recorded buffered: written once at the end (a stream's also once it has started).
 """
 
 import asyncio
@@ -88,14 +90,27 @@ def models_list(*, project: Project) -> list[dict[str, Any]]:
 
 
 def model_resolve(*, project: Project, name: str | None) -> dict[str, Any]:
-    """The `runtime.models[]` entry named `name`, or the default model when None.
-    Raises NotFound naming the project's models."""
+    """The `runtime.models[]` entry for the request's `model`, or the default model when None.
+
+    `name` is matched against each entry's `name` first; when none has it, against each entry's
+    `model` (the store id / backend model, e.g. "HuggingFaceTB/SmolLM2-135M-Instruct", which OpenAI
+    client users send), which must then be exactly one entry's. Raises NotFound naming the project's
+    models (also when several entries have that `model`: the request must name one)."""
     models = _runtime(project).get("models") or []
     wanted = name or default_model_name(project)
     for model in models:
         if model["name"] == wanted:
             return model
+    by_backend_model = [model for model in models if model.get("model") == wanted]
+    if len(by_backend_model) == 1:
+        return by_backend_model[0]
     names = ", ".join(model["name"] for model in models) or "none"
+    if by_backend_model:
+        several = ", ".join(model["name"] for model in by_backend_model)
+        raise NotFound(
+            f"Model {wanted!r} is the model of several models of project {project.scope} ({several}); "
+            f"name one: models: {names}"
+        )
     raise NotFound(f"Model {wanted!r} not found in project {project.scope}; models: {names}")
 
 
@@ -231,6 +246,7 @@ class ChatTurn:
     sources: list[dict[str, Any]]
     think: bool | None = None
     include_usage: bool = False
+    stream: bool = False  # the request asked for a stream
 
     @property
     def session_id(self) -> str | None:
@@ -248,6 +264,7 @@ def chat_prepare(*, project: Project, request: dict[str, Any], session_id: str |
         project=project,
         type="inference",
         data={"model": request.get("model"), "stream": bool(request.get("stream")), "stateless": stateless},
+        buffered=True,
     )
     recorder.sub(
         "request_received",
@@ -334,6 +351,7 @@ def _prepare(
         sources=sources,
         think=think,
         include_usage=bool((request.get("stream_options") or {}).get("include_usage")),
+        stream=bool(request.get("stream")),
     )
 
 
@@ -388,11 +406,18 @@ async def _backend_started(turn: ChatTurn, *, stream: bool) -> tuple[Any, str]:
         raise
 
 
-async def _session_store(turn: ChatTurn, answer: str) -> None:
+def _turn_end(turn: ChatTurn, answer: str, *, summary: dict[str, Any], **data: Any) -> None:
+    """The writes of a turn that ended well, in one trip to Django's sync thread: the turn into the
+    session (when there is one), then the event's finish."""
     if turn.session is not None:
-        await sync_to_async(sessions.session_append)(
-            session=turn.session, messages=[*turn.turn_messages, {"role": "assistant", "content": answer}]
-        )
+        try:
+            sessions.session_append(
+                session=turn.session, messages=[*turn.turn_messages, {"role": "assistant", "content": answer}]
+            )
+        except Exception as error:
+            turn.recorder.fail(f"the turn could not be stored in the session: {error}", stage="session")
+            raise
+    turn.recorder.finish(summary=summary, **data)
 
 
 async def chat_answer(turn: ChatTurn) -> dict[str, Any]:
@@ -407,7 +432,6 @@ async def chat_answer(turn: ChatTurn) -> dict[str, Any]:
     if turn.think:
         body["thinking"] = None if thinking is None else {"content": thinking.content, "tokens": thinking.tokens}
     body["rag_sources"] = turn.sources
-    await _session_store(turn, result.text)
     await turn.recorder.asub(
         "inference_complete",
         finish_reason=result.finish_reason,
@@ -416,7 +440,9 @@ async def chat_answer(turn: ChatTurn) -> dict[str, Any]:
         answer_chars=len(result.text),
         thinking_chars=len(thinking.content) if thinking is not None else 0,
     )
-    await turn.recorder.afinish(
+    await sync_to_async(_turn_end)(
+        turn,
+        result.text,
         summary={"model": name, "rag_sources": len(turn.sources), "completion_tokens": result.completion_tokens},
         backend=backend,
         rag_sources=len(turn.sources),
@@ -440,9 +466,10 @@ async def _observed(
     turn: ChatTurn, chunks: AsyncIterator[dict[str, Any]], *, name: str, backend: str
 ) -> AsyncIterator[dict[str, Any]]:
     """`chunks` passed on while the turn is observed: the first token, the answer's text for the
-    session, a failure chunk; then the `rag_sources` chunk."""
+    session, a failure chunk; then the `rag_sources` chunk. The buffered event is written once the
+    first chunk has gone out (so that it shows as running while the answer streams), and at the end."""
     text: list[str] = []
-    thinking_chars, first, ended = 0, True, False
+    thinking_chars, first, ended, flushed = 0, True, False, False
     finish_reason = None
     template: dict[str, Any] = {}
     try:
@@ -463,18 +490,24 @@ async def _observed(
                 thinking_chars += len(reasoning)
                 finish_reason = choice.get("finish_reason") or finish_reason
             yield chunk
+            if not flushed:
+                flushed = True
+                await turn.recorder.aflush()
     except Exception as error:  # the caller's SSE helper ends the stream with the error chunk
         ended = True
         await turn.recorder.afail(f"{type(error).__name__}: {error}", stage="stream")
         raise
     else:
         answer = "".join(text)
-        await _session_store(turn, answer)
         await turn.recorder.asub(
             "inference_complete", finish_reason=finish_reason, answer_chars=len(answer), thinking_chars=thinking_chars
         )
-        await turn.recorder.afinish(
-            summary={"model": name, "rag_sources": len(turn.sources)}, backend=backend, rag_sources=len(turn.sources)
+        await sync_to_async(_turn_end)(
+            turn,
+            answer,
+            summary={"model": name, "rag_sources": len(turn.sources)},
+            backend=backend,
+            rag_sources=len(turn.sources),
         )
         ended = True
         yield {

@@ -96,6 +96,31 @@ def test_an_unknown_model_is_404_naming_the_projects_models(project, client):
     assert response.json() == {"detail": "Model 'gpt-5' not found in project my-org/chatbot; models: fast, smart"}
 
 
+def test_a_backend_model_id_picks_the_one_project_model_that_has_it(project, fake, chat_client):
+    # OpenAI client users send the backend's model id: "gpt-4o" is the `model` of "smart" only.
+    completion = chat_client.chat.completions.create(model="gpt-4o", messages=HELLO)
+
+    assert completion.model == "gpt-4o"
+    assert sent_messages(fake) == [EXPERT, *HELLO]  # smart's prompt sets: it was picked, not the default
+
+
+def test_a_backend_model_id_of_several_project_models_is_404_asking_to_name_one(project, fake, client):
+    configure(
+        client,
+        BASE,
+        models=[endpoint_model(fake, "fast", "gpt-4o"), endpoint_model(fake, "smart", "gpt-4o")],
+        default="fast",
+    )
+
+    response = client.post(f"{BASE}/chat/completions", {"model": "gpt-4o", "messages": HELLO}, "application/json")
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == (
+        "Model 'gpt-4o' is the model of several models of project my-org/chatbot (fast, smart); "
+        "name one: models: fast, smart"
+    )
+
+
 def test_sampling_tools_and_response_format_reach_the_backend(project, fake, chat_client):
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
     chat_client.chat.completions.create(

@@ -57,7 +57,11 @@ class ChatRequestSerializer(serializers.Serializer):
 
     messages = ProjectChatMessageSerializer(many=True, allow_empty=False)
     model = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, help_text="A runtime.models name; default_model if empty."
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="A runtime.models `name`, else the `model` (backend model id) of exactly one of them; "
+        "default_model if empty.",
     )
     stream = serializers.BooleanField(required=False, default=False)
     stream_options = ChatStreamOptionsSerializer(required=False, allow_null=True)
