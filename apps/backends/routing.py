@@ -21,6 +21,7 @@ once after a change made in this process), so a routed request costs no database
 import asyncio
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -157,15 +158,29 @@ def _sync_backends(backend_ids: list[str]) -> None:
 
 # --- providers, one per backend and event loop (keeps HTTP connections alive) ---------------------
 
-_providers: dict[tuple, Provider] = {}
+# Per event loop (an HTTP client belongs to the loop it was made on), so a new loop never gets a
+# client of a closed one; the providers of closed loops (sync callers' short-lived loops) are dropped.
+_providers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, Provider]] = weakref.WeakKeyDictionary()
+
+
+def provider_pooled(type: str, *, base_url: str, api_key: str = "") -> Provider:
+    """The adapter of the backend of `type` at `base_url` kept for this event loop (made on first
+    use, with the MODELYARD_BACKEND_TIMEOUT), so that its HTTP connections stay alive from one
+    request to the next. Never close it: it is shared. Call from a running event loop."""
+    for closed in [loop for loop in _providers if loop.is_closed()]:
+        del _providers[closed]
+    per_loop = _providers.setdefault(asyncio.get_running_loop(), {})
+    key = (type, base_url, api_key)
+    provider = per_loop.get(key)
+    if provider is None:
+        provider = per_loop[key] = provider_for(
+            type, base_url=base_url, api_key=api_key, timeout_s=settings.MODELYARD_BACKEND_TIMEOUT
+        )
+    return provider
 
 
 def _provider(route: Route, table: RoutingTable) -> Provider:
-    key = (id(asyncio.get_running_loop()), route.type, route.base_url, table.api_keys.get(route.type, ""))
-    provider = _providers.get(key)
-    if provider is None:
-        provider = _providers[key] = _new_provider(route, table)
-    return provider
+    return provider_pooled(route.type, base_url=route.base_url, api_key=table.api_keys.get(route.type, ""))
 
 
 def _new_provider(route: Route, table: RoutingTable) -> Provider:

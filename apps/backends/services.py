@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Model as DjangoModel
 
@@ -359,20 +358,17 @@ async def endpoint_chat(
     *, type: str, base_url: str, model: str, messages: list[dict], options: dict | None = None, api_key: str = ""
 ) -> ChatResult:
     """A chat on `model` at one given endpoint (a provider `type` at `base_url`, not a registered
-    backend: e.g. a project model naming its own Ollama). For async code.
+    backend: e.g. a project model naming its own Ollama). For async code; the endpoint's adapter is
+    kept for the event loop (`routing.provider_pooled`), its connections alive between requests.
 
     Raises Unavailable (503) when the endpoint cannot answer, NotFound (404) when it does not have
     the model, Invalid (400) when it refuses the request (unknown `type` too), naming the endpoint.
     """
-    provider = provider_for(
-        provider_type_check(type), base_url=base_url, api_key=api_key, timeout_s=settings.MODELYARD_BACKEND_TIMEOUT
-    )
+    provider = routing.provider_pooled(provider_type_check(type), base_url=base_url, api_key=api_key)
     try:
         return await provider.chat(model=model, messages=messages, options=options or {})
     except (ProviderUnavailable, ProviderRequestError) as error:
         raise _endpoint_error(error, type=type, base_url=base_url, model=model) from None
-    finally:
-        await provider.aclose()
 
 
 async def endpoint_chat_stream(
@@ -381,20 +377,19 @@ async def endpoint_chat_stream(
     """A streamed chat on `model` at one given endpoint, once it has started: the first chunk has
     arrived, so a refusal or an endpoint that is down raises here as `endpoint_chat` does (before
     any byte went to the client). Afterwards a broken stream raises ProviderUnavailable from the
-    iterator; closing the iterator closes the upstream request (the endpoint stops generating)."""
-    provider = provider_for(
-        provider_type_check(type), base_url=base_url, api_key=api_key, timeout_s=settings.MODELYARD_BACKEND_TIMEOUT
-    )
+    iterator; closing the iterator closes the upstream request (the endpoint stops generating).
+    The adapter is kept for the event loop, as `endpoint_chat`'s is."""
+    provider = routing.provider_pooled(provider_type_check(type), base_url=base_url, api_key=api_key)
     stream = provider.chat_stream(model=model, messages=messages, options=options or {})
     try:
         head: ChatChunk | None = await stream.__anext__()
     except StopAsyncIteration:
         head = None
     except (ProviderUnavailable, ProviderRequestError) as error:
-        await provider.aclose()
+        await stream.aclose()
         raise _endpoint_error(error, type=type, base_url=base_url, model=model) from None
     except BaseException:
-        await provider.aclose()
+        await stream.aclose()
         raise
 
     async def chunks() -> AsyncIterator[ChatChunk]:
@@ -408,7 +403,6 @@ async def endpoint_chat_stream(
                     yield chunk
         finally:
             await stream.aclose()
-            await provider.aclose()
 
     return chunks()
 

@@ -15,6 +15,12 @@ observability, never the operation itself: a recorder never raises into its call
 write is logged once and the recorder stops writing. From async code use the `a…` twins
 (`aevent_start`, `asub`, `afinish`, `afail`), which run the same writes in Django's sync thread.
 
+A short operation of one process on a hot path (a chat completion) starts its event `buffered`:
+its steps are kept in memory, with the time each happened, and written together — the event row
+and all its sub-events in one transaction — by `flush()` (e.g. once a stream has started, so that a
+long answer shows as "running") and by the finish or failure. One write per request instead of one
+per step; the price is that a process that dies before the end leaves no trace of the event.
+
 Upstream LlamaFarm keeps its event log as JSON files per project; here it is two tables
 (`EventLog`, `SubEvent`) pruned after MODELYARD_EVENT_LOG_RETENTION_DAYS.
 """
@@ -34,7 +40,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from apps.core.errors import Invalid, NotFound
@@ -85,6 +91,7 @@ class EventRecorder:
         started_at: datetime,
         data: dict[str, Any] | None = None,
         row_id: int | None = None,
+        project: Project | None = None,
     ) -> None:
         self.event_id = event_id
         self.type = type
@@ -95,6 +102,10 @@ class EventRecorder:
         self._row_id = row_id
         self._broken = False
         self._done = False
+        # Buffered (`project` given): the row is not written yet; sub-events wait here as
+        # (name, timestamp, elapsed ms, JSON-safe data) until `flush` or the end writes them.
+        self._project = project
+        self._pending: list[tuple[str, datetime, float, Any]] = []
 
     # --- public API -------------------------------------------------------------------------
     @property
@@ -109,9 +120,26 @@ class EventRecorder:
             return round((timezone.now() - self.started_at).total_seconds() * 1000, 3)
         return round((time.monotonic() - self._started) * 1000, 3)
 
+    @property
+    def buffered(self) -> bool:
+        """Whether steps are kept in memory until `flush` or the end (`event_start(buffered=True)`)."""
+        return self._project is not None
+
     def sub(self, name: str, **data: Any) -> None:
-        """Record a step `name` now: its timestamp, ms since the event started, and `data`."""
+        """Record a step `name` now: its timestamp, ms since the event started, and `data`
+        (buffered: kept in memory, written by `flush` or the end)."""
+        if self.buffered:
+            self._hold(name, self.elapsed_ms, data)
+            return
         self._write("sub", self._insert_sub, name, self.elapsed_ms, data)
+
+    def flush(self) -> None:
+        """Write what a buffered recorder holds — the event row (status "running") when not written
+        yet, and the sub-events so far — in one transaction. A no-op for an unbuffered recorder,
+        after the end, or when nothing is pending."""
+        if not self.buffered or self._done or (self._row_id is not None and not self._pending):
+            return
+        self._write_buffered("flush", self._flush_rows, None)
 
     def finish(self, *, summary: dict[str, Any] | None = None, final_sub: str | None = None, **data: Any) -> bool:
         """End the event as completed: merge `data` into its data, set `duration_ms` (also into the
@@ -127,8 +155,16 @@ class EventRecorder:
         return self._end(EventLog.STATUS_FAILED, summary, {"error": error, **data}, "failed")
 
     async def asub(self, name: str, **data: Any) -> None:
-        """`sub` from async code."""
+        """`sub` from async code (buffered: no thread hop, nothing is written)."""
+        if self.buffered:
+            self.sub(name, **data)
+            return
         await sync_to_async(self.sub)(name, **data)
+
+    async def aflush(self) -> None:
+        """`flush` from async code."""
+        if self.buffered and not self._done:
+            await sync_to_async(self.flush)()
 
     async def afinish(self, *, summary: dict[str, Any] | None = None, **data: Any) -> bool:
         """`finish` from async code."""
@@ -148,8 +184,61 @@ class EventRecorder:
         self._data["duration_ms"] = duration
         summary = {**(summary or {}), "duration_ms": duration}
         ended: list[bool] = []
+        if self.buffered:
+            if final_sub is not None:
+                self._hold(final_sub, duration, data)
+            end = {"status": status, "summary": _json_safe(summary), "duration_ms": duration}
+            self._write_buffered("finish", self._flush_rows, end, ended)
+            return ended == [True]
         self._write("finish", self._update_row, status, summary, duration, final_sub, data, ended)
         return ended == [True]
+
+    def _hold(self, name: str, elapsed: float, data: dict[str, Any]) -> None:
+        if not self._broken:
+            self._pending.append((name, timezone.now(), elapsed, _json_safe(data)))
+
+    def _write_buffered(self, what: str, write: Any, *args: Any) -> None:
+        if not self._broken:
+            self._attempt(what, write, *args)
+        self._pending = []
+
+    def _flush_rows(self, end: dict[str, Any] | None, ended: list[bool] | None = None) -> None:
+        """The buffered writes: the row (inserted, or updated with the end), then the pending
+        sub-events numbered after those already written, in one bulk insert."""
+        assert self._project is not None
+        pending, first = self._pending, 1
+        fields = end or {}
+        if self._row_id is None:
+            row = EventLog.objects.create(
+                project=self._project,
+                event_id=self.event_id,
+                type=self.type,
+                timestamp=self.started_at,
+                data=_json_safe(self._data),
+                sub_event_count=len(pending),
+                **{"status": EventLog.STATUS_RUNNING, **fields},
+            )
+            self._row_id = row.pk
+        else:
+            update = {"sub_event_count": F("sub_event_count") + len(pending)}
+            if end is not None:
+                update["data"] = _json_safe(self._data)
+            counted = EventLog.objects.filter(pk=self._row_id, status=EventLog.STATUS_RUNNING).update(
+                **update, **fields
+            )
+            if not counted:  # deleted meanwhile, or ended by someone else
+                if ended is not None:
+                    ended.append(False)
+                return
+            first = EventLog.objects.values_list("sub_event_count", flat=True).get(pk=self._row_id) - len(pending) + 1
+        SubEvent.objects.bulk_create(
+            SubEvent(
+                event_id=self._row_id, ordinal=first + index, name=name, timestamp=at, elapsed_ms=elapsed, data=data
+            )
+            for index, (name, at, elapsed, data) in enumerate(pending)
+        )
+        if ended is not None:
+            ended.append(True)
 
     def _create_row(self, project: Project) -> None:
         row = EventLog.objects.create(
@@ -216,18 +305,26 @@ class EventRecorder:
             logger.exception("event log %s: could not write %s; recording stops for this event", self.event_id, what)
 
 
-def event_start(*, project: Project, type: str, data: dict[str, Any] | None = None) -> EventRecorder:
+def event_start(
+    *, project: Project, type: str, data: dict[str, Any] | None = None, buffered: bool = False
+) -> EventRecorder:
     """Start recording an event of `type` ("inference", "rag_processing"…; lower-case letters,
     digits and "_", else ValueError) for `project` with its initial `data`; the row is written now
-    with status "running". Never raises for a database failure (it is logged; the recorder then
-    records nothing)."""
+    with status "running" — or, `buffered`, at the first `flush` or the end, together with the
+    sub-events (see the module docstring). Never raises for a database failure (it is logged; the
+    recorder then records nothing)."""
     if not EVENT_TYPE_PATTERN.match(type):
         raise ValueError(f"event type {type!r} must be lower-case letters, digits and '_'")
     started_at = timezone.now()
     recorder = EventRecorder(
-        event_id=event_id_new(type=type, at=started_at), type=type, started_at=started_at, data=data
+        event_id=event_id_new(type=type, at=started_at),
+        type=type,
+        started_at=started_at,
+        data=data,
+        project=project if buffered else None,
     )
-    recorder._attempt("start", recorder._create_row, project)
+    if not buffered:
+        recorder._attempt("start", recorder._create_row, project)
     return recorder
 
 

@@ -6,8 +6,10 @@ that is not what the protocol says) is `ProviderUnavailable`; any other 4xx is a
 `ProviderRequestError` carrying the backend's own message and status.
 """
 
+import functools
 import json
 import re
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -65,6 +67,16 @@ def describe(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every backend client shares (certifi's CAs, as httpx's default).
+
+    Building one loads the CA bundle, about 35 ms: a client made per call (sync callers' short-lived
+    event loops, one per embedding batch) would pay that each time. Client-side contexts are safe
+    to share between threads and clients."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class BackendHTTP:
     """One backend's HTTP client: JSON calls and line streams, with every failure mapped."""
 
@@ -79,6 +91,7 @@ class BackendHTTP:
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)),
             limits=LIMITS,
+            verify=tls_context(),
             # A backend URL is configured, not discovered: never pick up proxies from the environment.
             trust_env=False,
         )

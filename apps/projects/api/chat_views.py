@@ -36,6 +36,18 @@ def _session_headers(turn: chat.ChatTurn) -> dict[str, str]:
     return {SESSION_HEADER: turn.session_id} if turn.session_id else {}
 
 
+def _turn_prepare(request: HttpRequest, namespace: str, project: str) -> chat.ChatTurn:
+    """The project, the validated body and the prepared turn, in one trip to Django's sync thread."""
+    owner = project_get(namespace=namespace, name=project)
+    body = validated(s.ChatRequestSerializer, request.data)
+    return chat.chat_prepare(
+        project=owner,
+        request=body,
+        session_id=request.headers.get(SESSION_HEADER) or None,
+        stateless=NO_SESSION_HEADER in request.headers,
+    )
+
+
 class ChatCompletionsView(AsyncAPIView):
     renderer_classes = [JSONRenderer, EventStreamRenderer]
 
@@ -67,15 +79,8 @@ class ChatCompletionsView(AsyncAPIView):
         },
     )
     async def post(self, request: HttpRequest, namespace: str, project: str) -> HttpResponseBase:
-        owner = await sync_to_async(project_get)(namespace=namespace, name=project)
-        body = validated(s.ChatRequestSerializer, request.data)
-        turn = await sync_to_async(chat.chat_prepare)(
-            project=owner,
-            request=body,
-            session_id=request.headers.get(SESSION_HEADER) or None,
-            stateless=NO_SESSION_HEADER in request.headers,
-        )
-        if not body["stream"]:
+        turn = await sync_to_async(_turn_prepare)(request, namespace, project)
+        if not turn.stream:
             return Response(await chat.chat_answer(turn), headers=_session_headers(turn))
         chunks = await chat.chat_stream(turn)
         response = sse_data_response(chunks, error_data=gateway.stream_error_chunk, end_with_done=True)
