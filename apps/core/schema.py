@@ -171,6 +171,11 @@ SPEC_TAGS = {
     'Errors are `{"detail": …}`.',
     "projects / models cache": "specs/projects-rag-api.txt: the models cache, system info and disk, the hub mirror. "
     'Errors are `{"detail": …}`.',
+    "projects / RAG and chat": "specs/projects-rag-api.txt: projects and their config, datasets and uploads, "
+    "processing tasks, RAG databases and queries, chat completions, sessions, event logs. "
+    'Errors are `{"detail": …}` (422: every field\'s path).',
+    "projects / examples": "specs/projects-rag-api.txt: example projects to import "
+    "(manifests, datasets, import into a project).",
     "node fit": "specs/node-fit-api.txt, on the node port (schema: /api/schema/node/).",
     "forecast": "specs/forecast-api.txt, on the forecast port (schema: /api/schema/forecast/).",
     "model runtime": "The store's models served by Modelyard, on the runtime port (schema: /api/schema/runtime/): "
