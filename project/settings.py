@@ -290,6 +290,9 @@ INSTALLED_APPS = [
     "apps.backends",
     "apps.chains",
     "apps.rag",
+    "apps.forecasting",
+    "apps.ml",
+    "apps.vision",
     "apps.projects",
 ]
 

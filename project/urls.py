@@ -21,6 +21,8 @@ urlpatterns = [
     path("", include("apps.backends.api.urls")),
     path("", include("apps.chains.api.urls")),
     path("", include("apps.projects.api.urls")),
+    path("", include("apps.ml.api.urls")),
+    path("", include("apps.vision.api.urls")),
 ]
 
 handler400 = "apps.core.error_handlers.handler400"

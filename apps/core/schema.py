@@ -176,6 +176,9 @@ SPEC_TAGS = {
     'Errors are `{"detail": …}` (422: every field\'s path).',
     "projects / examples": "specs/projects-rag-api.txt: example projects to import "
     "(manifests, datasets, import into a project).",
+    "projects / ML": "specs/projects-rag-api.txt: few-shot text classifiers (SetFit) and anomaly detectors, "
+    'versioned as name_YYYYMMDD_HHMMSS, with name-latest. Errors are `{"detail": …}`.',
+    "projects / vision": 'specs/projects-rag-api.txt: OCR and document extraction. Errors are `{"detail": …}`.',
     "node fit": "specs/node-fit-api.txt, on the node port (schema: /api/schema/node/).",
     "forecast": "specs/forecast-api.txt, on the forecast port (schema: /api/schema/forecast/).",
     "model runtime": "The store's models served by Modelyard, on the runtime port (schema: /api/schema/runtime/): "
@@ -211,6 +214,8 @@ SPEC_OF_PATH_PREFIX = {
     "/v1/system/": "projects / models cache",
     "/v1/projects/": "projects / RAG and chat",
     "/v1/examples": "projects / examples",
+    "/v1/ml/": "projects / ML",
+    "/v1/vision/": "projects / vision",
     "/info": "projects / models cache",
     "/hub/": "projects / models cache",
     "/api/v1/search": "model store",

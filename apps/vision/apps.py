@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class VisionConfig(AppConfig):
+    name = "apps.vision"
+    label = "vision"
+    verbose_name = "Vision"
