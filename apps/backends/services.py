@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import Model as DjangoModel
 
 from apps.backends import downloads, encryption, routing
@@ -285,8 +286,15 @@ def _run_async(call: Callable[[], Coroutine[Any, Any, T]]) -> T:
     The fresh thread matters: a sync view under ASGI runs in a thread-sensitive context, and the
     routing's ORM calls (thread-sensitive too) would wait for that very thread, blocked here.
     """
+
+    async def checked() -> T:
+        # The routing's ORM calls run on asgiref's one shared thread, whose connection outlives any
+        # request (no request signals here): have it checked, and reopened if the server ended it.
+        await sync_to_async(close_old_connections)()
+        return await call()
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-call") as executor:
-        return executor.submit(lambda: asyncio.run(call())).result()
+        return executor.submit(lambda: asyncio.run(checked())).result()
 
 
 def model_chat(

@@ -53,3 +53,24 @@ def test_model_chat_works_from_a_sync_view_under_asgi(two_backends):
     result, _backend = async_to_sync(as_an_asgi_server_calls_a_sync_view)()
 
     assert result.text.endswith("you said: hi")
+
+
+def test_a_model_call_reopens_the_connection_the_server_ended_between_calls(two_backends):
+    """Outside requests nothing checks the shared ORM thread's connection: a database restart (or a
+    released worker's sessions) used to fail the next embedding of a whole ingestion."""
+    from django.db import connection
+
+    def backend_pid() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    services.model_embed(model="nomic-embed-text", inputs=["warm up"])
+    shared_thread_pid = services._run_async(lambda: sync_to_async(backend_pid)())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [shared_thread_pid])
+    routing.routing_invalidate()
+
+    vectors = services.model_embed(model="nomic-embed-text", inputs=["after the restart"])
+
+    assert [len(vector) for vector in vectors] == [32]
