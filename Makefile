@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): $(REQUIREMENTS) $(NODEPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(foreach r,$(REQUIREMENTS),-r $(r))
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r $(NODEPS)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python -r $(NODEPS)
 	touch $(STAMP)
 
 install: $(STAMP)

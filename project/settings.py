@@ -165,6 +165,12 @@ if MODELYARD_TORCH_THREADS < 0:
         f"MODELYARD_TORCH_THREADS must be 0 (library defaults) or more, got {MODELYARD_TORCH_THREADS}"
     )
 
+# --- forecasting (apps.forecasting) ---------------------------------------------------------
+
+# Folders whose CSV files `POST /api/finetune` may read (`data_path` is a path on this server;
+# comma-separated; empty: MODELYARD_HOME/forecast-data).
+MODELYARD_FORECAST_DATA_DIRS = env_list("MODELYARD_FORECAST_DATA_DIRS")
+
 # --- model runtime (apps.inference) ---------------------------------------------------------
 
 # Memory (GB) the runtime's loaded models may take together; the least recently used ones are

@@ -28,8 +28,9 @@ class Surface:
 
 PLATFORM = Surface("platform", "project.urls", "MODELYARD_PLATFORM_PORT", "detail")
 NODE = Surface("node", "project.urls_node", "MODELYARD_NODE_PORT", "error")
-FORECAST = Surface("forecast", "project.urls_forecast", "MODELYARD_FORECAST_PORT", "error")
-# Served by its own process (`manage.py runtime`, supervised by `serve`), never by the web server's daphne.
+# Served by the model runtime's process (`manage.py runtime`, supervised by `serve`), never by the web
+# server's daphne: models load only there (the forecast engines stay resident beside the runtime's).
+FORECAST = Surface("forecast", "project.urls_forecast", "MODELYARD_FORECAST_PORT", "error", own_process=True)
 RUNTIME = Surface("runtime", "project.urls_runtime", "MODELYARD_RUNTIME_PORT", "error", own_process=True)
 
 SURFACES = (PLATFORM, NODE, FORECAST, RUNTIME)
@@ -37,6 +38,11 @@ SURFACES = (PLATFORM, NODE, FORECAST, RUNTIME)
 
 def enabled_surfaces() -> list[Surface]:
     return [surface for surface in SURFACES if surface.enabled]
+
+
+def model_process_surfaces() -> list[Surface]:
+    """The enabled surfaces the model runtime's process serves (`own_process`), in order."""
+    return [surface for surface in enabled_surfaces() if surface.own_process]
 
 
 def surface_of_urlconf(urlconf: str | None) -> Surface:

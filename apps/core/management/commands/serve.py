@@ -25,7 +25,7 @@ from django.db.migrations.executor import MigrationExecutor
 from apps.core import embedded_postgres
 from apps.core.auth import api_keys_configured, is_loopback
 from apps.core.processes import ProcessGroup, supervise
-from project.surfaces import RUNTIME, enabled_surfaces
+from project.surfaces import RUNTIME, enabled_surfaces, model_process_surfaces
 
 STOP_GRACE_S = 10
 
@@ -69,8 +69,9 @@ class Command(BaseCommand):
         web = self._group("web", self._daphne_command(host, [s for s in surfaces if not s.own_process]))
         workers = None if options["no_workers"] else self._group("workers", [sys.executable, "manage.py", "qcluster"])
         runtime = None
-        if RUNTIME in surfaces:
+        if model_process_surfaces():  # the runtime and forecast surfaces: models load only in that process
             runtime = self._group("model runtime", [sys.executable, "manage.py", "runtime", "--host", host])
+        if RUNTIME in surfaces:
             self._run_start_hooks()
         self._print_banner(host, surfaces, with_workers=workers is not None)
 
