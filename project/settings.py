@@ -265,6 +265,14 @@ MODELYARD_CHAINS_HTTP_ALLOWED_HOSTS = env_list("MODELYARD_CHAINS_HTTP_ALLOWED_HO
 # Recorded chain runs older than this many days are deleted as new runs start (0: keep them all).
 MODELYARD_CHAINS_RUN_RETENTION_DAYS = env_int("MODELYARD_CHAINS_RUN_RETENTION_DAYS", 30)
 
+# --- ML: classifiers and anomaly detectors (apps.ml) ------------------------------------------
+
+# Seconds an ML request (fit, predict, score, load) waits for its worker job before answering 202
+# with the job's id; the job goes on (a fit still saves its model).
+MODELYARD_ML_WAIT_S = env_float("MODELYARD_ML_WAIT_S", 3600.0)
+# Loaded classifiers/detectors kept per worker process (least recently used first out).
+MODELYARD_ML_CACHE_SIZE = env_int("MODELYARD_ML_CACHE_SIZE", 8)
+
 # --- RAG --------------------------------------------------------------------------------------
 
 # HNSW candidate list size of vector queries (pgvector's hnsw.ef_search; higher: better recall, slower).

@@ -1,0 +1,166 @@
+"""Turning a request's `data` into the number matrix an anomaly detector works on.
+
+`data` is either rows of numbers (`[[22.1, 1024], [23.5, 1100]]`, or a flat `[22.1, 23.5]` for one
+feature) or rows of objects described by a `schema` mapping each field to its encoding:
+
+- `numeric`: the number itself;
+- `label` (alias `ordinal`): the category's index among the categories seen in training (sorted);
+  a category never seen in training gets the next index, one past the known ones;
+- `onehot` (alias `one_hot`): one 0/1 column per category seen in training; an unseen one is all zeros;
+- `hash`: a stable hash of the value's text mapped into [0, 1) (BLAKE2b, 64 bits), for
+  high-cardinality strings (user agents, paths) without a vocabulary.
+
+Every column is then standardised with the training mean and standard deviation (a constant column
+is centred only), so distance- and density-based backends (SVM, LOF, kNN) are not dominated by the
+feature with the largest unit. The encoder is fitted once and saved with the detector.
+"""
+
+import hashlib
+import math
+from typing import Any
+
+from apps.core.errors import Invalid
+
+ENCODINGS = ("numeric", "label", "ordinal", "onehot", "one_hot", "hash")
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Invalid(f"{where}: expected a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise Invalid(f"{where}: numbers must be finite")
+    return number
+
+
+def hash_unit(value: Any) -> float:
+    """A value's stable hash in [0, 1): the first 8 bytes of BLAKE2b over its text, over 2**64."""
+    digest = hashlib.blake2b(str(value).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+class FeatureEncoder:
+    """Fitted on training rows; `transform` turns any later rows into the same standardised columns.
+
+    Shapes: `fit_transform(rows)` and `transform(rows)` return a float64 array `(len(rows), width)`.
+    Raises Invalid (400) for ragged rows, non-numbers, missing fields, dict rows without a schema,
+    unknown encodings.
+    """
+
+    def __init__(self, schema: dict[str, str] | None = None) -> None:
+        if schema:  # an empty schema is no schema
+            if not isinstance(schema, dict):
+                raise Invalid("schema must be an object mapping each field to an encoding")
+            for field, encoding in schema.items():
+                if encoding not in ENCODINGS:
+                    raise Invalid(
+                        f"schema field {field!r}: unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}"
+                    )
+        self.schema = dict(schema) if schema else None
+        self.categories: dict[str, list[str]] = {}
+        self.width = 0
+        self.columns: list[str] = []
+        self.mean: list[float] = []
+        self.scale: list[float] = []
+
+    # --- rows → raw columns ------------------------------------------------------------------
+
+    def _numeric_rows(self, rows: list[Any]) -> list[list[float]]:
+        matrix = []
+        for index, row in enumerate(rows):
+            if isinstance(row, dict):
+                raise Invalid("data holds objects: give a schema mapping each field to an encoding")
+            values = row if isinstance(row, list) else [row]
+            if not values:
+                raise Invalid(f"data[{index}] is empty")
+            matrix.append([_number(value, f"data[{index}]") for value in values])
+        widths = {len(row) for row in matrix}
+        if len(widths) > 1:
+            raise Invalid(f"data rows have different lengths ({', '.join(map(str, sorted(widths)))})")
+        return matrix
+
+    def _category(self, row: dict, field: str, index: int) -> str:
+        if field not in row:
+            raise Invalid(f"data[{index}] lacks field {field!r} of the schema")
+        value = row[field]
+        if isinstance(value, dict | list):
+            raise Invalid(f"data[{index}].{field}: expected a scalar")
+        return str(value)
+
+    def _schema_rows(self, rows: list[Any], *, learn: bool) -> list[list[float]]:
+        assert self.schema is not None
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise Invalid(f"data[{index}] is not an object, but a schema was given")
+        if learn:
+            for field, encoding in self.schema.items():
+                if encoding in ("label", "ordinal", "onehot", "one_hot"):
+                    self.categories[field] = sorted({self._category(row, field, i) for i, row in enumerate(rows)})
+        matrix = []
+        for index, row in enumerate(rows):
+            encoded: list[float] = []
+            for field, encoding in self.schema.items():
+                if encoding == "numeric":
+                    if field not in row:
+                        raise Invalid(f"data[{index}] lacks field {field!r} of the schema")
+                    encoded.append(_number(row[field], f"data[{index}].{field}"))
+                elif encoding == "hash":
+                    encoded.append(hash_unit(self._category(row, field, index)))
+                else:
+                    known = self.categories[field]
+                    value = self._category(row, field, index)
+                    if encoding in ("label", "ordinal"):
+                        encoded.append(float(known.index(value)) if value in known else float(len(known)))
+                    else:
+                        encoded.extend(1.0 if value == category else 0.0 for category in known)
+            matrix.append(encoded)
+        return matrix
+
+    def _column_names(self) -> list[str]:
+        if self.schema is None:
+            return [f"x{i}" for i in range(self.width)]
+        names: list[str] = []
+        for field, encoding in self.schema.items():
+            if encoding in ("onehot", "one_hot"):
+                names.extend(f"{field}={category}" for category in self.categories[field])
+            else:
+                names.append(field)
+        return names
+
+    def rows_check(self, rows: list[Any]) -> int:
+        """Check training rows as `fit_transform` would, in plain Python (no numpy): the web process
+        answers 400 for bad data before any job is queued. Returns the number of rows."""
+        if not isinstance(rows, list) or not rows:
+            raise Invalid("data must be a non-empty list")
+        parsed = self._schema_rows(rows, learn=True) if self.schema else self._numeric_rows(rows)
+        return len(parsed)
+
+    # --- fit / transform -------------------------------------------------------------------------
+
+    def fit_transform(self, rows: list[Any]) -> Any:
+        import numpy as np
+
+        if not isinstance(rows, list) or not rows:
+            raise Invalid("data must be a non-empty list")
+        matrix = np.asarray(
+            self._schema_rows(rows, learn=True) if self.schema else self._numeric_rows(rows), dtype=np.float64
+        )
+        self.width = matrix.shape[1]
+        self.columns = self._column_names()
+        mean = matrix.mean(axis=0)
+        scale = matrix.std(axis=0)
+        scale[scale == 0] = 1.0
+        self.mean, self.scale = mean.tolist(), scale.tolist()
+        return (matrix - mean) / scale
+
+    def transform(self, rows: list[Any]) -> Any:
+        import numpy as np
+
+        if not isinstance(rows, list) or not rows:
+            raise Invalid("data must be a non-empty list")
+        matrix = np.asarray(
+            self._schema_rows(rows, learn=False) if self.schema else self._numeric_rows(rows), dtype=np.float64
+        )
+        if matrix.shape[1] != self.width:
+            raise Invalid(f"data rows have {matrix.shape[1]} features; the model was fitted on {self.width}")
+        return (matrix - np.asarray(self.mean)) / np.asarray(self.scale)

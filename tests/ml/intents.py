@@ -1,0 +1,78 @@
+"""A small customer-support intent set written for these tests: 10 training sentences per intent
+and 5 held-out ones per intent that share few words with the training sentences."""
+
+INTENTS = {
+    "billing": [
+        "I was charged twice for my subscription this month",
+        "Why is there an extra fee on my invoice?",
+        "Can I get a refund for the last payment?",
+        "My credit card was billed the wrong amount",
+        "Please send me a copy of my receipt",
+        "How do I update my payment method?",
+        "The price on my bill is higher than advertised",
+        "I want to dispute a charge on my statement",
+        "When will my next payment be taken?",
+        "Do you accept PayPal for monthly plans?",
+    ],
+    "shipping": [
+        "Where is my package right now?",
+        "My order has not arrived yet",
+        "Can I change the delivery address for my parcel?",
+        "How long does shipping to Canada take?",
+        "The tracking number does not work",
+        "The courier left my box at the wrong house",
+        "Do you offer express delivery?",
+        "My shipment has been stuck in transit for a week",
+        "Can I pick up the order at a store instead?",
+        "The package arrived damaged and crushed",
+    ],
+    "tech_support": [
+        "The app crashes every time I open it",
+        "I get an error message when I click save",
+        "The website will not load on my phone",
+        "How do I reset the router to factory settings?",
+        "My device keeps disconnecting from wifi",
+        "The software update failed to install",
+        "The screen freezes after a few minutes",
+        "Bluetooth pairing does not work with my laptop",
+        "The printer shows a paper jam error",
+        "Videos play without any sound",
+    ],
+    "account": [
+        "I forgot my password and cannot log in",
+        "How do I change the email on my profile?",
+        "Please delete my account permanently",
+        "I want to update my username",
+        "My account was locked after too many attempts",
+        "How can I enable two-factor authentication?",
+        "Someone else signed into my account",
+        "Can I merge two profiles into one?",
+        "I never received the verification email to sign up",
+        "How do I change my security questions?",
+    ],
+}
+
+TRAINING = [{"text": text, "label": label} for label, texts in INTENTS.items() for text in texts]
+
+HELD_OUT = [
+    ("You took money from my bank account two times", "billing"),
+    ("Is it possible to get my money back?", "billing"),
+    ("The invoice total looks wrong to me", "billing"),
+    ("I would like to pay with a different card", "billing"),
+    ("How much will I be charged next month?", "billing"),
+    ("When will my parcel be delivered?", "shipping"),
+    ("The box never showed up at my door", "shipping"),
+    ("Can you ship it overnight?", "shipping"),
+    ("Which carrier is bringing my order?", "shipping"),
+    ("My delivery is late by several days", "shipping"),
+    ("The program closes unexpectedly on startup", "tech_support"),
+    ("My laptop cannot connect to the internet", "tech_support"),
+    ("The installer shows a fatal error", "tech_support"),
+    ("The touchscreen stopped responding", "tech_support"),
+    ("There is no audio coming from the speakers", "tech_support"),
+    ("I can't remember my login credentials", "account"),
+    ("Please close my profile and remove my data", "account"),
+    ("How do I set up a new email address for signing in?", "account"),
+    ("I think my account was hacked", "account"),
+    ("I need to turn on 2FA for my login", "account"),
+]

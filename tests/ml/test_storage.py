@@ -1,0 +1,105 @@
+"""Names, versions and checksums of saved models, without a server."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from apps.core.errors import Invalid, NotFound
+from apps.ml import naming, storage
+from apps.ml.features import FeatureEncoder, hash_unit
+from tests.ml.exploits import exploit_pickle
+
+
+@pytest.fixture
+def home(settings, tmp_path: Path) -> Path:
+    settings.MODELYARD_HOME = tmp_path / "home"
+    return settings.MODELYARD_HOME
+
+
+def save(kind: str, name: str, files: dict[str, bytes], *, created: str) -> storage.SavedModel:
+    folder = storage.staging_folder(kind, name)
+    for relative, content in files.items():
+        (folder / relative).write_bytes(content)
+    storage.folder_publish(folder, kind=kind, name=name, replace=True)
+    target = storage.model_folder(kind, name)
+    storage.manifest_write(target, kind=kind, name=name, created=created, info={})
+    return storage.saved_get(kind, name)
+
+
+@pytest.mark.parametrize(
+    "name", ["intent-classifier", "sensor_anomaly_detector", "a", "v1.2_model", "x_20251215_155054", "A9_"]
+)
+def test_valid_names_are_accepted(name):
+    assert naming.name_check(name) == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", ".hidden", "a/b", "../etc", "a\\b", "a..b", "a--b", "ends-", "ends.", "x" * 81, "sp ace"]
+)
+def test_names_that_could_be_paths_or_hidden_files_are_refused(name):
+    with pytest.raises(Invalid, match="invalid model name"):
+        naming.name_check(name)
+
+
+def test_fit_refuses_a_latest_name_and_versions_are_utc_stamps():
+    with pytest.raises(Invalid, match="-latest"):
+        naming.fit_name_check("intents-latest")
+    moment = datetime(2025, 12, 15, 15, 50, 54, tzinfo=UTC)
+    assert naming.versioned_name("intents", moment=moment) == "intents_20251215_155054"
+    assert naming.latest_base("intents-latest") == "intents"
+    assert naming.latest_base("-latest") is None
+    assert naming.version_of("intents_20251215_155054", base="intents") == "20251215_155054"
+    assert naming.version_of("intents", base="intents") == ""
+    assert naming.version_of("intents2_20251215_155054", base="intents") is None
+
+
+def test_latest_resolves_to_the_most_recently_created_version(home):
+    save("anomaly", "temps_20250101_000000", {"d.pkl": b"1"}, created="2025-01-01T00:00:00+00:00")
+    save("anomaly", "temps_20250301_000000", {"d.pkl": b"2"}, created="2025-03-01T00:00:00+00:00")
+    save("anomaly", "temps", {"d.pkl": b"3"}, created="2025-02-01T00:00:00+00:00")
+    save("anomaly", "temps2_20260101_000000", {"d.pkl": b"4"}, created="2026-01-01T00:00:00+00:00")
+    assert storage.saved_resolve("anomaly", "temps-latest").name == "temps_20250301_000000"
+    assert storage.saved_resolve("anomaly", "temps").name == "temps"
+    with pytest.raises(NotFound):
+        storage.saved_resolve("anomaly", "nothing-latest")
+
+
+def test_verification_refuses_changed_missing_and_unlisted_files(home, tmp_path):
+    saved = save("anomaly", "guarded", {"d.pkl": b"payload"}, created="2025-01-01T00:00:00+00:00")
+    storage.folder_verify(saved)
+    (saved.folder / "d.pkl").write_bytes(exploit_pickle(tmp_path / "marker"))
+    with pytest.raises(storage.TamperedModel, match="checksum"):
+        storage.folder_verify(saved)
+    (saved.folder / "d.pkl").unlink()
+    with pytest.raises(storage.TamperedModel, match="missing"):
+        storage.folder_verify(saved)
+    (saved.folder / "d.pkl").write_bytes(b"payload")
+    (saved.folder / "evil.pkl").write_bytes(b"x")
+    with pytest.raises(storage.TamperedModel, match="evil.pkl"):
+        storage.folder_verify(saved)
+    (saved.folder / "evil.pkl").unlink()
+    manifest = json.loads((saved.folder / storage.MANIFEST_NAME).read_text())
+    manifest["files"]["../../etc/passwd"] = {"sha256": "0", "size": 0}
+    (saved.folder / storage.MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(storage.TamperedModel):
+        storage.folder_verify(storage.saved_get("anomaly", "guarded"))
+    assert not (tmp_path / "marker").exists()
+
+
+def test_encoder_standardises_columns_and_handles_unseen_categories():
+    encoder = FeatureEncoder({"t": "numeric", "m": "label", "c": "onehot", "u": "hash"})
+    rows = [
+        {"t": 1.0, "m": "GET", "c": "red", "u": "a"},
+        {"t": 3.0, "m": "POST", "c": "blue", "u": "b"},
+    ]
+    matrix = encoder.fit_transform(rows)
+    assert matrix.shape == (2, 5)
+    assert encoder.columns == ["t", "m", "c=blue", "c=red", "u"]
+    assert matrix[:, 0].tolist() == [-1.0, 1.0]
+    unseen = encoder.transform([{"t": 2.0, "m": "PUT", "c": "green", "u": "zzz"}])
+    # unseen label → one past the known codes (2 → (2 - 0.5) / 0.5 = 3); unseen one-hot → all zeros
+    assert unseen[0, 1] == pytest.approx(3.0)
+    assert unseen[0, 2] == pytest.approx(-1.0) and unseen[0, 3] == pytest.approx(-1.0)
+    assert 0.0 <= hash_unit("zzz") < 1.0 and hash_unit("zzz") == hash_unit("zzz")
