@@ -282,6 +282,18 @@ MODELYARD_RAG_EMBED_ATTEMPTS = env_int("MODELYARD_RAG_EMBED_ATTEMPTS", 3)
 # Seconds before the first retry of an embedding batch; doubled for each next one.
 MODELYARD_RAG_EMBED_BACKOFF = env_float("MODELYARD_RAG_EMBED_BACKOFF", 0.5)
 
+# --- vision (OCR, document extraction) ------------------------------------------------------
+
+# Most page images one /v1/vision request may hold (PDF pages plus images); past it, 413.
+MODELYARD_VISION_MAX_PAGES = env_int("MODELYARD_VISION_MAX_PAGES", 50)
+# Most pixels in one page image (a PDF page at the render resolution); past it, 413. Also the
+# guard of OCR during ingestion (a page past it fails that file).
+MODELYARD_VISION_MAX_PIXELS = env_int("MODELYARD_VISION_MAX_PIXELS", 40_000_000)
+# Resolution (dots per inch) at which PDF pages are rendered for OCR (200–300 reads body text well).
+MODELYARD_VISION_PDF_DPI = env_int("MODELYARD_VISION_PDF_DPI", 200)
+# Seconds a /v1/vision request waits for its worker job before it is cancelled (503).
+MODELYARD_VISION_TIMEOUT_S = env_int("MODELYARD_VISION_TIMEOUT_S", 600)
+
 # --- applications -------------------------------------------------------------------------
 
 INSTALLED_APPS = [

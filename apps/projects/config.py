@@ -455,6 +455,8 @@ RAG_TEMPLATE_PARSERS = [
     ("ExcelParser_OpenPyXL", ["*.xlsx", "*.XLSX"], 1000, 0, "rows"),
     ("JSONParser_Python", ["*.json", "*.jsonl"], 1000, 100, "characters"),
     ("TextParser_Python", ["*.txt", "*.text", "*.log", "*.rst"], 1000, 100, "sentences"),
+    # Scans and photos of documents: their text read by OCR (apps.rag.parsers.image).
+    ("ImageParser_OCR", ["*.png", "*.jpg", "*.jpeg", "*.gif", "*.webp", "*.bmp", "*.tif*"], 1000, 100, "paragraphs"),
 ]
 
 

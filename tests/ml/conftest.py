@@ -27,7 +27,9 @@ class MlServer:
         return self.server.url
 
 
-@pytest.fixture(scope="session")
+# Package scope, never session: the server's workers take any job queued in the test database,
+# and would run (with their own data directory) the jobs of the tests that follow.
+@pytest.fixture(scope="package")
 def ml_server(
     django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MlServer]:
@@ -49,13 +51,13 @@ def ml_server(
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(ml_server: MlServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=ml_server.url, timeout=300) as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def intent_fit(api: httpx.Client) -> dict:
     """The 4-class intent classifier, fitted once through the API (SetFit on all-MiniLM-L6-v2)."""
     response = api.post(

@@ -3,10 +3,10 @@ fake embedder of tests/rag) records its queueing, each file's outcome and the co
 
 import pytest
 
+from tests.fakes.vision_documents import blank_scan_pdf
 from tests.projects.runs import run_task
 from tests.projects.test_tasks_api import process, project, upload  # noqa: F401 (project: a fixture)
 from tests.rag.conftest import fake_embedder  # noqa: F401 (a fixture)
-from tests.rag.documents import pdf_scanned
 
 # `project`: the `rag` template's project with a dataset `papers` embedding through the fake server.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("project")]
@@ -43,7 +43,7 @@ def test_a_dataset_run_records_each_files_outcome_and_ends_with_the_counts(clien
 
 def test_a_run_with_a_file_that_fails_ends_its_event_failed_with_the_reason(client, tmp_path):
     upload(client, "setup.txt", b"Paragraph one of the setup guide.\n\nParagraph two explains more.")
-    upload(client, "scan.pdf", pdf_scanned(tmp_path).read_bytes())
+    upload(client, "scan.pdf", blank_scan_pdf(tmp_path / "scan.pdf").read_bytes())  # nothing for OCR to read
     run_task(process(client))
 
     event = processing_event(client)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.fakes.servers import free_port, start_live_server
+from tests.fakes.vision_documents import blank_scan_pdf
 from tests.rag import documents
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ml, pytest.mark.django_db(transaction=True)]
@@ -65,7 +66,7 @@ def test_a_dataset_of_real_documents_is_processed_on_the_workers_with_minilm_and
         assert http.post(f"{base}/datasets", json=dataset).status_code == 200
         hashes = {}
         paths = {name: build(tmp_path) for name, (_, build) in READABLE.items()}
-        paths[SCANNED] = documents.pdf_scanned(tmp_path, SCANNED)
+        paths[SCANNED] = blank_scan_pdf(tmp_path / SCANNED)  # no text layer, and none for OCR to read
         for name, path in paths.items():
             with path.open("rb") as handle:
                 uploaded = http.post(f"{base}/datasets/reading/data", files={"file": (name, handle)})

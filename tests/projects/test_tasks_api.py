@@ -14,9 +14,9 @@ from apps.core.models import Job
 from apps.projects.models import Dataset, Project
 from apps.projects.processing import ingest_lock_name
 from apps.rag.models import Chunk, Document
+from tests.fakes.vision_documents import blank_scan_pdf
 from tests.projects.runs import run_parent, run_task
 from tests.rag.conftest import fake_embedder, openai_database  # noqa: F401 (a fixture)
-from tests.rag.documents import pdf_scanned
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +153,7 @@ def test_processing_again_skips_every_file_as_a_duplicate(client, project):
 
 def test_a_pdf_without_a_text_layer_fails_its_file_and_the_task_says_1_of_2_files_failed(client, project, tmp_path):
     good = upload(client, "setup.txt", paragraphs("setup"))
-    scan = upload(client, "scan.pdf", pdf_scanned(tmp_path).read_bytes())
+    scan = upload(client, "scan.pdf", blank_scan_pdf(tmp_path / "scan.pdf").read_bytes())  # nothing for OCR to read
     task_id = process(client)
 
     run_task(task_id)

@@ -6,8 +6,8 @@ Every builder takes a folder, writes its document there with the real library of
 - `CORPUS`: (filename, builder, topic keywords) for the readable documents, one subject each.
 - `QUESTIONS`: (question, expected filename): questions whose answer is in exactly one document,
   phrased in other words than the documents use (for a real hit@k test of retrieval).
-- Documents that must fail: `pdf_scanned` (a PDF whose only content is an image of text, as a
-  scan is) and `png_named_pdf` (an image under a .pdf name).
+- `pdf_scanned` (a PDF whose only content is an image of text, as a scan is): read by OCR, and
+  unreadable with `use_ocr: false`; `png_named_pdf` (an image under a .pdf name) must fail.
 
 `corpus_build(folder)` writes them all. The texts are written for these tests and kept factual.
 """

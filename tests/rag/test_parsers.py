@@ -153,9 +153,10 @@ def test_a_whole_pdf_never_ends_up_in_one_chunk(rag_documents: dict[str, Path]) 
 
 def test_pdf_without_text_layer_is_unreadable_with_its_reason(tmp_path: Path) -> None:
     path = pdf_scanned(tmp_path)
+    parsers = [{"type": "PDFParser_PyPDF2", "config": {"use_ocr": False}}]  # OCR: tests/rag/test_ocr_ingestion.py
     with pytest.raises(DocumentUnreadable) as raised:
-        document_read(path=path, filename=path.name, parsers=only("PDFParser_PyPDF2"))
-    assert "has no text layer (scanned?); OCR is not available yet" in raised.value.reason
+        document_read(path=path, filename=path.name, parsers=parsers)
+    assert "has no text layer (scanned?); OCR is off (use_ocr: false)" in raised.value.reason
     assert "PDFParser_PyPDF2" in raised.value.reason
 
 
@@ -278,8 +279,18 @@ def test_fallback_parser_reads_what_the_first_one_cannot(tmp_path: Path) -> None
 def test_when_every_parser_fails_each_is_named_with_its_reason(tmp_path: Path) -> None:
     path = pdf_scanned(tmp_path, "scan.pdf")
     parsers = [
-        {"type": "PDFParser_LlamaIndex", "file_include_patterns": ["*.pdf"], "priority": 0},
-        {"type": "PDFParser_PyPDF2", "file_include_patterns": ["*.pdf"], "fallback_parser": "TextParser_Python"},
+        {
+            "type": "PDFParser_LlamaIndex",
+            "file_include_patterns": ["*.pdf"],
+            "priority": 0,
+            "config": {"use_ocr": False},
+        },
+        {
+            "type": "PDFParser_PyPDF2",
+            "file_include_patterns": ["*.pdf"],
+            "fallback_parser": "TextParser_Python",
+            "config": {"use_ocr": False},
+        },
     ]
     with pytest.raises(DocumentUnreadable) as raised:
         document_read(path=path, filename=path.name, parsers=parsers)

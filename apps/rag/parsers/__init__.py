@@ -23,6 +23,7 @@ from apps.core.errors import Invalid
 from apps.core.registry import Registry
 from apps.rag.chunking import CHUNK_STRATEGIES, ChunkPiece, chunk_extracted, chunking_config
 from apps.rag.parsers.base import DocumentUnreadable, Parser
+from apps.rag.parsers.ocr import ocr_config_check
 
 __all__ = [
     "CHUNK_STRATEGIES",
@@ -57,6 +58,7 @@ PARSERS: Registry[type[Parser]] = Registry(
         "ExcelParser_Pandas": "apps.rag.parsers.xlsx.ExcelParserPandas",
         "ExcelParser_LlamaIndex": "apps.rag.parsers.xlsx.ExcelParserLlamaIndex",
         "JSONParser_Python": "apps.rag.parsers.json.JSONParser",
+        "ImageParser_OCR": "apps.rag.parsers.image.ImageParser",
     },
 )
 PARSER_TYPES: tuple[str, ...] = PARSERS.names()
@@ -104,6 +106,9 @@ def parsers_config_check(parsers: Any) -> list[dict[str, Any]]:
         config = entry.get("config") or {}
         if not isinstance(config, dict):
             raise Invalid(f"{where}.config must be a mapping", field=f"{where}.config")
+        ocr_problem = ocr_config_check(config)
+        if ocr_problem is not None:
+            raise Invalid(f"{where}.config: {ocr_problem}", field=f"{where}.config")
         implementation = PARSERS.get(entry["type"])
         try:
             chunking_config(

@@ -10,19 +10,25 @@ from apps.rag.parsers.base import KIND_WORDS, DocumentUnreadable, Parser, sniff
 from apps.rag.parsers.csv import CSVParser
 from apps.rag.parsers.docx import DocxParser
 from apps.rag.parsers.html import HTMLParser
+from apps.rag.parsers.image import ImageParser
 from apps.rag.parsers.json import JSONParser
 from apps.rag.parsers.markdown import MarkdownParser
 from apps.rag.parsers.pdf import PDFParser
 from apps.rag.parsers.plaintext import TextParser
 from apps.rag.parsers.xlsx import ExcelParser
 
-BY_CONTENT: dict[str, type[Parser]] = {"pdf": PDFParser, "docx": DocxParser, "xlsx": ExcelParser}
+BY_CONTENT: dict[str, type[Parser]] = {
+    "pdf": PDFParser,
+    "docx": DocxParser,
+    "xlsx": ExcelParser,
+    "image": ImageParser,
+}
 # Order matters: the first format claiming an extension wins (.json is JSON here, not text).
 BY_EXTENSION: tuple[type[Parser], ...] = (JSONParser, MarkdownParser, HTMLParser, CSVParser, TextParser)
 
 
 class AutoParser(Parser):
-    """Any format we read: a PDF, DOCX or XLSX is recognised by its content whatever its name;
+    """Any format we read: a PDF, DOCX, XLSX or image (read by OCR) is recognised by its content whatever its name;
     a text file by its extension (Markdown, HTML, CSV, JSON, plain text). A file of an unknown
     extension is refused rather than read as plain text."""
 

@@ -70,6 +70,8 @@ def sniff(path: Path) -> str:
         return "ole"
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*")):
         return "image"
+    if (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or (head[:2] == b"BM" and head[6:10] == b"\x00" * 4):
+        return "image"  # WebP; BMP (its two reserved header words are zero, which no text has)
     if b"\x00" in head:
         return "binary"
     try:

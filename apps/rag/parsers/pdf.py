@@ -1,4 +1,4 @@
-"""PDF (pypdf): the text layer, page by page; a PDF without one is refused, never read as text."""
+"""PDF (pypdf): the text layer, page by page; pages without one (scans) are read by OCR."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from typing import Any
 
 from apps.rag.chunking import Extracted
 from apps.rag.parsers.base import DocumentUnreadable, Parser, TextBuilder, require_kind
+from apps.rag.parsers.ocr import ocr_enabled, ocr_pdf_pages
 
 
 class PDFParser(Parser):
     """PDF files: every page's text layer (`page.extract_text()`), pages 1-based. Chunks never
-    span two pages. A PDF whose pages hold no text (a scan) is DocumentUnreadable: OCR is not
-    available yet. An encrypted PDF is read when its user password is empty."""
+    span two pages. A page with no text layer (a scan) is rendered and read by OCR when the entry's
+    `use_ocr` is on (the default; `ocr_model` picks the engine, see `apps.rag.parsers.ocr`); the
+    metadata lists those pages (`ocr_pages`) and the engine (`ocr_model`). A PDF in which neither
+    finds any text is DocumentUnreadable. An encrypted PDF is read when its user password is empty."""
 
     extensions = (".pdf",)
     mime_types = ("application/pdf", "application/x-pdf")
@@ -27,22 +30,32 @@ class PDFParser(Parser):
             reader = PdfReader(path)  # pypdf reads by content; the name is never consulted
             if reader.is_encrypted and not reader.decrypt(""):
                 raise DocumentUnreadable(f"{filename} is an encrypted PDF that needs a password")
-            builder = TextBuilder()
-            for number, page in enumerate(reader.pages, start=1):
-                page_text = page.extract_text() or ""
-                builder.add("\n".join(line.rstrip() for line in page_text.splitlines()), page=number, group=number)
+            texts = [
+                "\n".join(line.rstrip() for line in (page.extract_text() or "").splitlines()) for page in reader.pages
+            ]
             info = reader.metadata or {}
             page_count = len(reader.pages)
         except DocumentUnreadable:
             raise
         except (PyPdfError, ValueError, KeyError, TypeError, OSError) as error:
             raise DocumentUnreadable(f"{filename} is not a readable PDF: {error}") from error
+        metadata: dict[str, Any] = {}
+        scanned = [number for number, text in enumerate(texts, start=1) if not text.strip()]
+        if scanned and ocr_enabled(config):
+            engine, read = ocr_pdf_pages(path, filename, scanned, config)
+            for number, text in read.items():
+                texts[number - 1] = text
+            metadata = {"ocr_model": engine, "ocr_pages": scanned}
+        builder = TextBuilder()
+        for number, text in enumerate(texts, start=1):
+            builder.add(text, page=number, group=number)
         if not builder.segments:
-            raise DocumentUnreadable(
-                f"{filename} has no text layer (scanned?); OCR is not available yet ({page_count} pages)"
-            )
+            why = f"OCR ({metadata['ocr_model']}) found no text either" if metadata else "OCR is off (use_ocr: false)"
+            raise DocumentUnreadable(f"{filename} has no text layer (scanned?); {why} ({page_count} pages)")
         title = info.get("/Title") if hasattr(info, "get") else None
-        return builder.extracted(filename, {"title": str(title) if title else None, "page_count": page_count})
+        return builder.extracted(
+            filename, {"title": str(title) if title else None, "page_count": page_count, **metadata}
+        )
 
 
 class PDFParserPyPDF2(PDFParser):
