@@ -170,6 +170,9 @@ if MODELYARD_TORCH_THREADS < 0:
 # Folders whose CSV files `POST /api/finetune` may read (`data_path` is a path on this server;
 # comma-separated; empty: MODELYARD_HOME/forecast-data).
 MODELYARD_FORECAST_DATA_DIRS = env_list("MODELYARD_FORECAST_DATA_DIRS")
+# The most work one forecast request may cause: variates × (input length + prediction_length) points
+# (× windows for /api/evaluate); past it a 400 gives the numbers. 0: no limit.
+MODELYARD_FORECAST_MAX_POINTS = env_int("MODELYARD_FORECAST_MAX_POINTS", 200_000)
 
 # --- model runtime (apps.inference) ---------------------------------------------------------
 

@@ -74,6 +74,9 @@ class InstalledForecastModelAdmin(admin.ModelAdmin):
     search_fields = ["name", "model_id", "base_model"]
     readonly_fields = ["job"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows come from pulls (the registry's actions, POST /api/pull) and fine-tunes
+
     @admin.display(description="download")
     def download_state(self, installed: InstalledForecastModel) -> str:
         return installed.job.state if installed.job else "-"
@@ -91,7 +94,17 @@ class InstalledForecastModelAdmin(admin.ModelAdmin):
 
 @admin.register(FineTune)
 class FineTuneAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "output_model", "base_model", "mode", "steps", "state", "progress", "created_at"]
+    list_display = [
+        "public_id",
+        "output_model",
+        "base_model",
+        "mode",
+        "steps",
+        "overwrite",
+        "state",
+        "progress",
+        "created_at",
+    ]
     list_filter = ["mode", "base_model", "job__state"]
     search_fields = ["output_model", "data_path"]
     readonly_fields = [field.name for field in FineTune._meta.fields] + ["state", "progress", "error"]
@@ -105,7 +118,8 @@ class FineTuneAdmin(admin.ModelAdmin):
 
     @admin.display(description="state", ordering="job__state")
     def state(self, finetune: FineTune) -> str:
-        return finetune.job.state if finetune.job else "-"
+        """The API's word (running, completed, failed), as GET /api/finetune/status says it."""
+        return services.FINETUNE_STATUS[finetune.job.state] if finetune.job else "-"
 
     @admin.display(description="progress")
     def progress(self, finetune: FineTune) -> str:

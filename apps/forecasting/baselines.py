@@ -174,6 +174,9 @@ def baseline_forecast(
         if y.size < needed:
             what = f"one season (season_length={period})" if method == "seasonal_naive" else "its fit"
             raise Invalid(f"series {i} has {y.size} points; {method} needs at least {needed} for {what}")
+        dropped = season_dropped_reason(method=method, points=y.size, season_length=period)
+        if dropped:
+            warnings.append(f"series {i}: {dropped}")
         result = _fit_predict(method=method, y=y, period=period, h=prediction_length, levels=interval_levels)
         mean = np.asarray(result["mean"], dtype=np.float64)
         if mean.shape != (prediction_length,) or not np.isfinite(mean).all():
@@ -198,6 +201,28 @@ def baseline_forecast(
     )
 
 
+def season_dropped_reason(*, method: str, points: int, season_length: int) -> str | None:
+    """Why `method` fits no seasonal component on a series of `points` values with this season
+    length, or None. statsforecast 2.1.1's rules: AutoETS considers seasonal models only when the
+    series is longer than one season (`ets_f`: n > m, as R's forecast::ets); AutoTheta deseasonalises
+    only when m ≥ 4 and the series holds two seasons (`auto_theta`: n ≥ 2m), and then only if its
+    seasonality test passes (not a drop to warn about: the data decide)."""
+    if season_length <= 1:
+        return None
+    if method == "ets" and points <= season_length:
+        return (
+            f"ets fitted a non-seasonal model: {points} points do not hold one full season of "
+            f"season_length={season_length} (it needs more than {season_length})"
+        )
+    if method == "theta" and (season_length < 4 or points < 2 * season_length):
+        need = "a season_length of at least 4" if season_length < 4 else f"at least {2 * season_length} points"
+        return (
+            f"theta fitted no seasonal component: season_length={season_length} on {points} points "
+            f"(deseasonalising needs {need})"
+        )
+    return None
+
+
 def _fit_predict(*, method: str, y: np.ndarray, period: int, h: int, levels: list[float]) -> dict[str, np.ndarray]:
     """statsforecast's `forecast` for one series: {"mean", "lo-<L>", "hi-<L>"} arrays of shape (h,)."""
     model = _model(method, period)
@@ -207,3 +232,13 @@ def _fit_predict(*, method: str, y: np.ndarray, period: int, h: int, levels: lis
         return model.forecast(y=y, h=h)
     except (ValueError, NotImplementedError, IndexError, np.linalg.LinAlgError) as error:
         raise Invalid(f"{method} could not fit a series of {y.size} points (season {period}): {error}") from None
+    except Exception as error:
+        # statsforecast raises a bare Exception when every candidate model failed to fit, e.g. on
+        # values near the float range (1e308), where the likelihoods overflow: the data's fault.
+        if "no model able to be fitted" not in str(error):
+            raise
+        scale = float(np.max(np.abs(y)))
+        raise Invalid(
+            f"{method} could not fit a series of {y.size} points (season {period}): no candidate model could be "
+            f"fitted (largest |value| {scale:.3g}; values this large or degenerate overflow the fit)"
+        ) from None

@@ -268,6 +268,11 @@ def backtest(
     if not model_wql_defined:
         warnings.append(f"the model gave no quantiles at {levels}: WQL is not computed for it")
     actual_stack = np.concatenate(actual_all, axis=1)
+    if not np.any(actual_stack):
+        warnings.append(
+            "WQL undefined for every forecaster: the values in the backtest windows are all 0 "
+            "(WQL divides by Σ|y|); judge by MASE"
+        )
     overall: dict[str, Scores] = {}
     for who in ("model", "seasonal_naive"):
         wql = None

@@ -100,6 +100,9 @@ class FineTune(models.Model):
     learning_rate = models.FloatField(default=1e-5)
     batch_size = models.PositiveIntegerField(default=32)
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.FULL)
+    overwrite = models.BooleanField(
+        default=False, help_text="Replace a model installed under output_model when training ends."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,10 +20,11 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.core import jobs
-from apps.core.errors import Invalid, NotFound
+from apps.core.errors import Conflict, Invalid, NotFound
+from apps.core.locks import advisory_xact_lock
 from apps.core.models import Job
 from apps.forecasting import registry
-from apps.forecasting.baselines import BASELINE_METHODS, baseline_forecast
+from apps.forecasting.baselines import BASELINE_METHODS, baseline_forecast, season_length_infer
 from apps.forecasting.engines import ForecastRequest, InferenceFailed, family_unavailable_reason
 from apps.forecasting.evaluation import backtest
 from apps.forecasting.finetuning import FinetuneStopped, chronos2_finetune, training_data_read
@@ -124,6 +125,15 @@ def checkpoint_resolve(
 # --- pull, tags, show, delete ----------------------------------------------------------------------
 
 
+def hub_offline_here() -> bool:
+    """Does this process keep huggingface_hub offline? The library reads HF_HUB_OFFLINE once, at
+    import, into `huggingface_hub.constants.HF_HUB_OFFLINE`, and refuses every hub call while it is
+    set; that constant (not the environment) is what decides."""
+    from huggingface_hub import constants
+
+    return bool(constants.is_offline_mode())
+
+
 def model_pull(
     *, model: str, version: str | None = None, params: str | None = None, variant: str | None = None
 ) -> InstalledForecastModel:
@@ -131,14 +141,28 @@ def model_pull(
     progress on the jobs stream), or take it at once when the store already holds it. The model is
     installed under its registry name (a pull of another version replaces the previous one).
 
-    Raises NotFound/Invalid as `checkpoint_resolve`, Invalid when its family cannot run here,
-    and the model store's errors (unknown repository 404, full disk 507, gated 403).
+    In a process that keeps the hub offline (`manage.py runtime`, which serves the forecast surface
+    and sets HF_HUB_OFFLINE so that model loading never asks the hub), the hub is not asked here:
+    the download job lists the files and checks access and the disk on the worker, and a refusal
+    there ends the job failed (`/api/forecast` then says why). Elsewhere (CLI, admin) they are
+    checked before the job starts.
+
+    Raises Invalid for a statistical baseline (nothing to pull), NotFound/Invalid as
+    `checkpoint_resolve`, Invalid when its family cannot run here, and the model store's errors
+    (unknown repository 404, full disk 507, gated 403) where the hub is asked here.
     """
+    if model in BASELINE_METHODS:
+        raise Invalid(f"'{model}' is a built-in statistical baseline; nothing to pull")
     resolved = checkpoint_resolve(model=model, version=version, params=params, variant=variant)
     reason = family_unavailable_reason(resolved.checkpoint.family)
     if reason:
         raise Invalid(f"cannot pull '{model}' {resolved.checkpoint.version}/{resolved.checkpoint.params}: {reason}")
-    start = store.download_start(model_id=resolved.checkpoint.repo_id, source=PULL_SOURCE, owner_surface="forecast")
+    start = store.download_start(
+        model_id=resolved.checkpoint.repo_id,
+        source=PULL_SOURCE,
+        owner_surface="forecast",
+        plan_on_worker=hub_offline_here(),
+    )
     installed, _ = InstalledForecastModel.objects.update_or_create(
         name=resolved.model.name,
         defaults={
@@ -249,9 +273,26 @@ class ForecastResult:
     inference_time_ms: int
 
 
+def forecast_work_check(*, variates: int, length: int, prediction_length: int, forecasts: int = 1) -> None:
+    """Refuse a request whose work is past MODELYARD_FORECAST_MAX_POINTS: `forecasts` × `variates` ×
+    (`length` + `prediction_length`) points (one forecast for /api/forecast, one per window for
+    /api/evaluate). Invalid (400) giving the numbers; a request runs to its end once started."""
+    limit = settings.MODELYARD_FORECAST_MAX_POINTS
+    points = forecasts * variates * (length + prediction_length)
+    if limit and points > limit:
+        times = f"{forecasts} forecasts × " if forecasts > 1 else ""
+        raise Invalid(
+            f"this request is {points} points of work ({times}{variates} variate(s) × ({length} input + "
+            f"{prediction_length} predicted)); the limit is {limit} (setting MODELYARD_FORECAST_MAX_POINTS): "
+            "send fewer variates or a shorter history"
+        )
+
+
 def _as_matrix(rows: list[list[float]] | None, what: str) -> np.ndarray | None:
     if rows is None:
         return None
+    if len({len(row) for row in rows}) > 1:
+        raise Invalid(f"every array of {what} must have the same length")
     matrix = np.asarray(rows, dtype=np.float64)
     if not np.all(np.isfinite(matrix)):
         raise Invalid(f"{what} holds a value that is not a finite number")
@@ -273,9 +314,8 @@ def forecast_request_build(
         raise Invalid("input must hold at least one non-empty array (one per variate)")
     if len({len(row) for row in input}) > 1:
         raise Invalid("every array of input must have the same length (one per variate of the same series)")
+    forecast_work_check(variates=len(input), length=len(input[0]), prediction_length=prediction_length)
     target = _as_matrix(input, "input")
-    future = _as_matrix(future_exogenous, "future_exogenous") if future_exogenous else None
-    past = _as_matrix(past_exogenous, "past_exogenous") if past_exogenous else None
     if future_exogenous:
         bad = [i for i, row in enumerate(future_exogenous) if len(row) != prediction_length]
         if bad:
@@ -296,6 +336,8 @@ def forecast_request_build(
                 f"past_exogenous[{bad[0]}] has {len(past_exogenous[bad[0]])} values; each covariate's history "
                 f"must be as long as input ({target.shape[1]})"
             )
+    future = _as_matrix(future_exogenous, "future_exogenous") if future_exogenous else None
+    past = _as_matrix(past_exogenous, "past_exogenous") if past_exogenous else None
     return ForecastRequest(
         target=target,
         prediction_length=prediction_length,
@@ -306,13 +348,19 @@ def forecast_request_build(
 
 
 def _baseline_run(*, method: str, request: ForecastRequest, season_length: int | None) -> ForecastOutput:
-    output = baseline_forecast(
-        method=method,
-        series=list(request.target),
-        prediction_length=request.prediction_length,
-        season_length=season_length,
-        quantile_levels=request.quantile_levels or None,
-    )
+    try:
+        output = baseline_forecast(
+            method=method,
+            series=list(request.target),
+            prediction_length=request.prediction_length,
+            season_length=season_length,
+            quantile_levels=request.quantile_levels or None,
+        )
+    except Invalid:
+        raise
+    except Exception as error:  # a statsforecast failure is a 500 with its message, never a traceback
+        logger.exception("the %s baseline failed", method)
+        raise InferenceFailed(f"the {method} baseline failed: {type(error).__name__}: {error}") from error
     if request.covariate_count:
         output.warnings.append(
             f"{request.covariate_count} future_exogenous covariate(s) ignored: the {method} baseline is univariate"
@@ -342,6 +390,7 @@ def forecast_series(*, model: str, request: ForecastRequest, season_length: int 
     if model in BASELINE_METHODS:
         started = time.perf_counter()
         output = _baseline_run(method=model, request=request, season_length=season_length)
+        _output_check(model=model, output=output, request=request)
         return ForecastResult(output=output, inference_time_ms=round((time.perf_counter() - started) * 1000))
     installed, entry = _installed_ready(model)
     reason = family_unavailable_reason(installed.family)
@@ -358,12 +407,29 @@ def forecast_series(*, model: str, request: ForecastRequest, season_length: int 
             logger.exception("forecast with %s failed", model)
             raise InferenceFailed(f"inference failed with '{model}': {type(error).__name__}: {error}") from error
         elapsed = time.perf_counter() - started
-    if output.mean.shape != (request.target.shape[0], request.prediction_length):
-        raise InferenceFailed(
-            f"'{model}' returned a forecast of shape {output.mean.shape}, expected "
-            f"{(request.target.shape[0], request.prediction_length)}"
-        )
+    _output_check(model=model, output=output, request=request)
     return ForecastResult(output=output, inference_time_ms=round(elapsed * 1000))
+
+
+def _output_check(*, model: str, output: ForecastOutput, request: ForecastRequest) -> None:
+    """Every forecast passes here before anyone uses it: `mean` and each quantile of shape
+    (variates, prediction_length) and finite (JSON has no NaN or infinity). InferenceFailed (500)
+    naming what is wrong otherwise."""
+    expected = (request.target.shape[0], request.prediction_length)
+    arrays = {"mean": np.asarray(output.mean, dtype=np.float64)}
+    arrays.update(
+        {f"quantile {level:g}": np.asarray(values, dtype=np.float64) for level, values in output.quantiles.items()}
+    )
+    for what, values in arrays.items():
+        if values.shape != expected:
+            raise InferenceFailed(f"'{model}' returned a {what} of shape {values.shape}, expected {expected}")
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            variate, step = (int(i) for i in bad[0])
+            raise InferenceFailed(
+                f"model '{model}' produced non-finite values ({len(bad)} in its {what}, the first at variate "
+                f"{variate}, step {step}: {values[variate, step]}); the input's scale may be past what it handles"
+            )
 
 
 # --- evaluation ------------------------------------------------------------------------------------
@@ -380,10 +446,25 @@ def model_evaluate(
 ) -> dict[str, Any]:
     """Backtest `model` on a series with a rolling origin (`windows` windows of `prediction_length`
     at the end of `input`): MASE and WQL of the model and of seasonal naive, per window and overall
-    (`apps.forecasting.evaluation.backtest`). `season_length` defaults to 1 (naive)."""
+    (`apps.forecasting.evaluation.backtest`).
+
+    One season length serves both sides: seasonal naive, MASE's scale and a baseline model. Without
+    `season_length` it is inferred once (`season_length_infer`, as /api/forecast does) from the
+    history before the first window (the most common value across variates), and `warnings` says
+    which. Invalid past MODELYARD_FORECAST_MAX_POINTS (`windows` forecasts of the whole input).
+    """
     request = forecast_request_build(input=input, prediction_length=prediction_length)
+    forecast_work_check(
+        variates=request.target.shape[0],
+        length=request.target.shape[1],
+        prediction_length=prediction_length,
+        forecasts=windows,
+    )
     if model not in BASELINE_METHODS:
         _installed_ready(model)  # a 404 with the hint before any window runs
+    season_warning = None
+    if season_length is None:
+        season_length, season_warning = _evaluation_season(target=request.target, held_out=windows * prediction_length)
 
     def forecaster(series: list[np.ndarray], horizon: int, levels: list[float]) -> ForecastOutput:
         window = ForecastRequest(
@@ -397,10 +478,26 @@ def model_evaluate(
         series=series,
         prediction_length=prediction_length,
         windows=windows,
-        season_length=season_length or 1,
+        season_length=season_length,
         quantile_levels=quantiles or None,
     )
+    if season_warning:
+        result.warnings.insert(0, season_warning)
     return {"model_name": model, **result.as_dict()}
+
+
+def _evaluation_season(*, target: np.ndarray, held_out: int) -> tuple[int, str]:
+    """The season length of a backtest when none is given, and the warning that says so: inferred
+    per variate on the points before the first window (the windows are not looked at), the most
+    common value (the shortest among ties)."""
+    history = target[:, : max(target.shape[1] - held_out, 0)]
+    found = [season_length_infer(values=row) for row in history]
+    season = min(set(found), key=lambda value: (-found.count(value), value))
+    shown = f"{season}" if len(set(found)) == 1 else f"{season} (per variate: {', '.join(map(str, found))})"
+    return season, (
+        f"season_length not given: inferred {shown} from the autocorrelation of the history before the first "
+        "window; used for seasonal naive, MASE's scale and the model (when it is a baseline)"
+    )
 
 
 # --- fine-tuning -----------------------------------------------------------------------------------
@@ -442,11 +539,16 @@ def finetune_start(
     learning_rate: float = 1e-5,
     batch_size: int = 32,
     mode: str = "full",
+    overwrite: bool = False,
 ) -> FineTune:
     """Check a fine-tune request completely (base model, output name, data file and its CSV) and
     start it as a core job on a worker. Invalid (400) for a base model without a fine-tuning path,
-    an output name taken by a registry model or a baseline, a data_path outside the allowed folders
-    or a CSV that cannot train (`training_data_read`'s reason); NotFound for a base not pulled."""
+    an output name that cannot name a stored model or is taken by a registry model or a baseline,
+    a data_path outside the allowed folders or a CSV that cannot train (`training_data_read`'s
+    reason); NotFound for a base not pulled. Conflict (409) while another fine-tune to the same
+    `output_model` runs, and when a model of that name is installed unless `overwrite` (the new
+    one then replaces it atomically when training ends: `finetune_execute`)."""
+    _output_model_id(output_model)
     if output_model in BASELINE_METHODS or ForecastModel.objects.filter(name=output_model).exists():
         raise Invalid(f"output_model '{output_model}' is the name of a registry model or a baseline; choose another")
     if base_model in BASELINE_METHODS:
@@ -467,6 +569,9 @@ def finetune_start(
     exogenous = list(exogenous or [])
     training_data_read(path=path, targets=targets, exogenous=exogenous, prediction_length=prediction_length)
     with transaction.atomic():
+        # Two requests for one name at once: the second waits here, then sees the first's job.
+        advisory_xact_lock(f"forecasting.finetune:{output_model}")
+        _output_model_free(output_model=output_model, overwrite=overwrite)
         finetune = FineTune.objects.create(
             job=None,
             output_model=output_model,
@@ -479,6 +584,7 @@ def finetune_start(
             learning_rate=learning_rate,
             batch_size=batch_size,
             mode=mode,
+            overwrite=overwrite,
         )
         finetune.job = jobs.job_enqueue(
             kind=FINETUNE_JOB_KIND,
@@ -489,6 +595,35 @@ def finetune_start(
         )
         finetune.save(update_fields=["job"])
     return finetune
+
+
+def _output_model_id(output_model: str, suffix: str = "") -> str:
+    """The store id of a fine-tune's result, `forecasting/<output_model><suffix>`; Invalid when the
+    name cannot be one (the hub's repository name rules, which the store keeps)."""
+    try:
+        return store.sources_model_id(f"{FINETUNE_ID_PREFIX}{output_model}{suffix}")
+    except Invalid:
+        raise Invalid(
+            f"output_model {output_model!r} cannot name a stored model: letters, digits, '_', '.', '-', at most "
+            "64, not starting or ending with '.' or '-', without '--' or '..', not ending in '.git'"
+        ) from None
+
+
+def _output_model_free(*, output_model: str, overwrite: bool, running_except: int | None = None) -> None:
+    """Conflict when a fine-tune to `output_model` is running (other than `running_except`), or a
+    model of that name is installed and `overwrite` is false."""
+    running = (
+        FineTune.objects.filter(output_model=output_model, job__state__in=[Job.State.PENDING, Job.State.STARTED])
+        .exclude(pk=running_except)
+        .first()
+    )
+    if running is not None:
+        raise Conflict(
+            f"fine-tune {running.public_id} is already writing '{output_model}'; wait for it to end "
+            f"(GET /api/finetune/status?id={running.public_id}) or choose another output_model"
+        )
+    if not overwrite and InstalledForecastModel.objects.filter(name=output_model).exists():
+        raise Conflict(f"a model named '{output_model}' is installed; send \"overwrite\": true to replace it")
 
 
 def finetune_get(*, job_id: str) -> FineTune:
@@ -570,22 +705,72 @@ def finetune_execute(*, finetune_id: int) -> dict[str, Any]:
             on_progress=lambda done, total: jobs.progress(done, total, message=f"step {done} of {total}"),
             cancelled=jobs.cancelled,
         )
-        model_id = f"{FINETUNE_ID_PREFIX}{finetune.output_model}"
+        # A free id: the plain one, or (it holds the model being replaced) one naming this fine-tune.
+        model_id = _output_model_id(finetune.output_model)
         if LocalModel.objects.filter(source=FINETUNE_SOURCE, model_id=model_id).exists():
-            store.local_model_delete(source=FINETUNE_SOURCE, model_id=model_id)
+            model_id = _output_model_id(finetune.output_model, f".{finetune.public_id}")
         entry = store.local_model_import(path=Path(saved), source=FINETUNE_SOURCE, model_id=model_id, move=True)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
-    InstalledForecastModel.objects.update_or_create(
-        name=finetune.output_model,
-        defaults={
-            "family": base.family,
-            "variant": base.variant,
-            "checkpoint": base.checkpoint,
-            "source": entry.source,
-            "model_id": entry.model_id,
-            "base_model": finetune.base_model,
-            "job": finetune.job,
-        },
-    )
+    try:
+        replaced = _finetune_install(finetune=finetune, base=base, entry=entry)
+    except Conflict as error:
+        store.local_model_delete(source=entry.source, model_id=entry.model_id)
+        raise jobs.JobFailed(error.message) from error
+    if replaced is not None:
+        _installed_files_release(source=replaced[0], model_id=replaced[1])
     return {"output_model": finetune.output_model, "path": entry.path, "size_bytes": entry.size_bytes}
+
+
+def _finetune_install(*, finetune: FineTune, base: InstalledForecastModel, entry: LocalModel) -> tuple[str, str] | None:
+    """Point `output_model` at the new files in one transaction (a forecast sees the old model or
+    the new one, never none); the (source, model_id) it pointed at before, or None. Conflict when a
+    model of that name appeared meanwhile and the fine-tune may not overwrite it."""
+    with transaction.atomic():
+        advisory_xact_lock(f"forecasting.finetune:{finetune.output_model}")
+        current = InstalledForecastModel.objects.select_for_update().filter(name=finetune.output_model).first()
+        if current is not None and not finetune.overwrite:
+            raise Conflict(f"a model named '{finetune.output_model}' was installed meanwhile; not overwritten")
+        previous = (current.source, current.model_id) if current is not None else None
+        InstalledForecastModel.objects.update_or_create(
+            name=finetune.output_model,
+            defaults={
+                "family": base.family,
+                "variant": _saved_variant(Path(entry.path)),
+                "checkpoint": base.checkpoint,
+                "source": entry.source,
+                "model_id": entry.model_id,
+                "base_model": finetune.base_model,
+                "job": finetune.job,
+            },
+        )
+    if previous == (entry.source, entry.model_id):
+        return None
+    return previous
+
+
+def _installed_files_release(*, source: str, model_id: str) -> None:
+    """Unload the engines of a store entry no installed model uses any more and delete its files."""
+    if InstalledForecastModel.objects.filter(source=source, model_id=model_id).exists():
+        return
+    for resident in forecast_residency().residents():
+        if resident["key"].startswith(f"{source}/{model_id}@"):
+            forecast_residency().unload(resident["key"])
+    if LocalModel.objects.filter(source=source, model_id=model_id).exists():
+        store.local_model_delete(source=source, model_id=model_id)
+
+
+SAVED_DTYPE_VARIANTS = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+
+
+def _saved_variant(folder: Path) -> str:
+    """The precision a saved model's weights are in, from its config's `torch_dtype` (or `dtype`):
+    f32, f16 or bf16; f32 when the config does not say (transformers saves float32 by default)."""
+    import json
+
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return "f32"
+    dtype = config.get("torch_dtype") or config.get("dtype") or "float32"
+    return SAVED_DTYPE_VARIANTS.get(str(dtype), "f32")

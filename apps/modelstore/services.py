@@ -504,6 +504,7 @@ def download_start(
     force: bool = False,
     refresh: bool = False,
     owner_surface: str = "platform",
+    plan_on_worker: bool = False,
 ) -> DownloadStart:
     """Start downloading a model, or join the download of it already running.
 
@@ -512,6 +513,10 @@ def download_start(
     so an unknown model (404), patterns that match nothing (404) and a full disk (507) are refused
     before any job. `refresh` fetches only what changed at the source; `force` fetches everything.
     `quantization` (`Q4_K_M`) adds the GGUF files of that quantization to `include_patterns`.
+
+    `plan_on_worker`: the source is not asked here; the job lists the files, checks access and the
+    disk on the worker, and those refusals end it failed. For a caller whose process keeps the hub
+    offline (the model runtime serving the forecast surface: HF_HUB_OFFLINE there is process-wide).
     """
     sources.source_get(source)
     model_id = sources_model_id(model_id)
@@ -528,13 +533,14 @@ def download_start(
     if running is not None:
         return DownloadStart(source=source, model_id=model_id, job=running, model=None)
 
-    plan = download_plan(source=source, model_id=model_id, include_patterns=patterns, force=force)
-    if plan.refusal is not None:
-        raise Forbidden(plan.refusal)
-    needed = plan.needed_bytes
-    check = disk.download_check(required_bytes=needed)
-    if not check["can_download"]:
-        raise InsufficientStorage(check["message"], required_bytes=needed, available_bytes=check["available_bytes"])
+    if not plan_on_worker:
+        plan = download_plan(source=source, model_id=model_id, include_patterns=patterns, force=force)
+        if plan.refusal is not None:
+            raise Forbidden(plan.refusal)
+        needed = plan.needed_bytes
+        check = disk.download_check(required_bytes=needed)
+        if not check["can_download"]:
+            raise InsufficientStorage(check["message"], required_bytes=needed, available_bytes=check["available_bytes"])
     with transaction.atomic():
         # Two requests for the same model at once: the second waits here, then finds the first's job.
         advisory_xact_lock(f"modelstore.download:{source}/{model_id}")

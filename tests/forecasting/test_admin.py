@@ -47,4 +47,4 @@ def test_fine_tunes_show_their_state_and_progress(admin_client):
 
     assert page.status_code == 200
     assert b'<progress max="100" value="25.0"></progress> 3/12' in page.content
-    assert b"my-model" in page.content and b"STARTED" in page.content
+    assert b"my-model" in page.content and b'<td class="field-state">running</td>' in page.content

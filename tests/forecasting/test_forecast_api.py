@@ -69,7 +69,9 @@ def test_a_baseline_with_covariates_forecasts_and_says_they_were_ignored(api, fo
 
 @pytest.mark.ml
 def test_pull_downloads_chronos2_through_the_store_and_tags_show_it(api, pulled, forecast_store):
-    assert pulled("chronos2") == {"status": "started", "model": "chronos2"}
+    started = pulled("chronos2")
+    assert started == {"status": "started", "model": "chronos2", "job_id": started["job_id"]}
+    assert started["job_id"] == str(InstalledForecastModel.objects.get(name="chronos2").job.id)
 
     installed = InstalledForecastModel.objects.get(name="chronos2")
     assert installed.job.kind == DOWNLOAD_JOB_KIND and installed.job.state == Job.State.SUCCESS
@@ -85,7 +87,11 @@ def test_pull_downloads_chronos2_through_the_store_and_tags_show_it(api, pulled,
         "path": str(forecast_store / "huggingface" / "autogluon" / "chronos-2-small"),
     }
     # A second pull finds the files in the store: no new download job.
-    assert api.post("/api/pull", {"model": "chronos2"}).json() == {"status": "started", "model": "chronos2"}
+    assert api.post("/api/pull", {"model": "chronos2"}).json() == {
+        "status": "started",
+        "model": "chronos2",
+        "job_id": None,
+    }
     assert InstalledForecastModel.objects.get(name="chronos2").job is None
 
 
@@ -164,7 +170,7 @@ def test_timesfm_forecasts_a_true_mean_and_drops_covariates_saying_why(api, pull
 
 @pytest.mark.ml
 def test_toto_1_forecasts_a_multivariate_series_with_its_exogenous_history(api, pulled):
-    assert pulled("toto", version="1.0") == {"status": "started", "model": "toto"}
+    assert pulled("toto", version="1.0")["model"] == "toto"
     body = {
         "model": "toto",
         "input": [SINE, SINE[::-1]],
@@ -184,7 +190,7 @@ def test_toto_1_forecasts_a_multivariate_series_with_its_exogenous_history(api, 
 
 @pytest.mark.ml
 def test_toto_2_is_the_default_toto_and_forecasts_quantiles_with_masked_covariate_history(api, pulled):
-    assert pulled("toto") == {"status": "started", "model": "toto"}  # no flags: 2.0, 4m, f32
+    assert pulled("toto")["model"] == "toto"  # no flags: 2.0, 4m, f32
     assert LocalModel.objects.filter(model_id=TOTO2_REPO).exists()
     assert api.get("/api/tags").json()["models"][0]["architecture"] == "toto2"
     body = {"model": "toto", "input": [SINE, SINE[::-1]], "prediction_length": 12, "quantiles": [0.1, 0.5]}

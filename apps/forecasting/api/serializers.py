@@ -1,5 +1,8 @@
 """Input and output shapes of specs/forecast-api.txt (plus the optional fields beyond it:
-`past_exogenous`, `quantiles`, `season_length`, `warnings`, `/api/evaluate`, fine-tune knobs)."""
+`past_exogenous`, `quantiles`, `season_length`, `warnings`, `/api/evaluate`, fine-tune knobs).
+
+Named for what they describe (`ForecastSerializer`): with the request and response components split,
+drf-spectacular names an input `ForecastRequest`, not `ForecastRequestRequest`."""
 
 from rest_framework import serializers
 
@@ -34,9 +37,15 @@ class ModelNameSerializer(serializers.Serializer):
     model = serializers.CharField(max_length=128, help_text="Model name: toto, timesfm, chronos2, a fine-tune, ets…")
 
 
-class ForecastRequestSerializer(ModelNameSerializer):
+class ForecastSerializer(ModelNameSerializer):
     input = SeriesField(min_length=1, help_text="One array per variate (the variates of one series).")
-    prediction_length = BoundedIntegerField(min_value=1, max_value=MAX_HORIZON, default=1)
+    prediction_length = BoundedIntegerField(
+        min_value=1,
+        max_value=MAX_HORIZON,
+        default=1,
+        allow_null=True,
+        help_text="Steps to forecast; null or absent: 1.",
+    )
     future_exogenous = SeriesField(
         required=False, help_text="Known future covariate values: one array per covariate, prediction_length long."
     )
@@ -49,6 +58,9 @@ class ForecastRequestSerializer(ModelNameSerializer):
     season_length = BoundedIntegerField(
         min_value=1, max_value=MAX_HORIZON, required=False, help_text="Baselines only: steps per season (inferred)."
     )
+
+    def validate_prediction_length(self, value: int | None) -> int:
+        return 1 if value is None else value
 
 
 class ForecastResponseSerializer(serializers.Serializer):
@@ -77,7 +89,7 @@ class ShowSerializer(TagSerializer):
     path = serializers.CharField()
 
 
-class PullRequestSerializer(ModelNameSerializer):
+class PullSerializer(ModelNameSerializer):
     version = serializers.CharField(max_length=32, required=False)
     params = serializers.CharField(max_length=32, required=False)
     variant = serializers.ChoiceField(choices=["f16", "f32"], required=False)
@@ -88,11 +100,22 @@ class StatusModelSerializer(serializers.Serializer):
     model = serializers.CharField()
 
 
-class FinetuneRequestSerializer(serializers.Serializer):
+class PullStartedSerializer(StatusModelSerializer):
+    job_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="Beyond the spec: the download job (follow /api/v1/jobs/<id>/events on the platform port); "
+        "null when the store already holds the files.",
+    )
+
+
+class FinetuneSerializer(serializers.Serializer):
     output_model = serializers.RegexField(
-        r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
-        help_text="Name of the saved model: letters, digits, '.', '_', '-'.",
-        error_messages={"invalid": "output_model may hold only letters, digits, '.', '_' and '-'"},
+        r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        help_text="Name of the saved model: letters, digits, '.', '_', '-' (no path separators), at most 64.",
+        error_messages={
+            "invalid": "output_model may hold only letters, digits, '.', '_' and '-' (at most 64, no '/'), "
+            "starting with a letter or digit"
+        },
     )
     data_path = serializers.CharField(max_length=4096, help_text="Absolute path of a CSV in an allowed folder.")
     targets = serializers.ListField(child=serializers.CharField(max_length=256), min_length=1)
@@ -103,6 +126,11 @@ class FinetuneRequestSerializer(serializers.Serializer):
     learning_rate = serializers.FloatField(min_value=1e-12, max_value=1.0, default=1e-5)
     batch_size = BoundedIntegerField(min_value=1, max_value=65_536, default=32)
     mode = serializers.ChoiceField(choices=["full", "lora"], default="full")
+    overwrite = serializers.BooleanField(
+        default=False,
+        help_text="Beyond the spec: replace a model already installed as output_model (atomically, when training "
+        "ends). Without it that is a 409.",
+    )
 
 
 class FinetuneStartedSerializer(serializers.Serializer):
@@ -123,11 +151,17 @@ class FinetuneStatusSerializer(serializers.Serializer):
     steps_total = serializers.IntegerField()
 
 
-class EvaluateRequestSerializer(ModelNameSerializer):
+class EvaluateSerializer(ModelNameSerializer):
     input = SeriesField(min_length=1, help_text="One series, or one array per variate.")
     prediction_length = BoundedIntegerField(min_value=1, max_value=MAX_HORIZON)
-    windows = BoundedIntegerField(min_value=1, max_value=1000, default=1)
-    season_length = BoundedIntegerField(min_value=1, max_value=MAX_HORIZON, required=False)
+    windows = BoundedIntegerField(min_value=1, max_value=1000, default=1, help_text="Backtest windows (default 1).")
+    season_length = BoundedIntegerField(
+        min_value=1,
+        max_value=MAX_HORIZON,
+        required=False,
+        help_text="Steps per season for seasonal naive, MASE's scale and a baseline model; absent: inferred once "
+        "from the history before the first window (warnings says which).",
+    )
     quantiles = QuantilesField()
 
 

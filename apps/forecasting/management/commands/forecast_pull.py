@@ -1,4 +1,4 @@
-"""`manage.py forecast_pull NAME [--version V] [--params P] [--variant f16|f32] [--wait]`: pull a
+"""`manage.py forecast_pull NAME [--model-version V] [--params P] [--variant f16|f32] [--wait]`: pull a
 forecast model from the registry into the store (what `POST /api/pull` does), the command the
 forecast API's "not found" errors point to."""
 
@@ -15,8 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model")
-        parser.add_argument("--version")
-        parser.add_argument("--params")
+        # Not `--version`: Django gives every command that option (its own version).
+        parser.add_argument("--model-version", help="Registry version (e.g. 2.0); default: the model's latest.")
+        parser.add_argument("--params", help="Parameter-count label (e.g. 28m); default: the version's smallest.")
         parser.add_argument("--variant", choices=["f16", "f32"])
         parser.add_argument("--wait", action="store_true", help="Wait until the download ends (a worker runs it).")
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         try:
             installed = services.model_pull(
                 model=str(options["model"]),
-                version=options["version"],
+                version=options["model_version"],
                 params=options["params"],
                 variant=options["variant"],
             )

@@ -33,6 +33,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         apply_model_thread_policy()
+        # Model loading never asks the hub. A forecast pull served here leaves the hub to the
+        # download job on a worker (apps.forecasting.services.model_pull, plan_on_worker).
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         die_with_parent_if_asked()
