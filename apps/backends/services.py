@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Model as DjangoModel
 
 from apps.backends import downloads, encryption, routing
@@ -280,6 +280,11 @@ def queue_cancel(*, model: str | None = None, base_url: str | None = None) -> st
 T = TypeVar("T")
 
 
+def _connections_recheck() -> None:
+    for connection in connections.all(initialized_only=True):
+        connection.health_check_done = False
+
+
 def _run_async(call: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """`call()` on an event loop of its own, in a fresh thread.
 
@@ -289,8 +294,9 @@ def _run_async(call: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
     async def checked() -> T:
         # The routing's ORM calls run on asgiref's one shared thread, whose connection outlives any
-        # request (no request signals here): have it checked, and reopened if the server ended it.
-        await sync_to_async(close_old_connections)()
+        # request (no request signals here): have it checked before its next query, and reopened if
+        # the server ended it (CONN_HEALTH_CHECKS; nothing is queried until then).
+        await sync_to_async(_connections_recheck)()
         return await call()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-call") as executor:

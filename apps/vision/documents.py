@@ -38,6 +38,14 @@ DONUT_TASK_TOKENS = {
     "extraction": ("<s_cord-v2>", "<s_cord>", "<s_synthdog>", "<s_iitcdip>"),
 }
 FAMILIES = {"vision-encoder-decoder": "donut", "layoutlmv3": "layoutlmv3"}
+# LayoutLMv3 heads (config.json `architectures`): what each is and the one task it can do.
+LAYOUT_HEADS = {
+    "LayoutLMv3ForTokenClassification": ("token-classification", "extraction"),
+    "LayoutLMv3ForQuestionAnswering": ("question-answering", "vqa"),
+    "LayoutLMv3ForSequenceClassification": ("sequence-classification", "classification"),
+}
+# Tokenizer files in which a Donut fine-tune's task tokens are listed.
+DONUT_TOKEN_FILES = ("added_tokens.json", "tokenizer.json", "special_tokens_map.json", "tokenizer_config.json")
 TAG = re.compile(r"<s_([^<>/\s]+)>(.*?)</s_\1>", re.DOTALL)
 
 _engines: dict[tuple[str, str], Any] = {}
@@ -59,6 +67,55 @@ def extraction_model_locate(*, model_id: str) -> Path:
     folder = Path(model.path)
     family_of(folder)
     return folder
+
+
+def extraction_task_check(*, folder: Path, model_id: str, task: str) -> None:
+    """Invalid (400) when the model cannot do `task`, naming its head and the tasks it supports.
+
+    A LayoutLMv3 does the one task of its head (config.json `architectures`: token classification
+    → extraction, question answering → vqa, sequence classification → classification; a bare
+    LayoutLMv3Model none). A Donut extracts its tagged output always; vqa and classification need
+    the task token of a DocVQA (`<s_docvqa>`) or RVL-CDIP (`<s_rvlcdip>`) fine-tune in its tokenizer.
+    Only config and tokenizer files are read (no weights)."""
+    supported = extraction_tasks_of(folder=folder)
+    if task in supported:
+        return
+    if family_of(folder) == "donut":
+        head = "a Donut decoder without the task token of " + ("DocVQA" if task == "vqa" else "RVL-CDIP")
+    else:
+        architecture = _architecture(folder)
+        kind = LAYOUT_HEADS.get(architecture, ("no task",))[0]
+        head = f"a {kind} head ({architecture or 'none'})"
+    raise Invalid(
+        f"model {model_id} has {head}: it cannot do {task}; it supports "
+        f"{', '.join(supported) if supported else 'no document task'}"
+    )
+
+
+def extraction_tasks_of(*, folder: Path) -> list[str]:
+    """The tasks a Donut or LayoutLMv3 store folder can do (see `extraction_task_check`)."""
+    if family_of(folder) == "layoutlmv3":
+        head = LAYOUT_HEADS.get(_architecture(folder))
+        return [head[1]] if head else []
+    listed = ""
+    for name in DONUT_TOKEN_FILES:
+        try:
+            listed += (folder / name).read_text(errors="replace")
+        except OSError:
+            continue
+    tasks = ["extraction"]
+    for task in ("vqa", "classification"):
+        if any(f'"{token}"' in listed for token in DONUT_TASK_TOKENS[task]):
+            tasks.append(task)
+    return tasks
+
+
+def _architecture(folder: Path) -> str | None:
+    try:
+        architectures = json.loads((folder / "config.json").read_text()).get("architectures") or []
+    except (OSError, ValueError):
+        return None
+    return str(architectures[0]) if architectures else None
 
 
 def family_of(folder: Path) -> str:

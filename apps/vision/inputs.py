@@ -16,6 +16,14 @@ from pathlib import Path
 from apps.core.errors import Invalid
 
 SUPPORTED_EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tiff", ".tif")
+# The leading bytes of each supported format (a PDF's header may come later in its first KiB).
+MAGIC_PREFIXES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def content_supported(data: bytes) -> bool:
+    """Whether the bytes look like a supported document by their content (the magic numbers of PNG,
+    JPEG, GIF, WebP, BMP, TIFF; %PDF- in the first KiB), whatever the file is called."""
+    return data.startswith(MAGIC_PREFIXES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or b"%PDF-" in data[:1024]
 
 
 @dataclass(frozen=True)
@@ -29,12 +37,13 @@ class VisionInput:
 def inputs_from_request(*, file_name: str | None, file_data: bytes | None, images: str | None) -> list[VisionInput]:
     """The documents of a request: the uploaded file when there is one, else the `images` field.
 
-    Invalid (400) when neither is given, for a file of an unsupported extension, for `images` that
+    A file is taken by its extension, or by its content when the name has none it knows ("blob",
+    "scan"): Invalid (400) when neither is given, for a file neither names nor holds a supported type, for `images` that
     is not a non-empty JSON array of strings (or one base64 string), or an entry that is not base64.
     """
     if file_data is not None and file_name:
         extension = Path(file_name).suffix.lower()
-        if extension not in SUPPORTED_EXTENSIONS:
+        if extension not in SUPPORTED_EXTENSIONS and not content_supported(file_data):
             raise Invalid(
                 f"Unsupported file type: {extension or '(none)'}. Supported: {', '.join(SUPPORTED_EXTENSIONS)}"
             )

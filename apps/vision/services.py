@@ -25,7 +25,7 @@ from apps.core.models import Job
 from apps.core.system import data_dir, workers_check
 from apps.inference.ocr import ocr_engine_get, ocr_engine_resolve
 from apps.inference.ocr.pages import TooLarge, pages_count, pages_render
-from apps.vision.documents import extraction_engine_get, extraction_model_locate
+from apps.vision.documents import extraction_engine_get, extraction_model_locate, extraction_task_check
 from apps.vision.inputs import VisionInput
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,13 @@ def ocr_request(
         job = jobs.job_enqueue(
             kind=OCR_JOB_KIND,
             func="apps.vision.tasks.ocr_run",
-            params={**staged, "engine": engine, "languages": languages, "return_boxes": return_boxes},
+            params={
+                **staged,
+                "engine": engine,
+                "languages": languages,
+                "return_boxes": return_boxes,
+                "total_pages": pages,
+            },
             owner_surface="platform",
             owner_ref=engine,
         )
@@ -80,20 +86,28 @@ def extraction_request(*, inputs: list[VisionInput], model: str, prompts: list[s
     `classification`/`classification_scores` for classification.
 
     NotFound (404, saying how to pull it) for a model not in the store; Invalid (400) for an
-    unknown task, VQA without prompts, a model that is neither Donut nor LayoutLMv3, unreadable
-    documents; TooLarge (413) past the limits.
+    unknown task, VQA without prompts, a model that is neither Donut nor LayoutLMv3 or whose head
+    cannot do the task (naming the tasks it supports), unreadable documents; TooLarge (413) past the limits.
     """
     if task not in EXTRACTION_TASKS:
         raise Invalid(f"Invalid task: {task}. Must be one of: {', '.join(EXTRACTION_TASKS)}")
     if task == "vqa" and not prompts:
         raise Invalid("the vqa task needs at least one question in 'prompts'")
     folder = extraction_model_locate(model_id=model)
+    extraction_task_check(folder=folder, model_id=model, task=task)
     pages = inputs_check(inputs=inputs)
     with _staged(inputs) as staged:
         job = jobs.job_enqueue(
             kind=EXTRACTION_JOB_KIND,
             func="apps.vision.tasks.extraction_run",
-            params={**staged, "model": model, "model_path": str(folder), "prompts": prompts, "task": task},
+            params={
+                **staged,
+                "model": model,
+                "model_path": str(folder),
+                "prompts": prompts,
+                "task": task,
+                "total_pages": pages,
+            },
             owner_surface="platform",
             owner_ref=model,
         )
@@ -141,9 +155,16 @@ def pages_iterate(*, folder: Path, labels: list[str]) -> Iterator[Any]:
 
 
 def ocr_job_run(
-    *, folder: str, labels: list[str], engine: str, languages: list[str], return_boxes: bool
+    *,
+    folder: str,
+    labels: list[str],
+    engine: str,
+    languages: list[str],
+    return_boxes: bool,
+    total_pages: int | None = None,
 ) -> dict[str, Any]:
-    """The worker's part of `ocr_request`: every page image OCR'd, progress per page."""
+    """The worker's part of `ocr_request`: every page image OCR'd, progress per page (of
+    `total_pages`, the request's page count, when given)."""
     reader = ocr_engine_get(name=engine)
     data = []
     for index, image in enumerate(pages_iterate(folder=Path(folder), labels=labels)):
@@ -153,20 +174,28 @@ def ocr_job_run(
         if return_boxes:
             item["boxes"] = [line.as_box() for line in page.lines]
         data.append(item)
-        jobs.progress(index + 1, None, **VisionProgress(pages=index + 1))
+        jobs.progress(index + 1, total_pages, **VisionProgress(pages=index + 1))
     return {"data": data}
 
 
 def extraction_job_run(
-    *, folder: str, labels: list[str], model: str, model_path: str, prompts: list[str], task: str
+    *,
+    folder: str,
+    labels: list[str],
+    model: str,
+    model_path: str,
+    prompts: list[str],
+    task: str,
+    total_pages: int | None = None,
 ) -> dict[str, Any]:
-    """The worker's part of `extraction_request`: every page image through the model."""
+    """The worker's part of `extraction_request`: every page image through the model, progress
+    per page (of `total_pages` when given)."""
     extractor = extraction_engine_get(path=Path(model_path), task=task)
     data = []
     for index, image in enumerate(pages_iterate(folder=Path(folder), labels=labels)):
         jobs.check_cancelled()
         data.append({"index": index, **extractor.extract(image=image, prompts=prompts)})
-        jobs.progress(index + 1, None, **VisionProgress(pages=index + 1))
+        jobs.progress(index + 1, total_pages, **VisionProgress(pages=index + 1))
     return {"data": data}
 
 

@@ -125,6 +125,38 @@ def scanned_pdf(pages: list[Image], *, format: str = "A5", rotate: dict[int, int
     return data
 
 
+def damaged_pdf() -> bytes:
+    """A PDF whose header and cross-reference table open, but whose page tree points at a page
+    object that is not there (what overwriting bytes inside an early object gives): PDFium opens it
+    and counts one page, then fails on the page itself ("Failed to get page size by index")."""
+    import re
+
+    from fpdf import FPDF
+
+    pdf = FPDF(format=(105, 148))  # A6, in mm
+    pdf.add_page()
+    return re.sub(rb"/Kids \[[^\]]*\]", b"/Kids [99 0 R]", bytes(pdf.output()))
+
+
+def transparent_png(lines: list[str], *, size: int = 36, canvas: tuple[int, int] = (1000, 220)) -> bytes:
+    """Black text on a fully transparent background (RGBA), as screenshots and exports give:
+    flattened onto black, as a plain `convert("RGB")` does, the text is invisible."""
+    from PIL import Image as PILImage
+
+    text = render_lines(lines, size=size, canvas=canvas)  # black on white, mode L or RGB
+    alpha = text.convert("L").point(lambda value: 255 - value)  # ink opaque, paper transparent
+    image = PILImage.new("RGBA", text.size, (0, 0, 0, 0))
+    image.putalpha(alpha)
+    return png_bytes(image)
+
+
+def multipage_tiff(pages: list[Image]) -> bytes:
+    """A multi-page TIFF (one frame per page), as fax and scanner software writes."""
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="TIFF", save_all=True, append_images=pages[1:], compression="tiff_deflate")
+    return buffer.getvalue()
+
+
 def character_accuracy(read: str, reference: str) -> float:
     """1 − normalized Levenshtein distance (edits / reference length) between the texts, with runs
     of whitespace (line breaks included) taken as one space: the usual character accuracy (1 − CER)."""

@@ -12,9 +12,12 @@ from tests.fakes.vision_documents import (
     GLACIER_LINES,
     MEADOW_LINES,
     character_accuracy,
+    damaged_pdf,
+    multipage_tiff,
     png_bytes,
     render_lines,
     scanned_pdf,
+    transparent_png,
 )
 from tests.projects.conftest import home, make_project  # noqa: F401 (fixtures of `project`)
 from tests.projects.runs import run_task
@@ -92,6 +95,40 @@ def test_an_image_with_no_text_is_unreadable_saying_ocr_found_none(tmp_path):
         document_read(path=path, filename=path.name, parsers=only("ImageParser_OCR"))
 
     assert "blank.png is an image in which OCR (paddleocr) found no text" in raised.value.reason
+
+
+def test_a_multi_page_tiff_gives_one_page_per_frame(tmp_path):
+    path = tmp_path / "fax.tiff"
+    pages = [render_lines(GLACIER_LINES[:2], size=36, canvas=(1100, 260)), render_lines(MEADOW_LINES[:2], size=36)]
+    path.write_bytes(multipage_tiff(pages))
+
+    document = document_read(path=path, filename=path.name, parsers=only("ImageParser_OCR"))
+
+    assert [chunk.page for chunk in document.chunks] == [1, 2]
+    assert document.metadata["page_count"] == 2 and document.metadata["ocr_pages"] == [1, 2]
+    assert character_accuracy(document.chunks[0].text, "\n".join(GLACIER_LINES[:2])) >= 0.95, document.chunks[0].text
+    assert character_accuracy(document.chunks[1].text, "\n".join(MEADOW_LINES[:2])) >= 0.95, document.chunks[1].text
+
+
+def test_a_transparent_png_reads_its_black_text_as_on_white(tmp_path):
+    path = tmp_path / "export.png"
+    path.write_bytes(transparent_png(GLACIER_LINES[:2]))
+
+    document = document_read(path=path, filename=path.name, parsers=only("ImageParser_OCR"))
+
+    assert character_accuracy(document.chunks[0].text, "\n".join(GLACIER_LINES[:2])) >= 0.95, document.chunks[0].text
+
+
+def test_a_pdf_whose_pages_pdfium_cannot_read_is_unreadable_not_a_crash(tmp_path):
+    from apps.rag.parsers.ocr import ocr_pdf_pages
+
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(damaged_pdf())
+
+    with pytest.raises(DocumentUnreadable) as raised:
+        ocr_pdf_pages(path, path.name, [1], {})
+
+    assert "broken.pdf is not a readable PDF: page 1" in raised.value.reason
 
 
 @pytest.mark.parametrize(

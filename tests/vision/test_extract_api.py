@@ -12,6 +12,7 @@ from tests.fakes.vision_documents import (
     INVOICE_LINES,
     LAYOUT_LABELS,
     character_accuracy,
+    damaged_pdf,
     png_bytes,
     render_lines,
 )
@@ -162,3 +163,40 @@ def test_a_model_that_is_neither_donut_nor_layoutlmv3_is_400(vision_server, rece
     response = extract(vision_server, receipt, model=bert_model)
 
     assert response.status_code == 400 and "model type 'bert' cannot extract documents" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "task", "reason"),
+    [
+        ("token", "vqa", "has a token-classification head (LayoutLMv3ForTokenClassification): it cannot do vqa; "
+         "it supports extraction"),
+        ("token", "classification", "it cannot do classification; it supports extraction"),
+        ("sequence", "vqa", "has a sequence-classification head (LayoutLMv3ForSequenceClassification): it cannot "
+         "do vqa; it supports classification"),
+        ("sequence", "extraction", "it cannot do extraction; it supports classification"),
+        ("qa", "extraction", "has a question-answering head (LayoutLMv3ForQuestionAnswering): it cannot do "
+         "extraction; it supports vqa"),
+        ("qa", "classification", "it cannot do classification; it supports vqa"),
+        ("donut", "classification", "has a Donut decoder without the task token of RVL-CDIP: it cannot do "
+         "classification; it supports extraction, vqa"),
+    ],
+)  # fmt: skip
+def test_a_task_the_models_head_cannot_do_is_400_naming_the_head_and_its_tasks(
+    vision_server, document_models, receipt, kind, task, reason
+):
+    response = extract(vision_server, receipt, model=document_models[kind], task=task, prompts="Total?")
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith(f"model {document_models[kind]} ")
+    assert reason in response.json()["detail"]
+
+
+def test_a_damaged_pdf_is_400_not_a_server_error(vision_server, document_models):
+    response = vision_server.http.post(
+        EXTRACT,
+        files={"file": ("broken.pdf", damaged_pdf(), "application/pdf")},
+        data={"model": document_models["donut"], "task": "extraction"},
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("broken.pdf is not a readable PDF: page 1")

@@ -7,14 +7,18 @@ import json
 
 import pytest
 
+from apps.core.models import Job
 from tests.fakes.vision_documents import (
     GLACIER_LINES,
     INVOICE_LINES,
     MEADOW_LINES,
     character_accuracy,
+    damaged_pdf,
+    multipage_tiff,
     png_bytes,
     render_lines,
     scanned_pdf,
+    transparent_png,
 )
 from tests.vision.conftest import MAX_PAGES, MAX_PIXELS
 
@@ -78,6 +82,12 @@ def blank_png(width: int, height: int) -> bytes:
     return png_bytes(Image.new("L", (width, height), 255))
 
 
+def tiff_of_blanks(pages: int) -> bytes:
+    from PIL import Image
+
+    return multipage_tiff([Image.new("L", (16, 16), 255) for _ in range(pages)])
+
+
 def many_page_pdf(pages: int) -> bytes:
     from fpdf import FPDF
 
@@ -94,9 +104,22 @@ ERRORS = {
     "images_empty_array": ({"images": "[]"}, None, 400, "array cannot be empty"),
     "images_broken_json": ({"images": '["abc"'}, None, 400, "not a JSON array"),
     "unsupported_extension": ({}, ("notes.txt", b"hello"), 400, "Unsupported file type: .txt"),
-    "corrupt_image": ({}, ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64), 400, "photo.png is not a readable image"),
+    "corrupt_image": (
+        {},
+        ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),
+        400,
+        "photo.png is not a PNG, JPEG, GIF, WebP, BMP, TIFF or PDF",
+    ),
+    "not_an_image_base64": (
+        {"images": json.dumps([base64.b64encode(b"plain words, no picture").decode()])},
+        None,
+        400,
+        "images[0] is not a PNG, JPEG, GIF, WebP, BMP, TIFF or PDF",
+    ),
+    "text_without_extension": ({}, ("blob", b"plain words, no picture"), 400, "Unsupported file type: (none)"),
     "truncated_image": ({}, ("cut.png", truncated_png()), 400, "cut.png is a corrupt image"),
     "corrupt_pdf": ({}, ("scan.pdf", b"%PDF-1.7\nthis is not a pdf body"), 400, "scan.pdf is not a readable PDF"),
+    "damaged_pdf_page_tree": ({}, ("broken.pdf", damaged_pdf()), 400, "broken.pdf is not a readable PDF: page 1"),
     "unknown_engine": ({"model": "abbyy"}, ("a.png", blank_png(20, 20)), 400, "unknown OCR model 'abbyy'"),
     "unavailable_engine": ({"model": "easyocr"}, ("a.png", blank_png(20, 20)), 400, "Available here: paddleocr"),
     "too_many_pdf_pages": ({}, ("long.pdf", many_page_pdf(MAX_PAGES + 1)), 413, f"at most {MAX_PAGES} are read"),
@@ -107,6 +130,7 @@ ERRORS = {
         f"at most {MAX_PAGES} page images",
     ),
     "too_many_pixels": ({}, ("huge.png", blank_png(3000, 2500)), 413, f"at most {MAX_PIXELS} are read"),
+    "too_many_tiff_pages": ({}, ("fax.tiff", tiff_of_blanks(MAX_PAGES + 1)), 413, f"at most {MAX_PAGES} are read"),
 }
 
 
@@ -121,6 +145,7 @@ def test_bad_input_is_answered_with_its_status_and_reason_never_a_500(vision_ser
 
     assert response.status_code == status, response.text
     assert set(response.json()) == {"detail"} and reason in response.json()["detail"]
+    assert "object at 0x" not in response.json()["detail"]  # no Python reprs in messages
 
 
 def test_a_field_of_the_wrong_type_is_422_with_its_location(vision_server):
@@ -128,3 +153,39 @@ def test_a_field_of_the_wrong_type_is_422_with_its_location(vision_server):
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "return_boxes"]
+
+
+def test_a_transparent_png_is_composited_onto_white_and_its_black_text_read(vision_server):
+    response = vision_server.http.post(
+        OCR, files={"file": ("screenshot.png", transparent_png(MEADOW_LINES[:2]), "image/png")}
+    )
+
+    assert response.status_code == 200, response.text
+    text = response.json()["data"][0]["text"]
+    assert character_accuracy(text, "\n".join(MEADOW_LINES[:2])) >= 0.95, text
+
+
+def test_a_multi_page_tiff_is_read_one_page_per_frame(vision_server):
+    pages = [
+        render_lines(GLACIER_LINES[:1], size=36, canvas=(1000, 200)),
+        render_lines(MEADOW_LINES[:1], size=36, canvas=(1000, 200)),
+    ]
+
+    response = vision_server.http.post(OCR, files={"file": ("fax.tif", multipage_tiff(pages), "image/tiff")})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["usage"] == {"images_processed": 2} and [item["index"] for item in body["data"]] == [0, 1]
+    assert character_accuracy(body["data"][0]["text"], GLACIER_LINES[0]) >= 0.95, body["data"][0]["text"]
+    assert character_accuracy(body["data"][1]["text"], MEADOW_LINES[0]) >= 0.95, body["data"][1]["text"]
+    job = Job.objects.filter(kind="vision.ocr").latest("created_at")  # its progress: pages done of the total
+    assert (job.progress_current, job.progress_total, job.progress) == (2, 2, {"pages": 2})
+
+
+def test_a_file_without_an_extension_is_taken_by_its_content(vision_server):
+    image = png_bytes(render_lines(GLACIER_LINES[:1], size=36, canvas=(1000, 200)))
+
+    response = vision_server.http.post(OCR, files={"file": ("blob", image, "application/octet-stream")})
+
+    assert response.status_code == 200, response.text
+    assert character_accuracy(response.json()["data"][0]["text"], GLACIER_LINES[0]) >= 0.95

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from apps.core.errors import DomainError
 from apps.inference.ocr import OCR_ENGINES, ocr_engine_get, ocr_engine_resolve
-from apps.inference.ocr.pages import image_decode
+from apps.inference.ocr.pages import image_pages, pdf_open, pdf_page_render
 from apps.rag.parsers.base import DocumentUnreadable
 
 
@@ -42,45 +42,47 @@ def ocr_config_check(config: dict[str, Any]) -> str | None:
 
 
 def ocr_pdf_pages(path: Path, filename: str, pages: list[int], config: dict[str, Any]) -> tuple[str, dict[int, str]]:
-    """The text OCR reads on the given 1-based `pages` of a PDF: (engine name, {page: text})."""
-    import pypdfium2
-
+    """The text OCR reads on the given 1-based `pages` of a PDF: (engine name, {page: text}).
+    DocumentUnreadable when PDFium cannot read the file or a page, or a page is past
+    MODELYARD_VISION_MAX_PIXELS at MODELYARD_VISION_PDF_DPI."""
     engine = _engine(config)
-    dpi = settings.MODELYARD_VISION_PDF_DPI
-    limit = settings.MODELYARD_VISION_MAX_PIXELS
     texts: dict[int, str] = {}
     try:
-        document = pypdfium2.PdfDocument(str(path))
-    except pypdfium2.PdfiumError as error:
-        raise DocumentUnreadable(f"{filename} cannot be rendered for OCR: {error}") from error
+        document = pdf_open(data=str(path), label=filename)
+    except DomainError as error:
+        raise DocumentUnreadable(f"{filename} cannot be rendered for OCR: {error.message}") from error
     try:
         for number in pages:
-            width, height = document.get_page_size(number - 1)
-            pixels = round(width * dpi / 72) * round(height * dpi / 72)
-            if limit and pixels > limit:
-                raise DocumentUnreadable(
-                    f"{filename} page {number} is {pixels} pixels at {dpi} dpi; OCR reads at most {limit} "
-                    "(MODELYARD_VISION_MAX_PIXELS)"
-                )
-            page = document[number - 1]
             try:
-                image = page.render(scale=dpi / 72).to_pil().convert("RGB")
-            finally:
-                page.close()
+                image = pdf_page_render(
+                    document=document,
+                    number=number - 1,
+                    label=filename,
+                    dpi=settings.MODELYARD_VISION_PDF_DPI,
+                    max_pixels=settings.MODELYARD_VISION_MAX_PIXELS,
+                )
+            except DomainError as error:
+                raise DocumentUnreadable(error.message) from error
             texts[number] = _read(engine, image, config)
     finally:
         document.close()
     return engine, texts
 
 
-def ocr_image_file(path: Path, filename: str, config: dict[str, Any]) -> tuple[str, str]:
-    """The text OCR reads in an image file: (engine name, text)."""
+def ocr_image_file(path: Path, filename: str, config: dict[str, Any]) -> tuple[str, list[str]]:
+    """The text OCR reads in an image file, page by page (one page per frame of a multi-page
+    TIFF, else one): (engine name, [text of page 1, …]). DocumentUnreadable for an unreadable
+    image or a page past MODELYARD_VISION_MAX_PIXELS."""
     engine = _engine(config)
+    texts = []
     try:
-        image = image_decode(data=path.read_bytes(), label=filename, max_pixels=settings.MODELYARD_VISION_MAX_PIXELS)
+        for image in image_pages(
+            data=path.read_bytes(), label=filename, max_pixels=settings.MODELYARD_VISION_MAX_PIXELS
+        ):
+            texts.append(_read(engine, image, config))
     except DomainError as error:
         raise DocumentUnreadable(error.message) from error
-    return engine, _read(engine, image, config)
+    return engine, texts
 
 
 def _engine(config: dict[str, Any]) -> str:

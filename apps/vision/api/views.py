@@ -1,7 +1,7 @@
 """HTTP views of the spec's Vision section (`{"detail": …}` errors): multipart in, one service call."""
 
 from django.http import HttpRequest
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -72,3 +72,13 @@ class DocumentExtractView(APIView):
             inputs=_inputs(fields), model=fields["model"], prompts=_split(fields["prompts"]), task=fields["task"]
         )
         return Response(s.DocumentResponseSerializer(body).data)
+
+
+@extend_schema_view(post=extend_schema(exclude=True))
+class OcrSlashView(OcrView):
+    """`/v1/vision/ocr/`: the same operation; the schema lists it once, without the slash."""
+
+
+@extend_schema_view(post=extend_schema(exclude=True))
+class DocumentExtractSlashView(DocumentExtractView):
+    """`/v1/vision/documents/extract/`: the same operation, listed once in the schema."""
