@@ -159,3 +159,12 @@ def embedded_database_restart() -> None:
     connections.close_all()
     embedded_postgres.stop(settings.EMBEDDED_PGDATA)
     embedded_postgres.ensure_running(settings.EMBEDDED_PGDATA, on_demand=True)
+
+
+def database_flush(django_db_blocker: object) -> None:
+    """Delete every row in the test database, as pytest-django does after each transactional test: a
+    package's live server leaves jobs, store entries and its node behind for the next package otherwise."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)

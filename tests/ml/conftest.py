@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.fakes.servers import LiveServer, start_live_server
+from tests.fakes.servers import LiveServer, database_flush, start_live_server
 from tests.ml.intents import HELD_OUT, TRAINING
 
 VERSIONED = re.compile(r"^(?P<base>.+)_\d{8}_\d{6}$")
@@ -49,6 +49,7 @@ def ml_server(
         )
     yield MlServer(server=server, home=home)
     server.stop()
+    database_flush(django_db_blocker)
 
 
 @pytest.fixture(scope="package")

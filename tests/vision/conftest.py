@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.fakes.servers import LiveServer, start_live_server
+from tests.fakes.servers import LiveServer, database_flush, start_live_server
 
 # The live server's limits: small, so that the 413 cases cost nothing.
 MAX_PAGES = 4
@@ -53,6 +53,7 @@ def vision_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
     yield VisionServer(server=server, home=home, http=http)
     http.close()
     server.stop()
+    database_flush(django_db_blocker)
 
 
 @pytest.fixture(scope="package")
