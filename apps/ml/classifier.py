@@ -60,7 +60,9 @@ def classifier_train(
     it returns True training stops early (a cancelled job). Returns the fitted `SetFitModel`,
     whose `labels` are the sorted distinct labels."""
     from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
     from setfit import SetFitModel, Trainer, TrainingArguments
+    from sklearn.linear_model import LogisticRegression
     from transformers import TrainerCallback
 
     class StepReporter(TrainerCallback):
@@ -69,7 +71,10 @@ def classifier_train(
                 control.should_training_stop = True
             return control
 
-    model = SetFitModel.from_pretrained(str(base_path), labels=sorted(set(labels)), local_files_only=True)
+    # The base is read as a sentence transformer only, with a fresh head (SetFit's default): a base
+    # folder's own `model_head.pkl` (a saved classifier, a SetFit repo) is a pickle, never unpickled here.
+    body = SentenceTransformer(str(base_path), local_files_only=True)
+    model = SetFitModel(model_body=body, model_head=LogisticRegression(), labels=sorted(set(labels)))
     arguments = TrainingArguments(
         output_dir=str(work_dir),  # SetFit's default is ./checkpoints in the working directory
         batch_size=batch_size,
