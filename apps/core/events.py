@@ -9,6 +9,7 @@ it, and `async_to_sync` would make a new loop per call; one loop serves both the
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import os
 import threading
@@ -39,7 +40,12 @@ def _layer_loop() -> asyncio.AbstractEventLoop:
 
 
 def _on_layer_loop(coroutine: Coroutine) -> concurrent.futures.Future:
-    return asyncio.run_coroutine_threadsafe(coroutine, _layer_loop())
+    """Run `coroutine` on the layer's loop in an empty context. The caller's context would carry
+    asgiref's thread-sensitive executor along: channels-postgres's ORM calls (`adelete` on leaving
+    a group) would then queue on the caller's thread, the very thread blocked waiting for them (a
+    view's `job_wait` under daphne hung forever once its timeout cancelled the wait)."""
+    loop = _layer_loop()
+    return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coroutine, loop)
 
 
 async def _await_on_layer_loop(coroutine: Coroutine) -> Any:

@@ -16,6 +16,7 @@ from apps.core.errors import Invalid
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BASE_ALIASES = (DEFAULT_BASE_MODEL, "all-MiniLM-L6-v2")
+SENTENCE_TRANSFORMER_MARKER = "modules.json"
 
 
 def training_data_check(rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
@@ -41,6 +42,17 @@ def texts_check(texts: list[str]) -> list[str]:
         if not text.strip():
             raise Invalid(f"texts[{index}] is empty")
     return texts
+
+
+def base_model_check(path: Path, *, name: str) -> Path:
+    """`path` when it holds a sentence-transformer model (its `modules.json`); Invalid (400) for any
+    other model (a causal LM, an embedding model of another kind), before a job is queued."""
+    if not (path / SENTENCE_TRANSFORMER_MARKER).is_file():
+        raise Invalid(
+            f"base model {name!r} is not a sentence-transformer model (it has no {SENTENCE_TRANSFORMER_MARKER}); "
+            f"fine-tune one such as {DEFAULT_BASE_MODEL}"
+        )
+    return path
 
 
 def classifier_train(

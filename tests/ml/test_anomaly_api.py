@@ -244,3 +244,24 @@ def test_deleting_an_unknown_file_is_404(api):
     response = api.delete("/v1/ml/anomaly/models/nothing_isolation_forest.pkl")
     assert response.status_code == 404
     assert "not found" in response.json()["detail"]
+
+
+def test_score_detect_and_load_mark_the_store_entry_used(api):
+    # `clean --unused` goes by last_used: a detector in daily use must never look unused.
+    from apps.modelstore.models import LocalModel
+
+    fit = api.post("/v1/ml/anomaly/fit", json={"model": "in-use", "data": TEMPERATURES})
+    assert fit.status_code == 200, fit.text
+    name = fit.json()["versioned_name"]
+    entry = LocalModel.objects.filter(source="ml", model_id=f"anomaly/{name}")
+    last_used = entry.get().last_used
+    assert last_used is None  # fitted, never used
+    for path, body in (
+        ("/v1/ml/anomaly/score", {"model": "in-use-latest", "data": READINGS}),
+        ("/v1/ml/anomaly/detect", {"model": name, "data": READINGS}),
+        ("/v1/ml/anomaly/load", {"model": name}),
+    ):
+        assert api.post(path, json=body).status_code == 200
+        used = entry.get().last_used
+        assert used is not None and (last_used is None or used > last_used), path
+        last_used = used

@@ -203,3 +203,46 @@ def test_classifier_errors_are_the_spec_detail_body(api, intent_fit, method, pat
     response = api.request(method, path, json=body)
     assert response.status_code == status, response.text
     assert words in str(response.json()["detail"])
+
+
+def test_a_pickle_in_a_base_models_folder_is_never_unpickled(api, tmp_path):
+    # A saved classifier named as a base model: its head (booby-trapped here) must not be opened;
+    # the fit reads the sentence-transformer body only, with a fresh head.
+    base = small_fit(api, "trap-base")
+    assert base.status_code == 200, base.text
+    marker = tmp_path / "unpickled"
+    (Path(base.json()["saved_path"]) / "model_head.pkl").write_bytes(exploit_pickle(marker))
+
+    response = small_fit(api, "on-trap", base_model=f"classifier/{base.json()['versioned_name']}")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["labels"] == ["booking", "cancellation"]
+    assert not marker.exists()
+
+
+def test_a_store_model_that_is_not_a_sentence_transformer_is_a_400(api):
+    detector = api.post("/v1/ml/anomaly/fit", json={"model": "not-st", "data": [[1.0], [2.0], [3.0]]})
+    assert detector.status_code == 200, detector.text
+    base = f"anomaly/{detector.json()['versioned_name']}"
+
+    response = small_fit(api, "on-detector", base_model=base)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith(f"base model {base!r} is not a sentence-transformer model")
+    assert "/" + "models" not in response.json()["detail"].replace(base, "")  # no internal path
+
+
+def test_predict_and_load_mark_the_store_entry_used(api):
+    # `clean --unused` goes by last_used: a model in daily use must never look unused.
+    from apps.modelstore.models import LocalModel
+
+    fit = small_fit(api, "in-use")
+    assert fit.status_code == 200, fit.text
+    name = fit.json()["versioned_name"]
+    entry = LocalModel.objects.filter(source="ml", model_id=f"classifier/{name}")
+    assert entry.get().last_used is None  # fitted, never used
+    assert api.post(PREDICT, json={"model": "in-use-latest", "texts": ["book a table"]}).status_code == 200
+    predicted = entry.get().last_used
+    assert predicted is not None
+    assert api.post("/v1/ml/classifier/load", json={"model": name}).status_code == 200
+    assert entry.get().last_used > predicted
