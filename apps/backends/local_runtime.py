@@ -16,6 +16,7 @@ from apps.backends.models import Backend, Pool, RegisteredModel
 from apps.backends.providers.local import LOCAL
 from apps.inference import services as runtime
 from apps.inference.remote import runtime_url as local_runtime_url
+from apps.modelstore import selectors as store_selectors
 
 BACKEND_NAME = "local-runtime"
 POOL_NAME = "default"
@@ -63,12 +64,20 @@ def local_runtime_models_declare() -> list[str]:
     """Declare every chat, embedding and rerank model of the store in the `default` pool, when the
     runtime is registered there: run at registration and after every backend sync, so a model pulled
     or imported later is routable within a sync interval (rerank models for RAG's cross-encoder
-    strategy, through `services.model_rerank`). The ids declared now."""
+    strategy, through `services.model_rerank`). The ids declared now.
+
+    Store entries an app keeps for itself (ML classifiers, forecasting checkpoints) are never
+    declared; a declaration of one made by an earlier version is taken out of the pool here, so the
+    gateway answers for it as for any model it does not know."""
     pool = Pool.objects.filter(name=POOL_NAME, backends__type=LOCAL).first()
     if pool is None:
         return []
+    servable = runtime.models_list()
+    owned = set(store_selectors.owned_models().values_list("model_id", flat=True)) - {item["id"] for item in servable}
+    for stale in pool.models.filter(model__in=owned):
+        services.pool_model_remove(pool_id=pool.id, model_id=stale.id)
     declared = []
-    for item in runtime.models_list():
+    for item in servable:
         if item["kind"] not in {"chat", "embedding", "rerank"}:
             continue  # classify has no caller through the backends layer
         chat, embed = item["kind"] == "chat", item["kind"] == "embedding"

@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from apps.backends.credentials import provider_api_key
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.backends.naming import model_key, normalized
-from apps.modelstore.models import LocalModel
+from apps.modelstore import selectors as store_selectors
 
 TABLE_TTL_S = 2.0
 
@@ -52,7 +52,7 @@ class RoutingTable:
     model_pools: dict[str, frozenset[str]]
     pool_names: dict[str, str]
     api_keys: dict[str, str]
-    stored: frozenset[str] = frozenset()  # ids of the model store's models, to explain why they are not routable
+    stored: frozenset[str] = frozenset()  # ids of the store's inference models, to explain why they are not routable
     built_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -87,7 +87,9 @@ def routing_table() -> RoutingTable:
         for registered in RegisteredModel.objects.prefetch_related("pools")
     }
     api_keys = {config.type: provider_api_key(type=config.type) for config in ProviderConfig.objects.all()}
-    stored = frozenset(LocalModel.objects.values_list("model_id", flat=True))
+    # Entries an app keeps for itself (ML classifiers, forecasting checkpoints) are no model a backend
+    # could serve: a request for one is answered as for any unknown model, without the store hint.
+    stored = frozenset(store_selectors.inference_models().values_list("model_id", flat=True))
     _table = RoutingTable(bool(pools), routes, model_pools, pools, api_keys, stored)
     return _table
 

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from apps.core.errors import Unavailable
 from apps.inference import remote
 from apps.inference.models import RuntimeModel
+from apps.modelstore import owners
 from apps.modelstore.units import human_size_binary
 
 
@@ -42,7 +43,8 @@ class RuntimeModelAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RuntimeModel]:
-        return super().get_queryset(request).order_by("model_id")
+        # ML classifiers and forecasting checkpoints are the store's and their apps' pages, not the runtime's.
+        return owners.owned_excluded(super().get_queryset(request)).order_by("model_id")
 
     def _item(self, model: RuntimeModel) -> dict:
         return getattr(self, "_runtime", {}).get(model.model_id, {})

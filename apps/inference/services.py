@@ -84,10 +84,12 @@ def model_resolve(*, model: str, kind: str) -> ModelFiles:
     """The stored model `model` for an endpoint of `kind`, marked used (always when it is about to be
     loaded, at most once a minute otherwise).
 
-    NotFound (404) when it is not in the store; Invalid (400) when it is not a `kind` model.
+    NotFound (404) when it is not in the store, or is an entry an app keeps for itself (an ML
+    classifier, a forecasting checkpoint: `modelstore.owners`), answered exactly as for an unknown
+    model; Invalid (400) when it is not a `kind` model.
     """
     ENGINES.check(kind)
-    row = store_selectors.local_model_for_id(model_id=model)
+    row = store_selectors.inference_model_for_id(model_id=model)
     if row is None or not Path(row.path).is_dir():
         raise NotFound(not_in_store_message(model), code="model_not_found")
     files = model_files(row)
@@ -108,11 +110,11 @@ def model_resolve(*, model: str, kind: str) -> ModelFiles:
 
 
 def models_list() -> list[dict[str, Any]]:
-    """Every stored model the runtime can serve, in OpenAI's `/v1/models` item shape plus its kind,
-    size and whether it is loaded."""
+    """Every stored model the runtime can serve (never an entry an app keeps for itself), in OpenAI's
+    `/v1/models` item shape plus its kind, size and whether it is loaded."""
     loaded = {item["key"]: item for item in residency().residents()}
     items = []
-    for row in store.local_model_list():
+    for row in store.inference_model_list():
         files = model_files(row)
         if files is None:
             continue
@@ -147,7 +149,7 @@ def runtime_status() -> dict[str, Any]:
 
 def model_key(*, model: str) -> str:
     """The residency key (`source/model_id`) of the stored model `model`; NotFound when not stored."""
-    row = store_selectors.local_model_for_id(model_id=model)
+    row = store_selectors.inference_model_for_id(model_id=model)
     if row is None:
         raise NotFound(not_in_store_message(model), code="model_not_found")
     return f"{row.source}/{row.model_id}"
@@ -161,7 +163,7 @@ def model_unload(*, key: str) -> bool:
 
 def model_preload(*, model: str) -> None:
     """Load `model` now and keep it loaded (MODELYARD_RUNTIME_KEEP_LOADED at start)."""
-    row = store_selectors.local_model_for_id(model_id=model)
+    row = store_selectors.inference_model_for_id(model_id=model)
     if row is None:
         raise NotFound(not_in_store_message(model))
     files = model_files(row)

@@ -5,3 +5,10 @@ class MlConfig(AppConfig):
     name = "apps.ml"
     label = "ml"
     verbose_name = "Classic ML"
+
+    def ready(self) -> None:
+        # Saved classifiers and detectors are store entries (source `ml`), never runtime or gateway models.
+        from apps.ml.storage import SOURCE
+        from apps.modelstore.owners import owner_register
+
+        owner_register(name="ml", sources=[SOURCE])

@@ -6,6 +6,7 @@ downloads with `download_start`, and never touch the folders or rows directly.
 
 import logging
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from apps.core import jobs
 from apps.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from apps.core.locks import advisory_xact_lock
 from apps.core.models import Job
-from apps.modelstore import disk, layout, locks, manifest, metadata, selectors, sources
+from apps.modelstore import disk, layout, locks, manifest, metadata, owners, selectors, sources
 from apps.modelstore.errors import BadGateway, DownloadFailed, InsufficientStorage
 from apps.modelstore.gguf import quantization_label, split_set
 from apps.modelstore.models import DOWNLOAD_JOB_KIND, LocalModel
@@ -112,17 +113,31 @@ def local_model_get(*, source: str, model_id: str) -> LocalModel:
 
 
 def local_model_list(*, source: str | None = None) -> list[LocalModel]:
-    """The stored models (of a known `source`); rows whose folder vanished from disk are dropped on the way."""
+    """The stored models (of a known `source`), those apps keep for themselves included (the store's
+    API, status and clean manage them); rows whose folder vanished from disk are dropped on the way."""
     if source:
         source_check_known(source)
-    models = []
-    for model in selectors.local_models(source=source):
+    return _on_disk(selectors.local_models(source=source))
+
+
+def inference_model_list(*, source: str | None = None) -> list[LocalModel]:
+    """The stored models the inference layer lists (the runtime's and the gateway's `/v1/models`, the
+    models cache): `local_model_list` without the entries an app keeps for itself (`owners`)."""
+    if source:
+        source_check_known(source)
+    return _on_disk(selectors.inference_models(source=source))
+
+
+def _on_disk(models: Iterable[LocalModel]) -> list[LocalModel]:
+    """`models` whose folder is on disk; the rows of the others are removed."""
+    kept = []
+    for model in models:
         if Path(model.path).is_dir():
-            models.append(model)
+            kept.append(model)
         else:
             logger.warning("%s: folder %s is gone, removing its row", model, model.path)
             model.delete()
-    return models
+    return kept
 
 
 def local_model_use(*, model_id: str, source: str | None = None) -> LocalModel:
@@ -364,10 +379,11 @@ def quantizations_list(*, model_id: str, source: str = sources.DEFAULT_SOURCE) -
 
 def provider_source(*, provider: str) -> str | None:
     """The source a models cache API `provider` names: None for "universal" (every source), else
-    any source a stored model can have (`source_names_known`: the hub sources, `local`, …)."""
+    any source a stored model can have (`source_names_known`: the hub sources, `local`, …) but a
+    source an app keeps for itself (`ml`: not in the models cache, an unknown provider there)."""
     if provider in ANY_PROVIDER:
         return None
-    known = source_names_known()
+    known = [source for source in source_names_known() if source not in owners.owned_sources()]
     if provider not in known:
         raise Invalid(f"unknown provider {provider!r}; use 'universal' or one of {', '.join(known)}")
     return provider
@@ -401,18 +417,19 @@ def cache_entry(model: LocalModel) -> dict[str, Any]:
 
 
 def cache_list(*, provider: str = "universal") -> list[dict[str, Any]]:
-    """The models cache API's list: every stored model of `provider` ("universal": every source)."""
-    return [cache_entry(model) for model in local_model_list(source=provider_source(provider=provider))]
+    """The models cache API's list: every stored model of `provider` ("universal": every source)
+    that the inference layer serves; the entries an app keeps for itself (ML classifiers, forecasting
+    checkpoints: `owners`) are managed through that app and the store's API, not listed here."""
+    return [cache_entry(model) for model in inference_model_list(source=provider_source(provider=provider))]
 
 
 def cache_delete(*, model_name: str, provider: str = "universal") -> dict[str, Any]:
-    """The models cache API's delete: every stored copy of `model_name` (of one source if given)."""
+    """The models cache API's delete: every stored copy of `model_name` (of one source if given)
+    that `cache_list` shows; NotFound for an entry an app keeps for itself, whose files that app
+    (and the store's own API) deletes, never the cache behind its back."""
     source = provider_source(provider=provider)
     model_name = layout.check_model_id(model_name)
-    rows = LocalModel.objects.filter(model_id=model_name)
-    if source is not None:
-        rows = rows.filter(source=source)
-    found = list(rows)
+    found = list(selectors.inference_models(source=source).filter(model_id=model_name))
     if not found:
         raise NotFound(f"model {model_name} is not cached")
     freed = 0
