@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -5,6 +7,19 @@ from django.utils.html import format_html
 
 from apps.core import jobs, services
 from apps.core.models import ApiKey, Job
+
+PREVIEW_CHARS = 20_000
+
+
+def _json_preview(value: object, *, job: Job) -> str:
+    """A job's JSON for its admin page, cut at PREVIEW_CHARS (a payload of megabytes made pages of
+    megabytes); the whole value stays at the job's API address."""
+    if value in (None, {}, []):
+        return "—"
+    text = json.dumps(value, indent=1, ensure_ascii=False)
+    if len(text) > PREVIEW_CHARS:
+        text = f"{text[:PREVIEW_CHARS]}\n… cut at {PREVIEW_CHARS:,} of {len(text):,} characters: /api/v1/jobs/{job.id}"
+    return format_html('<pre style="max-height:30em;overflow:auto">{}</pre>', text)
 
 
 @admin.register(Job)
@@ -14,12 +29,17 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["id", "kind", "owner_ref", "error"]
     date_hierarchy = "created_at"
     actions = ["cancel_jobs"]
-    readonly_fields = [field.name for field in Job._meta.fields] + ["progress_bar", "log_lines"]
+    readonly_fields = [field.name for field in Job._meta.fields] + [
+        "progress_bar",
+        "log_lines",
+        "params_preview",
+        "result_preview",
+    ]
     list_select_related = ["parent"]
     fieldsets = [
         (None, {"fields": ["id", "kind", "state", "progress_bar", "progress", "owner_surface", "owner_ref"]}),
-        ("Outcome", {"fields": ["result", "error", "traceback", "log_lines"]}),
-        ("Run", {"fields": ["func", "params", "parent", "worker", "attempts", "cancel_requested"]}),
+        ("Outcome", {"fields": ["result_preview", "error", "traceback", "log_lines"]}),
+        ("Run", {"fields": ["func", "params_preview", "parent", "worker", "attempts", "cancel_requested"]}),
         ("Times", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at", "updated_at"]}),
     ]
 
@@ -41,6 +61,14 @@ class JobAdmin(admin.ModelAdmin):
     def log_lines(self, job: Job) -> str:
         lines = "\n".join(f"{entry['at']}  {entry['line']}" for entry in job.log)
         return format_html('<pre style="max-height:20em;overflow:auto">{}</pre>', lines) if lines else "—"
+
+    @admin.display(description="params")
+    def params_preview(self, job: Job) -> str:
+        return _json_preview(job.params, job=job)
+
+    @admin.display(description="result")
+    def result_preview(self, job: Job) -> str:
+        return _json_preview(job.result, job=job)
 
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:

@@ -60,6 +60,83 @@ class BoundedIntegerField(serializers.IntegerField):
         )
 
 
+# --- strict JSON fields: a value of the wrong JSON type is an error, never converted -------------------
+# (`"temperature": "0.5"`, `"texts": [1, 2]`, `"overwrite": "yes"`), as OpenAI's API checks them; used by
+# the gateway and the ML API, where a conversion would hide a client's mistake.
+
+
+def json_type(value: Any) -> str:
+    """`value`'s JSON type as OpenAI names it in its errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def type_error(expected: str, value: Any) -> serializers.ValidationError:
+    return serializers.ValidationError(f"expected {expected}, but got {json_type(value)} instead", code="invalid_type")
+
+
+class StringField(serializers.CharField):
+    """A JSON string, kept as sent (no trimming); a number is refused, not converted."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise type_error("a string", data)
+        return super().to_internal_value(data)
+
+
+class NumberField(serializers.FloatField):
+    """A JSON number; a string or a boolean is refused."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise type_error("a number", data)
+        return super().to_internal_value(data)
+
+
+class IntegerField(BoundedIntegerField):
+    """A JSON integer within bounds; a decimal, string or boolean is refused."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise type_error("an integer", data)
+        return super().to_internal_value(data)
+
+
+class BooleanField(serializers.BooleanField):
+    """A JSON boolean; "true" or 1 is refused."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise type_error("a boolean", data)
+        return data
+
+
+class ObjectField(serializers.DictField):
+    """A JSON object, kept as sent (a JSON schema, tool parameters)."""
+
+    default_error_messages = {"not_a_dict": "expected an object, but got {input_type} instead"}
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise type_error("an object", data)
+        return data
+
+
 # --- values sent on as HTTP header values ------------------------------------------------------------
 
 

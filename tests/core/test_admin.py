@@ -51,6 +51,38 @@ def test_a_job_page_shows_its_error_and_traceback(admin_client):
     assert b"RuntimeError: boom" in page.content and b"Traceback (most recent call last)" in page.content
 
 
+def test_a_job_page_cuts_a_huge_payload_and_points_to_the_whole_one(admin_client):
+    # A 300,000-point score kept its data in params and result: its page weighed 17 MB.
+    points = [[float(i), float(i) / 2] for i in range(50_000)]
+    job = make_job(state=Job.State.SUCCESS, params={"name": "detector", "data": points}, result={"scores": points})
+
+    page = admin_client.get(f"/admin/core/job/{job.pk}/change/")
+
+    assert page.status_code == 200
+    assert len(page.content) < 200_000
+    assert page.content.count(f"/api/v1/jobs/{job.pk}".encode()) >= 2  # both cut, both say where the rest is
+    assert b"&quot;data&quot;: [" in page.content  # the start of it is shown
+
+
+def test_trimming_a_finished_jobs_payload_keeps_short_values_and_the_sizes_of_long_lists():
+    job = make_job(
+        state=Job.State.SUCCESS,
+        params={"name": "m", "data": list(range(500)), "schema": [["a", "numeric"]], "nested": {"rows": [[1]] * 30}},
+        result={"labels": ["a", "b"], "scores": [0.5] * 30},
+    )
+
+    jobs.job_payload_trim(job_id=job.pk, max_items=20)
+
+    job.refresh_from_db()
+    assert job.params == {
+        "name": "m",
+        "data": {"items": 500, "trimmed": True},
+        "schema": [["a", "numeric"]],
+        "nested": {"rows": {"items": 30, "trimmed": True}},
+    }
+    assert job.result == {"labels": ["a", "b"], "scores": {"items": 30, "trimmed": True}}
+
+
 def test_adding_an_api_key_in_the_admin_shows_it_once_and_stores_its_hash(admin_client, client):
     response = admin_client.post("/admin/core/apikey/add/", {"name": "dashboard"}, follow=True)
 

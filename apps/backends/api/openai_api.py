@@ -16,7 +16,19 @@ from apps.backends.routing import ModelNotFound
 from apps.core.error_handlers import api_exception_handler, field_errors
 from apps.core.errors import DomainError
 from apps.core.openai_errors import ERROR_TYPES, STATUS_CODES, OpenAIErrorSerializer, error_body  # noqa: F401  (re-exported)
-from apps.core.validation import INT32_MAX, INT64_MAX, INT64_MIN, BoundedIntegerField
+from apps.core.validation import (  # noqa: F401  (the strict fields re-exported: this module's vocabulary)
+    INT32_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    BooleanField,
+    BoundedIntegerField,
+    IntegerField,
+    NumberField,
+    ObjectField,
+    StringField,
+    json_type,
+    type_error,
+)
 
 # OpenAI's names for functions and json_schema formats.
 NAME = RegexValidator(r"^[a-zA-Z0-9_-]{1,64}$", "must be 1-64 of a-z, A-Z, 0-9, _ and -")
@@ -44,81 +56,6 @@ ERROR_CODES = {
     "not_a_list": "invalid_type",
     "not_a_dict": "invalid_type",
 }
-
-
-def json_type(value: Any) -> str:
-    """`value`'s JSON type as OpenAI names it in its errors."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def type_error(expected: str, value: Any) -> serializers.ValidationError:
-    return serializers.ValidationError(f"expected {expected}, but got {json_type(value)} instead", code="invalid_type")
-
-
-# --- strict JSON fields --------------------------------------------------------------------------
-
-
-class StringField(serializers.CharField):
-    """A JSON string, kept as sent (no trimming); a number is refused, not converted."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("trim_whitespace", False)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            raise type_error("a string", data)
-        return super().to_internal_value(data)
-
-
-class NumberField(serializers.FloatField):
-    """A JSON number; a string or a boolean is refused."""
-
-    def to_internal_value(self, data: Any) -> float:
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise type_error("a number", data)
-        return super().to_internal_value(data)
-
-
-class IntegerField(BoundedIntegerField):
-    """A JSON integer within bounds; a decimal, string or boolean is refused."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise type_error("an integer", data)
-        return super().to_internal_value(data)
-
-
-class BooleanField(serializers.BooleanField):
-    """A JSON boolean; "true" or 1 is refused."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            raise type_error("a boolean", data)
-        return data
-
-
-class ObjectField(serializers.DictField):
-    """A JSON object, kept as sent (a JSON schema, tool parameters)."""
-
-    default_error_messages = {"not_a_dict": "expected an object, but got {input_type} instead"}
-
-    def to_internal_value(self, data: Any) -> dict:
-        if not isinstance(data, dict):
-            raise type_error("an object", data)
-        return data
 
 
 # --- chat messages -------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ Where things live (import them from `apps.core.jobs`, which re-exports the publi
 - `recovery`: orphans of dead workers, stale jobs, the watchdog;
 - `streams`: the job's payload, its channel-layer group, publishing, the event stream;
 - `waiting`: `job_wait`;
-- `parents`: parent and child jobs; `rows`: reading the row, its log, handing it to django-q2;
+- `parents`: parent and child jobs; `rows`: reading the row, its log, trimming its payload, handing
+  it to django-q2;
 - `database`: retrying after the database was lost.
 """
 
@@ -45,7 +46,15 @@ from apps.core.jobs.recovery import (
     jobs_recover_undelivered,
     watchdog_start,
 )
-from apps.core.jobs.rows import ACTIVE_STATES, LOG_LINE_CHARS, LOG_LINES, State, job_get, job_log_append
+from apps.core.jobs.rows import (
+    ACTIVE_STATES,
+    LOG_LINE_CHARS,
+    LOG_LINES,
+    State,
+    job_get,
+    job_log_append,
+    job_payload_trim,
+)
 from apps.core.jobs.running import (
     PROGRESS_MIN_INTERVAL_S,
     CancelReport,
@@ -99,6 +108,7 @@ __all__ = [
     "job_group",
     "job_log_append",
     "job_payload",
+    "job_payload_trim",
     "job_run",
     "job_wait",
     "jobs_recover",

@@ -61,6 +61,31 @@ def job_log_append(*, job_id: Any, line: str) -> None:
         )
 
 
+def payload_trimmed(value: Any, *, max_items: int) -> Any:
+    """`value` (a job's params or result) with every list longer than `max_items`, at any depth,
+    replaced by `{"items": <its length>, "trimmed": true}`."""
+    if isinstance(value, dict):
+        return {key: payload_trimmed(item, max_items=max_items) for key, item in value.items()}
+    if isinstance(value, list):
+        if len(value) > max_items:
+            return {"items": len(value), "trimmed": True}
+        return [payload_trimmed(item, max_items=max_items) for item in value]
+    return value
+
+
+def job_payload_trim(*, job_id: Any, max_items: int = 100) -> None:
+    """Shrink a finished job's params and result (`payload_trimmed`) once their one reader has them:
+    a predict of 100,000 points would otherwise keep megabytes in the row, its API answer and its
+    admin page. Jobs still pending or running are left alone (a worker still needs the params)."""
+    job = Job.objects.filter(pk=job_id).exclude(state__in=ACTIVE_STATES).only("params", "result").first()
+    if job is None:
+        return
+    Job.objects.filter(pk=job_id).exclude(state__in=ACTIVE_STATES).update(
+        params=payload_trimmed(job.params, max_items=max_items),
+        result=payload_trimmed(job.result, max_items=max_items),
+    )
+
+
 def iso_time(moment: Any) -> str | None:
     """`moment` as the API writes times (ISO 8601, `Z` for UTC); None for None."""
     return moment.isoformat().replace("+00:00", "Z") if moment else None
