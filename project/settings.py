@@ -275,6 +275,10 @@ MODELYARD_CHAINS_RUN_RETENTION_DAYS = env_int("MODELYARD_CHAINS_RUN_RETENTION_DA
 MODELYARD_ML_WAIT_S = env_float("MODELYARD_ML_WAIT_S", 3600.0)
 # Loaded classifiers/detectors kept per worker process (least recently used first out).
 MODELYARD_ML_CACHE_SIZE = env_int("MODELYARD_ML_CACHE_SIZE", 8)
+# The most texts one classifier request takes (fit's training_data, predict's texts), and the most
+# data points one anomaly request takes (fit, score, detect): larger requests are a 400 naming this.
+MODELYARD_ML_MAX_TEXTS = env_int("MODELYARD_ML_MAX_TEXTS", 10_000)
+MODELYARD_ML_MAX_POINTS = env_int("MODELYARD_ML_MAX_POINTS", 200_000)
 
 # --- RAG --------------------------------------------------------------------------------------
 

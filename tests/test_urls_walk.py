@@ -55,6 +55,9 @@ PLACEHOLDERS = {
     "example_id": "no-such-example",
     "event_id": "evt_20240115_103000_inference_abc123",
     "session_id": "no-such-session",
+    # The ML section's saved models: a classifier's folder name, an anomaly detector's file.
+    "model_name": "no-such-classifier_20240115_103000",
+    "filename": "no-such-detector_isolation_forest.pkl",
 }
 # The ids of the runtime spec's associations are UUIDs.
 PLACEHOLDERS_BY_ROUTE = {

@@ -291,6 +291,46 @@ REQUEST_EXAMPLES = {
     "modelstore_export": {"format": "kitt"},
     "models_cache_download": {"provider": "universal", "model_name": "cross-encoder/ms-marco-MiniLM-L-6-v2"},
     "models_cache_validate_download": {"model_name": "unsloth/Qwen3-1.7B-GGUF"},
+    "ml_classifier_fit": {
+        "model": "intent-classifier",
+        "training_data": [
+            {"text": "I need to book a flight to New York", "label": "booking"},
+            {"text": "Please cancel my reservation", "label": "cancellation"},
+            {"text": "What time does the flight depart?", "label": "inquiry"},
+            {"text": "Book me a hotel room for two nights", "label": "booking"},
+            {"text": "I want to cancel my booking", "label": "cancellation"},
+            {"text": "How much luggage can I bring?", "label": "inquiry"},
+        ],
+        "num_iterations": 20,
+        "overwrite": False,
+    },
+    "ml_classifier_predict": {
+        "model": "intent-classifier-latest",
+        "texts": ["I need to book a flight to Paris", "Cancel my hotel reservation please"],
+    },
+    "ml_classifier_save": {"model": "intent-classifier_20251215_155054", "description": "Customer intents"},
+    "ml_classifier_load": {"model": "intent-classifier-latest"},
+    "ml_anomaly_fit": {
+        "model": "sensor-detector",
+        "backend": "isolation_forest",
+        "data": [[22.1, 1024], [23.5, 1100], [21.8, 980], [24.2, 1050], [22.7, 1080], [23.1, 990]],
+        "contamination": 0.1,
+        "overwrite": False,
+    },
+    "ml_anomaly_score": {
+        "model": "sensor-detector-latest",
+        "backend": "isolation_forest",
+        "data": [[22.0, 1000], [23.5, 1050], [0.0, 5000], [100.0, 20], [21.5, 1010]],
+        "threshold": 0.5,
+    },
+    "ml_anomaly_detect": {
+        "model": "sensor-detector-latest",
+        "backend": "isolation_forest",
+        "data": [[22.0, 1000], [23.5, 1050], [0.0, 5000], [100.0, 20], [21.5, 1010]],
+        "threshold": 0.5,
+    },
+    "ml_anomaly_save": {"model": "sensor-detector_20251215_160000", "backend": "isolation_forest"},
+    "ml_anomaly_load": {"model": "sensor-detector-latest", "backend": "isolation_forest"},
 }
 
 

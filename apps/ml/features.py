@@ -6,13 +6,19 @@ feature) or rows of objects described by a `schema` mapping each field to its en
 - `numeric`: the number itself;
 - `label` (alias `ordinal`): the category's index among the categories seen in training (sorted);
   a category never seen in training gets the next index, one past the known ones;
-- `onehot` (alias `one_hot`): one 0/1 column per category seen in training; an unseen one is all zeros;
+- `onehot` (alias `one_hot`): one 0/1 column per category seen in training, plus `field=<unseen>`,
+  1 for a category never seen in training (constant 0 in training, so the detector's range rule
+  always flags such a row; all zeros would sit inside the training range);
 - `hash`: a stable hash of the value's text mapped into [0, 1) (BLAKE2b, 64 bits), for
   high-cardinality strings (user agents, paths) without a vocabulary.
 
-Every column is then standardised with the training mean and standard deviation (a constant column
-is centred only), so distance- and density-based backends (SVM, LOF, kNN) are not dominated by the
-feature with the largest unit. The encoder is fitted once and saved with the detector.
+Every column is then standardised with the training mean and standard deviation, so distance- and
+density-based backends (SVM, LOF, kNN) are not dominated by the feature with the largest unit. A
+column that is constant in training (standard deviation at most CONSTANT_TOLERANCE × max(|mean|, 1),
+so float noise such as 0.1 + 0.2 vs 0.3 counts as constant) is centred only: it stays in its own
+units, 0 in training, and the detector's training-range check (`apps.ml.anomaly`) sees any other
+value there as outside the training range, so a deviation in a feature that never varied cannot
+score normal. The encoder is fitted once and saved with the detector.
 """
 
 import hashlib
@@ -22,6 +28,8 @@ from typing import Any
 from apps.core.errors import Invalid
 
 ENCODINGS = ("numeric", "label", "ordinal", "onehot", "one_hot", "hash")
+CONSTANT_TOLERANCE = 1e-12
+UNSEEN = "<unseen>"
 
 
 def _number(value: Any, where: str) -> float:
@@ -62,6 +70,7 @@ class FeatureEncoder:
         self.columns: list[str] = []
         self.mean: list[float] = []
         self.scale: list[float] = []
+        self.unseen_column = True  # onehot's `field=<unseen>`; absent in detectors pickled before it
 
     # --- rows → raw columns ------------------------------------------------------------------
 
@@ -113,6 +122,8 @@ class FeatureEncoder:
                         encoded.append(float(known.index(value)) if value in known else float(len(known)))
                     else:
                         encoded.extend(1.0 if value == category else 0.0 for category in known)
+                        if getattr(self, "unseen_column", False):
+                            encoded.append(0.0 if value in known else 1.0)
             matrix.append(encoded)
         return matrix
 
@@ -123,6 +134,8 @@ class FeatureEncoder:
         for field, encoding in self.schema.items():
             if encoding in ("onehot", "one_hot"):
                 names.extend(f"{field}={category}" for category in self.categories[field])
+                if getattr(self, "unseen_column", False):
+                    names.append(f"{field}={UNSEEN}")
             else:
                 names.append(field)
         return names
@@ -149,7 +162,9 @@ class FeatureEncoder:
         self.columns = self._column_names()
         mean = matrix.mean(axis=0)
         scale = matrix.std(axis=0)
-        scale[scale == 0] = 1.0
+        constant = scale <= CONSTANT_TOLERANCE * np.maximum(np.abs(mean), 1.0)
+        mean[constant] = matrix[0, constant]  # the constant itself, not a mean with rounding error
+        scale[constant] = 1.0
         self.mean, self.scale = mean.tolist(), scale.tolist()
         return (matrix - mean) / scale
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core import jobs, system
-from apps.core.errors import DomainError, Invalid, NotFound, Unavailable
+from apps.core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from apps.core.models import Job
 from apps.ml import anomaly, cache, classifier, naming, storage
 from apps.ml.features import FeatureEncoder
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 CLASSIFIER = "classifier"
 ANOMALY = "anomaly"
 DETECTOR_FILE_SUFFIX = ".pkl"
+PREDICT_BATCH = 256  # texts per step of a predict job: progress and a cancellation check between steps
+SCORE_BATCH = 20_000  # data points per step of a score job
 JOB_KINDS = {
     "classifier_fit": "ml.classifier.fit",
     "classifier_predict": "ml.classifier.predict",
@@ -69,7 +71,9 @@ def _job_result(job: Job) -> dict[str, Any]:
 
     JobAccepted (202) at once when no worker cluster is running (the job waits in the queue for one)
     or when it is still running after the wait. Raises the job's domain error (same status),
-    Unavailable (503) when it was cancelled, DomainError 500 when it crashed."""
+    Unavailable (503) when it was cancelled, DomainError 500 when it crashed. A job that ended
+    keeps only the sizes of its inputs and outputs in its row (`jobs.job_payload_trim`): this
+    request was their one reader."""
     workers = system.workers_check()
     if workers != "healthy":
         raise JobAccepted(
@@ -77,6 +81,8 @@ def _job_result(job: Job) -> dict[str, Any]:
             job_id=str(job.id),
         )
     job = jobs.job_wait(job_id=str(job.id), timeout=settings.MODELYARD_ML_WAIT_S)
+    if job.is_finished:
+        jobs.job_payload_trim(job_id=job.id)
     if job.state == Job.State.SUCCESS:
         return job.result or {}
     if not job.is_finished:
@@ -105,6 +111,13 @@ def job_domain_errors(run: Any) -> Any:
     wrapped.__name__ = run.__name__
     wrapped.__doc__ = run.__doc__
     return wrapped
+
+
+def _request_size_check(count: int, *, what: str, setting: str) -> None:
+    """Invalid (400) when a request carries more than `settings.<setting>` items of `what`."""
+    limit = getattr(settings, setting)
+    if count > limit:
+        raise Invalid(f"{count} {what} in one request; the limit is {limit} (setting {setting}): send them in parts")
 
 
 def _store_record(saved: storage.SavedModel) -> None:
@@ -179,9 +192,10 @@ def classifier_fit(
 ) -> dict[str, Any]:
     """Train a SetFit classifier on a worker and wait for it; the spec's `fit_result`.
 
-    Invalid (400): bad or `-latest` name, empty text or label, fewer than 2 labels.
-    NotFound (404): base model not available."""
+    Invalid (400): bad or `-latest` name, empty text or label, fewer than 2 labels, more than
+    MODELYARD_ML_MAX_TEXTS examples. NotFound (404): base model not available."""
     naming.fit_name_check(model)
+    _request_size_check(len(training_data), what="training examples", setting="MODELYARD_ML_MAX_TEXTS")
     texts, labels = classifier.training_data_check(training_data)
     base_path = base_model_path(base_model=base_model)
     return _job_result(
@@ -219,25 +233,26 @@ def classifier_fit_run(
     """Worker side of `classifier_fit`: train (progress per step, stops when cancelled), save, record."""
     jobs.progress(0, None, message=f"loading {base_model}")
     started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="setfit-") as work_dir:
+
+        def on_step(done: int, total: int) -> bool:
+            jobs.progress(done, total, message=f"training step {done} of {total}")
+            return jobs.cancelled()
+
+        fitted = classifier.classifier_train(
+            base_path=Path(base_path),
+            texts=texts,
+            labels=labels,
+            num_iterations=num_iterations,
+            batch_size=batch_size,
+            work_dir=Path(work_dir),
+            on_step=on_step,
+        )
+    jobs.check_cancelled()
+    training_ms = (time.perf_counter() - started) * 1000
+    # Staged only now: a staging folder lives for the seconds of the save, never for a whole training.
     staging = storage.staging_folder(CLASSIFIER, base_name)
     try:
-        with tempfile.TemporaryDirectory(prefix="setfit-") as work_dir:
-
-            def on_step(done: int, total: int) -> bool:
-                jobs.progress(done, total, message=f"training step {done} of {total}")
-                return jobs.cancelled()
-
-            fitted = classifier.classifier_train(
-                base_path=Path(base_path),
-                texts=texts,
-                labels=labels,
-                num_iterations=num_iterations,
-                batch_size=batch_size,
-                work_dir=Path(work_dir),
-                on_step=on_step,
-            )
-        jobs.check_cancelled()
-        training_ms = (time.perf_counter() - started) * 1000
         fitted.save_pretrained(str(staging))
         info = {
             "labels": list(fitted.labels),
@@ -293,8 +308,10 @@ def _classifier_loaded(saved: storage.SavedModel) -> tuple[Any, bool]:
 
 def classifier_predict(*, model: str, texts: list[str]) -> dict[str, Any]:
     """Classify `texts` with a saved classifier (`-latest` resolves); the spec's list of
-    `{text, label, score, all_scores}`. Invalid for an empty text, NotFound for an unknown model."""
+    `{text, label, score, all_scores}`. Invalid for an empty text or more than MODELYARD_ML_MAX_TEXTS,
+    NotFound for an unknown model."""
     classifier.texts_check(texts)
+    _request_size_check(len(texts), what="texts", setting="MODELYARD_ML_MAX_TEXTS")
     saved = storage.saved_resolve(CLASSIFIER, model)
     _mark_used(saved)
     result = _job_result(
@@ -322,9 +339,18 @@ def classifier_predict(*, model: str, texts: list[str]) -> dict[str, Any]:
 @job_domain_errors
 def classifier_predict_run(*, name: str, texts: list[str]) -> dict[str, Any]:
     """Worker side of `classifier_predict`: labels and probability rows as lists (a JSONB object
-    would not keep the labels' order)."""
+    would not keep the labels' order), PREDICT_BATCH texts a step; stops when cancelled."""
     loaded, _hit = _classifier_loaded(storage.saved_get(CLASSIFIER, name))
-    return classifier.classifier_predict(loaded, texts)
+    answer: dict[str, Any] = {"labels": [], "probabilities": [], "best": []}
+    for start in range(0, len(texts), PREDICT_BATCH):
+        jobs.check_cancelled()
+        part = classifier.classifier_predict(loaded, texts[start : start + PREDICT_BATCH])
+        answer["labels"] = part["labels"]
+        answer["probabilities"] += part["probabilities"]
+        answer["best"] += part["best"]
+        done = min(start + PREDICT_BATCH, len(texts))
+        jobs.progress(done, len(texts), message=f"classified {done} of {len(texts)} texts")
+    return answer
 
 
 def classifier_save(*, model: str, description: str | None = None) -> dict[str, Any]:
@@ -405,13 +431,17 @@ def anomaly_fit(
 ) -> dict[str, Any]:
     """Train an anomaly detector on a worker and wait for it; the spec's `fit_result`.
     Invalid (400): bad or `-latest` name, unknown backend/normalization/encoding, contamination
-    outside (0, 0.5], malformed data (checked again, fully, by the worker's encoder)."""
+    outside (0, 0.5], malformed data (checked again, fully, by the worker's encoder), more than
+    MODELYARD_ML_MAX_POINTS points. Conflict (409): `overwrite` of a model of another backend."""
     naming.fit_name_check(model)
     anomaly.backend_check(backend)
     anomaly.normalization_check(normalization)
     anomaly.contamination_check(contamination)
+    _request_size_check(len(data), what="data points", setting="MODELYARD_ML_MAX_POINTS")
     if FeatureEncoder(schema).rows_check(data) < 2:
         raise Invalid("anomaly fit needs at least 2 data points")
+    if overwrite:
+        _overwrite_backend_check(name=model, backend=backend)
     return _job_result(
         jobs.job_enqueue(
             kind=JOB_KINDS["anomaly_fit"],
@@ -500,6 +530,22 @@ def anomaly_fit_run(
     }
 
 
+def _overwrite_backend_check(*, name: str, backend: str) -> None:
+    """Conflict (409) when `overwrite` would replace the detector `name` of another backend: a model
+    is one name and one backend (the spec's file `name_backend.pkl`), and replacing an
+    `isolation_forest` model by an `ecod` fit would silently change what its clients score with."""
+    try:
+        saved = storage.saved_get(ANOMALY, name)
+    except NotFound:
+        return
+    if saved.info.get("backend") != backend:
+        raise Conflict(
+            f"anomaly model {name!r} is a {saved.info.get('backend')} detector; overwrite replaces it only with "
+            f"another {saved.info.get('backend')} fit. Fit {backend} under another name, or delete it first "
+            f"(DELETE /v1/ml/anomaly/models/{saved.info.get('filename', name)})"
+        )
+
+
 def _detector_load(saved: storage.SavedModel) -> anomaly.Detector:
     """Unpickle a detector; only ever called by `cache.cached_model` after `folder_verify` passed."""
     import pickle
@@ -513,6 +559,19 @@ def _detector_load(saved: storage.SavedModel) -> anomaly.Detector:
 def _backend_matches(saved: storage.SavedModel, backend: str | None) -> None:
     if backend and backend != saved.info.get("backend"):
         raise Invalid(f"anomaly model {saved.name!r} uses backend {saved.info.get('backend')!r}, not {backend!r}")
+
+
+def _detector_resolve(model: str, backend: str | None) -> storage.SavedModel:
+    """The detector a request names: for `base-latest` with a `backend`, the newest version of
+    `base` fitted with that backend; else the named model, whose backend must be `backend` when
+    one is given (Invalid otherwise). NotFound when none matches."""
+    if backend:
+        anomaly.backend_check(backend)
+    saved = storage.saved_resolve(
+        ANOMALY, model, where=(lambda saved: saved.info.get("backend") == backend) if backend else None
+    )
+    _backend_matches(saved, backend)
+    return saved
 
 
 def anomaly_score(
@@ -529,13 +588,14 @@ def anomaly_score(
     Returns the spec's `/score` body (every point: `index, score, is_anomaly, raw_score` plus a
     summary) or, with `only_anomalies`, the `/detect` body (anomalous points only). `threshold`
     defaults to the model's contamination threshold in the chosen `normalization` (default: the
-    model's own). Invalid for bad data, a backend other than the model's; NotFound for an unknown model."""
+    model's own). Invalid for bad data, more than MODELYARD_ML_MAX_POINTS points, a backend other
+    than the model's; NotFound for an unknown model."""
     if not data:
         raise Invalid("data must not be empty")
+    _request_size_check(len(data), what="data points", setting="MODELYARD_ML_MAX_POINTS")
     if normalization is not None:
         anomaly.normalization_check(normalization)
-    saved = storage.saved_resolve(ANOMALY, model)
-    _backend_matches(saved, backend)
+    saved = _detector_resolve(model, backend)
     _mark_used(saved)
     result = _job_result(
         jobs.job_enqueue(
@@ -547,7 +607,7 @@ def anomaly_score(
         )
     )
     scores, raw, used = result["scores"], result["raw"], result["threshold"]
-    flags = [score > used for score in scores]
+    flags = [score >= used for score in scores]  # inclusive: 0.5 is the contamination quantile itself
     if only_anomalies:
         points = [
             {"index": index, "score": score, "raw_score": raw[index]}
@@ -582,10 +642,19 @@ def anomaly_score(
 
 @job_domain_errors
 def anomaly_score_run(*, name: str, data: list[Any], threshold: float | None, normalization: str | None) -> dict:
-    """Worker side of `anomaly_score`: compact arrays (scores, raw scores), the view builds the points."""
+    """Worker side of `anomaly_score`: compact arrays (scores, raw scores), the view builds the points.
+    SCORE_BATCH points a step; stops when cancelled."""
+    import numpy as np
+
     detector, _hit = cache.cached_model(storage.saved_get(ANOMALY, name), load=_detector_load)
     chosen = normalization or detector.normalization
-    raw = detector.raw_scores(data)
+    parts = []
+    for start in range(0, len(data), SCORE_BATCH):
+        jobs.check_cancelled()
+        parts.append(detector.raw_scores(data[start : start + SCORE_BATCH]))
+        done = min(start + SCORE_BATCH, len(data))
+        jobs.progress(done, len(data), message=f"scored {done} of {len(data)} points")
+    raw = np.concatenate(parts)
     scores = detector.normalize(raw, chosen)
     used = threshold if threshold is not None else detector.threshold(chosen)
     return {"scores": scores.tolist(), "raw": raw.tolist(), "threshold": used, "normalization": chosen}
@@ -593,8 +662,7 @@ def anomaly_score_run(*, name: str, data: list[Any], threshold: float | None, no
 
 def anomaly_save(*, model: str, backend: str | None = None, description: str | None = None) -> dict[str, Any]:
     """Fits save automatically; `save` confirms a detector is on disk and records its `description`."""
-    saved = storage.saved_resolve(ANOMALY, model)
-    _backend_matches(saved, backend)
+    saved = _detector_resolve(model, backend)
     if description is not None:
         saved = storage.manifest_update(saved, description=description)
     _store_record(saved)
@@ -610,8 +678,7 @@ def anomaly_save(*, model: str, backend: str | None = None, description: str | N
 
 def anomaly_load(*, model: str, backend: str | None = None) -> dict[str, Any]:
     """Load a saved detector (`-latest` resolves) into the workers' cache, checksums checked."""
-    saved = storage.saved_resolve(ANOMALY, model)
-    _backend_matches(saved, backend)
+    saved = _detector_resolve(model, backend)
     _mark_used(saved)
     _job_result(
         jobs.job_enqueue(

@@ -11,14 +11,17 @@ one `model_folder` builds from a checked name (never a path a client gave), ever
 has its recorded digest, and no file is there that the manifest does not list.
 
 A model is written into a hidden sibling folder and renamed into place, so a crash mid-save never
-leaves a half-written model under a real name.
+leaves a half-written model under a real name; the next save removes such leftovers once they are
+STAGING_STALE_S old.
 """
 
 import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,9 @@ KINDS = ("classifier", "anomaly")
 MANIFEST_NAME = "modelyard-ml.json"
 MANIFEST_FORMAT = 1
 HASH_CHUNK = 1024 * 1024
+# A staging folder lives for the seconds a save takes (`.<name>.<id>.partial`, or `.old` while an
+# overwrite swaps folders); one older than this was left by a killed process and is removed.
+STAGING_STALE_S = 3600
 
 
 class TamperedModel(Conflict):
@@ -82,10 +88,29 @@ def model_folder(kind: str, name: str) -> Path:
 
 
 def staging_folder(kind: str, name: str) -> Path:
-    """A fresh hidden folder to write a model into before `folder_publish` renames it into place."""
+    """A fresh hidden folder to write a model into before `folder_publish` renames it into place.
+    Stale staging folders of killed processes are removed first (`staging_sweep`)."""
+    staging_sweep(kind)
     folder = kind_root(kind) / f".{naming.name_check(name)}.{uuid.uuid4().hex[:12]}.partial"
     folder.mkdir()
     return folder
+
+
+def staging_sweep(kind: str, *, older_than_s: float = STAGING_STALE_S) -> list[str]:
+    """Remove the `.partial` and `.old` folders of `kind` untouched for `older_than_s` seconds (a
+    process killed mid-save left them); returns their names."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for folder in kind_root(kind).iterdir():
+        if not folder.name.startswith(".") or not folder.name.endswith((".partial", ".old")):
+            continue
+        try:
+            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder)
+                removed.append(folder.name)
+        except OSError:
+            continue  # another process removed or published it meanwhile
+    return removed
 
 
 def file_sha256(path: Path) -> str:
@@ -188,16 +213,22 @@ def saved_list(kind: str) -> list[SavedModel]:
     return models
 
 
-def saved_resolve(kind: str, name: str) -> SavedModel:
+def saved_resolve(kind: str, name: str, *, where: Callable[[SavedModel], bool] | None = None) -> SavedModel:
     """The saved model a client names: `name` itself, or for `base-latest` the most recently created
-    version of `base` (`base_YYYYMMDD_HHMMSS`, or `base` saved with overwrite). NotFound otherwise."""
+    version of `base` (`base_YYYYMMDD_HHMMSS`, or `base` saved with overwrite) among those `where`
+    accepts (all when None). NotFound otherwise."""
     naming.name_check(name)
     base = naming.latest_base(name)
     if base is None:
         return saved_get(kind, name)
-    candidates = [saved for saved in saved_list(kind) if naming.version_of(saved.name, base=base) is not None]
+    candidates = [
+        saved
+        for saved in saved_list(kind)
+        if naming.version_of(saved.name, base=base) is not None and (where is None or where(saved))
+    ]
     if not candidates:
-        raise NotFound(f"no saved {kind} model named {base!r} or {base}_YYYYMMDD_HHMMSS (for {name!r})")
+        which = "matching" if where is not None else "saved"
+        raise NotFound(f"no {which} {kind} model named {base!r} or {base}_YYYYMMDD_HHMMSS (for {name!r})")
     return max(candidates, key=lambda saved: (saved.created, naming.version_of(saved.name, base=base) or ""))
 
 

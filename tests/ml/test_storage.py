@@ -95,11 +95,14 @@ def test_encoder_standardises_columns_and_handles_unseen_categories():
         {"t": 3.0, "m": "POST", "c": "blue", "u": "b"},
     ]
     matrix = encoder.fit_transform(rows)
-    assert matrix.shape == (2, 5)
-    assert encoder.columns == ["t", "m", "c=blue", "c=red", "u"]
+    assert matrix.shape == (2, 6)
+    assert encoder.columns == ["t", "m", "c=blue", "c=red", "c=<unseen>", "u"]
     assert matrix[:, 0].tolist() == [-1.0, 1.0]
+    assert matrix[:, 4].tolist() == [0.0, 0.0]  # constant in training: centred, not scaled
     unseen = encoder.transform([{"t": 2.0, "m": "PUT", "c": "green", "u": "zzz"}])
-    # unseen label → one past the known codes (2 → (2 - 0.5) / 0.5 = 3); unseen one-hot → all zeros
+    # unseen label → one past the known codes (2 → (2 - 0.5) / 0.5 = 3); unseen one-hot → zeros
+    # for the known categories and 1 in `c=<unseen>`
     assert unseen[0, 1] == pytest.approx(3.0)
     assert unseen[0, 2] == pytest.approx(-1.0) and unseen[0, 3] == pytest.approx(-1.0)
+    assert unseen[0, 4] == pytest.approx(1.0)
     assert 0.0 <= hash_unit("zzz") < 1.0 and hash_unit("zzz") == hash_unit("zzz")

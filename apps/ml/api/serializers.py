@@ -8,6 +8,7 @@ an empty text, a `-latest` name in fit, a bad name, unknown backend) is checked 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.validation import BooleanField, IntegerField, NumberField, StringField
 from apps.ml.anomaly import BACKENDS, NORMALIZATIONS
 from apps.ml.classifier import DEFAULT_BASE_MODEL
 from apps.ml.features import ENCODINGS
@@ -45,18 +46,18 @@ class JobAcceptedSerializer(serializers.Serializer):
 
 
 class TrainingExampleSerializer(serializers.Serializer):
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    label = serializers.CharField(allow_blank=True)
+    text = StringField(allow_blank=True, trim_whitespace=False)
+    label = StringField(allow_blank=True)
 
 
 class ClassifierFitRequestSerializer(serializers.Serializer):
-    model = serializers.CharField(help_text="Base name for the classifier (not ending in -latest).")
-    base_model = serializers.CharField(default=DEFAULT_BASE_MODEL, help_text="Sentence transformer to fine-tune.")
+    model = StringField(help_text="Base name for the classifier (not ending in -latest).")
+    base_model = StringField(default=DEFAULT_BASE_MODEL, help_text="Sentence transformer to fine-tune.")
     training_data = TrainingExampleSerializer(many=True, help_text='List of {"text", "label"}; at least 2 labels.')
-    num_iterations = serializers.IntegerField(default=20, min_value=1, max_value=1000)
-    batch_size = serializers.IntegerField(default=16, min_value=1, max_value=1024)
-    overwrite = serializers.BooleanField(default=False, help_text="If false, version with a timestamp.")
-    description = serializers.CharField(required=False, allow_blank=True, help_text="Not persisted: use save.")
+    num_iterations = IntegerField(default=20, min_value=1, max_value=1000)
+    batch_size = IntegerField(default=16, min_value=1, max_value=1024)
+    overwrite = BooleanField(default=False, help_text="If false, version with a timestamp.")
+    description = StringField(required=False, allow_blank=True, help_text="Not persisted: use save.")
 
 
 class ClassifierFitResultSerializer(serializers.Serializer):
@@ -76,8 +77,8 @@ class ClassifierFitResultSerializer(serializers.Serializer):
 
 
 class ClassifierPredictRequestSerializer(serializers.Serializer):
-    model = serializers.CharField(help_text="A saved classifier, or name-latest.")
-    texts = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False))
+    model = StringField(help_text="A saved classifier, or name-latest.")
+    texts = serializers.ListField(child=StringField(allow_blank=True, trim_whitespace=False))
 
 
 class PredictionSerializer(serializers.Serializer):
@@ -95,8 +96,8 @@ class ClassifierPredictResponseSerializer(serializers.Serializer):
 
 
 class ClassifierSaveRequestSerializer(serializers.Serializer):
-    model = serializers.CharField()
-    description = serializers.CharField(required=False, allow_blank=True)
+    model = StringField()
+    description = StringField(required=False, allow_blank=True)
 
 
 class SaveResultSerializer(serializers.Serializer):
@@ -109,7 +110,7 @@ class SaveResultSerializer(serializers.Serializer):
 
 
 class LoadRequestSerializer(serializers.Serializer):
-    model = serializers.CharField(help_text="A saved model, or name-latest.")
+    model = StringField(help_text="A saved model, or name-latest.")
 
 
 class LoadResultSerializer(serializers.Serializer):
@@ -144,25 +145,26 @@ class DeleteResultSerializer(serializers.Serializer):
 
 
 class AnomalyFitRequestSerializer(serializers.Serializer):
-    model = serializers.CharField(default="default")
-    backend = serializers.CharField(default="isolation_forest", help_text=f"One of: {', '.join(BACKENDS)}.")
+    model = StringField(default="default")
+    backend = StringField(default="isolation_forest", help_text=f"One of: {', '.join(BACKENDS)}.")
     data = DataRowsField(help_text="Training data: rows of numbers, or objects described by `schema`.")
     schema = serializers.DictField(
-        child=serializers.CharField(),
+        child=StringField(),
         required=False,
         allow_null=True,
         help_text=f"Field → encoding ({', '.join(ENCODINGS)}); required for object rows.",
     )
-    contamination = serializers.FloatField(default=0.1, help_text="Expected share of anomalies, > 0 and ≤ 0.5.")
-    normalization = serializers.CharField(default="standardization", help_text=f"One of: {', '.join(NORMALIZATIONS)}.")
-    overwrite = serializers.BooleanField(default=False)
-    description = serializers.CharField(required=False, allow_blank=True, help_text="Not persisted: use save.")
+    contamination = NumberField(default=0.1, help_text="Expected share of anomalies, > 0 and ≤ 0.5.")
+    normalization = StringField(default="standardization", help_text=f"One of: {', '.join(NORMALIZATIONS)}.")
+    overwrite = BooleanField(default=False)
+    description = StringField(required=False, allow_blank=True, help_text="Not persisted: use save.")
 
 
 class ModelParamsSerializer(serializers.Serializer):
     backend = serializers.CharField()
     contamination = serializers.FloatField()
     threshold = serializers.FloatField()
+    raw_threshold = serializers.FloatField(required=False)
     input_dim = serializers.IntegerField()
     normalization = serializers.CharField()
     features = serializers.ListField(child=serializers.CharField())
@@ -184,15 +186,11 @@ class AnomalyFitResultSerializer(serializers.Serializer):
 
 
 class AnomalyScoreRequestSerializer(serializers.Serializer):
-    model = serializers.CharField(default="default", help_text="A saved detector, or name-latest.")
-    backend = serializers.CharField(required=False, allow_null=True, help_text="When given, must be the model's.")
+    model = StringField(default="default", help_text="A saved detector, or name-latest.")
+    backend = StringField(required=False, allow_null=True, help_text="When given, must be the model's.")
     data = DataRowsField()
-    threshold = serializers.FloatField(
-        required=False, allow_null=True, help_text="Default: the model's contamination threshold."
-    )
-    normalization = serializers.CharField(
-        required=False, allow_null=True, help_text="Default: the model's (set at fit)."
-    )
+    threshold = NumberField(required=False, allow_null=True, help_text="Default: the model's contamination threshold.")
+    normalization = StringField(required=False, allow_null=True, help_text="Default: the model's (set at fit).")
 
 
 class ScoredPointSerializer(serializers.Serializer):
@@ -238,14 +236,14 @@ class AnomalyDetectResponseSerializer(serializers.Serializer):
 
 
 class AnomalySaveRequestSerializer(serializers.Serializer):
-    model = serializers.CharField()
-    backend = serializers.CharField(required=False, allow_null=True)
-    description = serializers.CharField(required=False, allow_blank=True)
+    model = StringField()
+    backend = StringField(required=False, allow_null=True)
+    description = StringField(required=False, allow_blank=True)
 
 
 class AnomalyLoadRequestSerializer(serializers.Serializer):
-    model = serializers.CharField(help_text="A saved detector, or name-latest.")
-    backend = serializers.CharField(required=False, allow_null=True)
+    model = StringField(help_text="A saved detector, or name-latest.")
+    backend = StringField(required=False, allow_null=True)
 
 
 class AnomalyEntrySerializer(serializers.Serializer):

@@ -1,7 +1,5 @@
-"""Routes of the spec's ML section, mounted at the platform's root.
-
-The spec's `{model_name}` and `{filename}` path parameters are both `{name}` here, as the models
-cache names its `/v1/models/{model_name}` (one placeholder for the URL walk's unknown-id checks)."""
+"""Routes of the spec's ML section, mounted at the platform's root, with the spec's path parameter
+names (`{model_name}`, `{filename}`)."""
 
 from django.urls import path
 
@@ -13,12 +11,12 @@ urlpatterns = [
     path("v1/ml/classifier/save", views.ClassifierSaveView.as_view()),
     path("v1/ml/classifier/load", views.ClassifierLoadView.as_view()),
     path("v1/ml/classifier/models", views.ClassifierModelsView.as_view()),
-    path("v1/ml/classifier/models/<str:name>", views.ClassifierModelDeleteView.as_view()),
+    path("v1/ml/classifier/models/<str:model_name>", views.ClassifierModelDeleteView.as_view()),
     path("v1/ml/anomaly/fit", views.AnomalyFitView.as_view()),
     path("v1/ml/anomaly/score", views.AnomalyScoreView.as_view()),
     path("v1/ml/anomaly/detect", views.AnomalyDetectView.as_view()),
     path("v1/ml/anomaly/save", views.AnomalySaveView.as_view()),
     path("v1/ml/anomaly/load", views.AnomalyLoadView.as_view()),
     path("v1/ml/anomaly/models", views.AnomalyModelsView.as_view()),
-    path("v1/ml/anomaly/models/<str:name>", views.AnomalyModelDeleteView.as_view()),
+    path("v1/ml/anomaly/models/<str:filename>", views.AnomalyModelDeleteView.as_view()),
 ]

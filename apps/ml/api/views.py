@@ -112,13 +112,16 @@ class ClassifierModelDeleteView(APIView):
         summary="Delete saved classifier",
         parameters=[
             OpenApiParameter(
-                "name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The spec's model_name: a folder name."
+                "model_name",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="The classifier's folder name, as listed (e.g. intent-classifier_20251215_155054).",
             )
         ],
         responses={200: s.DeleteResultSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
     )
-    def delete(self, request: Request, name: str) -> Response:
-        return Response(services.classifier_delete(name=name))
+    def delete(self, request: Request, model_name: str) -> Response:
+        return Response(services.classifier_delete(name=model_name))
 
 
 # --- anomaly detection -------------------------------------------------------------------------------
@@ -166,7 +169,7 @@ class AnomalyScoreView(APIView):
     @extend_schema(
         operation_id="ml_anomaly_score",
         summary="Score data points for anomalies",
-        description="Every point's score (higher = more anomalous), `is_anomaly` (score > threshold) and raw score.",
+        description="Every point's score (higher = more anomalous), `is_anomaly` (score ≥ threshold) and raw score.",
         request=s.AnomalyScoreRequestSerializer,
         responses={200: s.AnomalyScoreResponseSerializer, **job_errors()},
     )
@@ -229,13 +232,14 @@ class AnomalyModelDeleteView(APIView):
         description="`filename` as listed (`name_backend.pkl`), or the model's name.",
         parameters=[
             OpenApiParameter(
-                "name",
+                "filename",
                 OpenApiTypes.STR,
                 OpenApiParameter.PATH,
-                description="The spec's filename (or the model's name).",
+                description="The detector's file as listed "
+                "(e.g. sensor-detector_20251215_160000_isolation_forest.pkl), or the model's name.",
             )
         ],
         responses={200: s.DeleteResultSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
     )
-    def delete(self, request: Request, name: str) -> Response:
-        return Response(services.anomaly_delete(filename=name))
+    def delete(self, request: Request, filename: str) -> Response:
+        return Response(services.anomaly_delete(filename=filename))
