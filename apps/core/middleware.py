@@ -122,7 +122,12 @@ def error_response(request: HttpRequest, message: str, status: int) -> JsonRespo
 
 
 def body_too_large_message(limit: int | None = None) -> str:
-    return f"request body too large: at most {limit or settings.MODELYARD_MAX_BODY_BYTES} bytes"
+    """The 413's message, naming the setting an operator raises for larger bodies."""
+    limit = limit or settings.MODELYARD_MAX_BODY_BYTES
+    setting = (
+        "MODELYARD_MAX_BODY_BYTES" if limit == settings.MODELYARD_MAX_BODY_BYTES else "MODELYARD_PROJECTS_MAX_UPLOAD_MB"
+    )
+    return f"request body too large: at most {limit} bytes (setting {setting})"
 
 
 def body_limit(request: HttpRequest) -> int:

@@ -137,6 +137,21 @@ class ObjectField(serializers.DictField):
         return data
 
 
+class ClosedSerializer(serializers.Serializer):
+    """A request body that refuses keys it does not declare, each a field error naming what the
+    request takes: a typo (`"treshold"`) would otherwise be ignored and the default used silently."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                takes = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {key: [f"unknown field; this request takes {takes}"] for key in unknown}, code="unknown_field"
+                )
+        return super().to_internal_value(data)
+
+
 # --- values sent on as HTTP header values ------------------------------------------------------------
 
 

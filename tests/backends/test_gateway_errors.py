@@ -132,7 +132,9 @@ def test_a_body_past_the_limit_is_413_with_a_string_code(client, settings):
     )
 
     assert response.status_code == 413
-    assert response.json() == openai_error("request body too large: at most 1000 bytes", code="request_too_large")
+    assert response.json() == openai_error(
+        "request body too large: at most 1000 bytes (setting MODELYARD_MAX_BODY_BYTES)", code="request_too_large"
+    )
 
 
 def test_too_many_query_parameters_is_400_with_a_null_code(client, settings):

@@ -71,7 +71,7 @@ def test_trimming_a_finished_jobs_payload_keeps_short_values_and_the_sizes_of_lo
         result={"labels": ["a", "b"], "scores": [0.5] * 30},
     )
 
-    jobs.job_payload_trim(job_id=job.pk, max_items=20)
+    jobs.job_payload_trim(job=job, max_items=20)
 
     job.refresh_from_db()
     assert job.params == {

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.django_db
 
 HUGE = 1000000000000000000000000000000  # the contextLength
 
+TOO_LARGE = "request body too large: at most 8388608 bytes (setting MODELYARD_MAX_BODY_BYTES)"
+
 
 # --- A1: every integer a client sends has both bounds -----------------------------------------------------
 
@@ -172,10 +174,10 @@ TEN_MB = 10 * 1024 * 1024
 @pytest.mark.parametrize(
     ("port", "path", "body"),
     [
-        (8000, "/api/v1/nodes/", {"detail": "request body too large: at most 8388608 bytes"}),
-        (8000, "/models", {"error": "request body too large: at most 8388608 bytes"}),
-        (8787, "/api/v1/models", {"error": "request body too large: at most 8388608 bytes"}),
-        (11435, "/health", {"error": "request body too large: at most 8388608 bytes"}),
+        (8000, "/api/v1/nodes/", {"detail": TOO_LARGE}),
+        (8000, "/models", {"error": TOO_LARGE}),
+        (8787, "/api/v1/models", {"error": TOO_LARGE}),
+        (11435, "/health", {"error": TOO_LARGE}),
     ],
 )
 def test_a_10_mb_json_body_is_413_in_the_error_shape_of_its_route(client, port, path, body):
@@ -194,7 +196,7 @@ def test_under_asgi_a_10_mb_body_is_413_as_well():
     response = async_to_sync(client.post)("/models", payload, content_type="application/json")
 
     assert response.status_code == 413
-    assert response.json() == {"error": "request body too large: at most 8388608 bytes"}
+    assert response.json() == {"error": TOO_LARGE}
 
 
 def test_the_body_limit_is_a_setting(client, settings):
@@ -203,7 +205,7 @@ def test_the_body_limit_is_a_setting(client, settings):
     response = client.post("/models", {"model": "m" * 200}, content_type="application/json")
 
     assert response.status_code == 413
-    assert response.json() == {"error": "request body too large: at most 100 bytes"}
+    assert response.json() == {"error": "request body too large: at most 100 bytes (setting MODELYARD_MAX_BODY_BYTES)"}
 
 
 @pytest.mark.parametrize(
@@ -227,7 +229,7 @@ def test_more_than_1000_query_parameters_is_400_in_the_error_shape_of_its_route(
 @pytest.mark.parametrize(
     ("error", "status", "message"),
     [
-        (RequestDataTooBig(), 413, "request body too large: at most 8388608 bytes"),
+        (RequestDataTooBig(), 413, TOO_LARGE),
         (TooManyFieldsSent(), 400, "too many query or form parameters: at most 1000"),
     ],
 )
@@ -355,4 +357,4 @@ def test_a_chunked_body_past_the_limit_is_413(settings):
     status, answer = async_to_sync(asgi_post_chunked)("/execute", json.dumps({"prompt": "x" * 200}).encode())
 
     assert status == 413
-    assert answer == {"error": "request body too large: at most 100 bytes"}
+    assert answer == {"error": "request body too large: at most 100 bytes (setting MODELYARD_MAX_BODY_BYTES)"}

@@ -48,6 +48,17 @@ class JobSerializer(serializers.Serializer):
         return jobs.job_payload(instance)
 
 
+class JobListItemSerializer(JobSerializer):
+    """A job in the list: its `result` with long lists replaced by their sizes (`{"items": n,
+    "trimmed": true}`), so that one 100,000-point score does not make the list megabytes; the whole
+    result is at `/api/v1/jobs/{id}`."""
+
+    def to_representation(self, instance: Job) -> dict:
+        payload = super().to_representation(instance)
+        payload["result"] = jobs.payload_trimmed(payload["result"], max_items=jobs.PAYLOAD_KEPT_ITEMS)
+        return payload
+
+
 class JobCancelSerializer(JobSerializer):
     """The answer to a cancel: the job as it is now, and what the cancel did (`jobs.CancelReport`)."""
 

@@ -28,6 +28,9 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = serializers.JobSerializer
     lookup_value_regex = "[^/]+"
 
+    def get_serializer_class(self):  # noqa: ANN201
+        return serializers.JobListItemSerializer if self.action == "list" else serializers.JobSerializer
+
     def get_queryset(self):  # noqa: ANN201
         filters = serializers.JobFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)

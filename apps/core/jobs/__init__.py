@@ -50,10 +50,12 @@ from apps.core.jobs.rows import (
     ACTIVE_STATES,
     LOG_LINE_CHARS,
     LOG_LINES,
+    PAYLOAD_KEPT_ITEMS,
     State,
     job_get,
     job_log_append,
     job_payload_trim,
+    payload_trimmed,
 )
 from apps.core.jobs.running import (
     PROGRESS_MIN_INTERVAL_S,
@@ -68,6 +70,7 @@ from apps.core.jobs.running import (
     job_enqueue,
     job_run,
     log,
+    params_trim_at_end,
     progress,
     worker_name,
 )
@@ -90,6 +93,7 @@ __all__ = [
     "FINAL_EVENTS",
     "JOB_ROW_FALLBACK_S",
     "LOG_LINES",
+    "PAYLOAD_KEPT_ITEMS",
     "LOG_LINES_IN_EVENTS",
     "LOG_LINE_CHARS",
     "PROGRESS_MIN_INTERVAL_S",
@@ -116,6 +120,8 @@ __all__ = [
     "jobs_recover_stale",
     "jobs_recover_undelivered",
     "log",
+    "params_trim_at_end",
+    "payload_trimmed",
     "progress",
     "publish_job_event",
     "watchdog_start",

@@ -17,6 +17,8 @@ ACTIVE_STATES = (State.PENDING, State.STARTED)
 # A job's log keeps its last LOG_LINES lines, each cut to LOG_LINE_CHARS.
 LOG_LINES = 200
 LOG_LINE_CHARS = 1000
+# A trimmed payload keeps lists of at most this many items (and 20,000 characters of JSON).
+PAYLOAD_KEPT_ITEMS = 100
 
 
 def job_get(*, job_id: str) -> Job:
@@ -61,26 +63,27 @@ def job_log_append(*, job_id: Any, line: str) -> None:
         )
 
 
-def payload_trimmed(value: Any, *, max_items: int) -> Any:
-    """`value` (a job's params or result) with every list longer than `max_items`, at any depth,
-    replaced by `{"items": <its length>, "trimmed": true}`."""
+def payload_trimmed(value: Any, *, max_items: int, max_chars: int = 20_000) -> Any:
+    """`value` (a job's params or result) with every list longer than `max_items` or larger than
+    `max_chars` characters of JSON, at any depth, replaced by `{"items": <its length>, "trimmed": true}`,
+    and every string longer than `max_chars` by `{"chars": <its length>, "trimmed": true}`."""
     if isinstance(value, dict):
-        return {key: payload_trimmed(item, max_items=max_items) for key, item in value.items()}
+        return {key: payload_trimmed(item, max_items=max_items, max_chars=max_chars) for key, item in value.items()}
     if isinstance(value, list):
-        if len(value) > max_items:
+        if len(value) > max_items or len(json.dumps(value)) > max_chars:
             return {"items": len(value), "trimmed": True}
-        return [payload_trimmed(item, max_items=max_items) for item in value]
+        return [payload_trimmed(item, max_items=max_items, max_chars=max_chars) for item in value]
+    if isinstance(value, str) and len(value) > max_chars:
+        return {"chars": len(value), "trimmed": True}
     return value
 
 
-def job_payload_trim(*, job_id: Any, max_items: int = 100) -> None:
+def job_payload_trim(*, job: Job, max_items: int = PAYLOAD_KEPT_ITEMS) -> None:
     """Shrink a finished job's params and result (`payload_trimmed`) once their one reader has them:
     a predict of 100,000 points would otherwise keep megabytes in the row, its API answer and its
-    admin page. Jobs still pending or running are left alone (a worker still needs the params)."""
-    job = Job.objects.filter(pk=job_id).exclude(state__in=ACTIVE_STATES).only("params", "result").first()
-    if job is None:
-        return
-    Job.objects.filter(pk=job_id).exclude(state__in=ACTIVE_STATES).update(
+    admin page. `job` is the row as its reader loaded it (not read again). Jobs still pending or
+    running are left alone (a worker still needs the params)."""
+    Job.objects.filter(pk=job.pk).exclude(state__in=ACTIVE_STATES).update(
         params=payload_trimmed(job.params, max_items=max_items),
         result=payload_trimmed(job.result, max_items=max_items),
     )

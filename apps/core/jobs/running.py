@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from apps.core.jobs.database import DATABASE_LOST, close_connection, with_database
 from apps.core.jobs.parents import cancel_children, mark_cancelled, parent_progress_update, waits_for_children
 from apps.core.jobs.recovery import job_requeue
-from apps.core.jobs.rows import State, job_get, job_log_append, job_submit
+from apps.core.jobs.rows import PAYLOAD_KEPT_ITEMS, State, job_get, job_log_append, job_submit, payload_trimmed
 from apps.core.jobs.streams import FINAL_EVENTS, publish_job_event
 from apps.core.models import Job
 from apps.core.processes import process_name
@@ -73,6 +73,8 @@ class _RunningJob:
     last_saved: float = 0.0
     extra: dict = field(default_factory=dict)
     lost: bool = False  # the row was requeued and now belongs to another attempt
+    params: dict = field(default_factory=dict)  # as claimed: the row is never read again for them
+    trim_params_at_end: bool = False  # `params_trim_at_end`
 
 
 _local = threading.local()
@@ -188,7 +190,7 @@ def progress(current: int | None = None, total: int | None = None, **extra: Any)
             heartbeat_at=stamp,
             updated_at=stamp,
         )
-        return Job.objects.get(pk=running.job_id) if saved else None
+        return Job.objects.defer("params").get(pk=running.job_id) if saved else None
 
     job = with_database(save, what=f"saving the progress of job {running.job_id}")
     if job is None:
@@ -204,6 +206,16 @@ def log(line: str) -> None:
         logger.info("%s", line)
         return
     with_database(lambda: job_log_append(job_id=running.job_id, line=line), what="saving a log line")
+
+
+def params_trim_at_end() -> None:
+    """Let the running job's row keep only the sizes of its large params once this run ends
+    (`payload_trimmed`, saved with its end in one transaction): a job whose inputs are large
+    (100,000 points to score) is done with them then, and its row, API answer and admin page stay
+    small. A run that never ends (its worker died) keeps the full params, so the job can run again."""
+    running = _running()
+    if running is not None:
+        running.trim_params_at_end = True
 
 
 def cancelled() -> bool:
@@ -269,7 +281,9 @@ def job_run(*, job_id: str) -> None:
     if job is None:
         return
     publish_job_event(job, "state")
-    running = _RunningJob(job_id=str(job.id), worker=job.worker, attempt=job.attempts, extra=dict(job.progress))
+    running = _RunningJob(
+        job_id=str(job.id), worker=job.worker, attempt=job.attempts, extra=dict(job.progress), params=job.params
+    )
     _local.job = running
     heartbeat = _Heartbeat(running)
     heartbeat.start()
@@ -331,12 +345,14 @@ def _end(running: _RunningJob, state: str, *, result: Any = None, error: str = "
 def _finish(running: _RunningJob, state: str, *, result: Any, error: str, tb: str) -> Job | None:
     """Record how the run ended, unless the row was requeued to another attempt meanwhile."""
     with transaction.atomic():
-        job = _owned(running).select_for_update().first()
+        job = _owned(running).select_for_update().defer("params").first()
         if job is None:
             logger.warning("job %s was requeued while this run went on; its end is not recorded", running.job_id)
             return None
         job.progress = running.extra  # the last progress report may have been coalesced
         job.result, job.error, job.traceback = result, error, tb
+        if running.trim_params_at_end:
+            job.params = payload_trimmed(running.params, max_items=PAYLOAD_KEPT_ITEMS)
         unfinished = job.children.exclude(state__in=Job.FINISHED_STATES).count()
         if state == State.SUCCESS and job.children.exists():
             # The function returned; the group ends with its last child, failed if one failed.

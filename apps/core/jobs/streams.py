@@ -1,5 +1,8 @@
 """The one representation of a job, and its events: published on the channel-layer group
-`job.<id>`, relayed by the SSE endpoints (`job_event_stream`)."""
+`job.<id>`, relayed by the SSE endpoints (`job_event_stream`). Events carry the job's result
+trimmed (`payload_trimmed`: a 100,000-point answer is its size), so they stay small on the channel
+layer; the whole result is at `/api/v1/jobs/{id}`. Rows are read without their params, which only
+the worker needs and can be megabytes."""
 
 import asyncio
 import logging
@@ -10,7 +13,7 @@ from asgiref.sync import sync_to_async
 
 from apps.core import events
 from apps.core.jobs.database import DATABASE_LOST, close_connection
-from apps.core.jobs.rows import LOG_LINES, State, iso_time
+from apps.core.jobs.rows import LOG_LINES, PAYLOAD_KEPT_ITEMS, State, iso_time, payload_trimmed
 from apps.core.models import Job
 
 logger = logging.getLogger(__name__)
@@ -26,8 +29,10 @@ LOG_LINES_IN_EVENTS = 20
 JOB_ROW_FALLBACK_S = 1.0
 
 
-def job_payload(job: Job, *, log_lines: int = LOG_LINES) -> dict[str, Any]:
-    """The one representation of a job, for the API and (with fewer log lines) for its events."""
+def job_payload(job: Job, *, log_lines: int = LOG_LINES, trimmed: bool = False) -> dict[str, Any]:
+    """The one representation of a job, for the API and (with fewer log lines) for its events.
+    `trimmed`: its result's long lists replaced by their sizes (`payload_trimmed`), as in events
+    and the jobs list; the whole result is at `/api/v1/jobs/{id}`."""
     return {
         "id": str(job.id),
         "kind": job.kind,
@@ -38,7 +43,7 @@ def job_payload(job: Job, *, log_lines: int = LOG_LINES) -> dict[str, Any]:
             "percent": job.percent,
             **job.progress,
         },
-        "result": job.result,
+        "result": payload_trimmed(job.result, max_items=PAYLOAD_KEPT_ITEMS) if trimmed else job.result,
         "error": job.error,
         "traceback": job.traceback,
         "cancel_requested": job.cancel_requested,
@@ -65,15 +70,15 @@ def publish_job_event(job: Job, event: str) -> None:
     last, not `job` as its caller holds it: a log line appended in SQL after the save (the reason
     a job was given up, `job_log_append`) is the line a client most needs, and no event follows."""
     if event in FINAL_EVENTS.values():
-        job = Job.objects.filter(pk=job.pk).first() or job
-    events.publish(job_group(job.id), event, job_payload(job, log_lines=LOG_LINES_IN_EVENTS))
+        job = Job.objects.filter(pk=job.pk).defer("params").first() or job
+    events.publish(job_group(job.id), event, job_payload(job, log_lines=LOG_LINES_IN_EVENTS, trimmed=True))
 
 
 def _job_row(job_id: str) -> dict[str, Any] | None:
     """The job's payload, or None while the database cannot be reached (the broken connection is
     closed, so the next read reconnects)."""
     try:
-        return job_payload(Job.objects.get(pk=job_id))
+        return job_payload(Job.objects.defer("params").get(pk=job_id), trimmed=True)
     except DATABASE_LOST as error:
         logger.warning("the event stream of job %s could not read its row: %s", job_id, error)
         close_connection()
@@ -96,7 +101,9 @@ async def job_event_stream(
     loop = asyncio.get_running_loop()
     async with events.subscription(job_group(job_id)) as receive:
         # A connection the database dropped (a restart) is closed by the first try: the second reconnects.
-        job = await sync_to_async(_job_row)(job_id) or job_payload(await Job.objects.aget(pk=job_id))
+        job = await sync_to_async(_job_row)(job_id) or job_payload(
+            await Job.objects.defer("params").aget(pk=job_id), trimmed=True
+        )
         yield "state", job
         last_item_at = loop.time()
         while job["state"] not in FINAL_EVENTS:
