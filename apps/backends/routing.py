@@ -85,6 +85,8 @@ def candidates(table: RoutingTable, model: str, *, backend_type: str = "") -> li
     """Backends that may serve `model`, best first. Raises Invalid/NotFound/ModelNotFound naming why not."""
     if backend_type:
         provider_type_check(backend_type)
+    if model in table.owned:
+        raise ModelNotFound(f"model {model!r} is {table.owned[model]}: no backend serves it", model=model)
     wanted = normalized(model)
     if table.pools_exist:
         pools = table.model_pools.get(wanted, frozenset())

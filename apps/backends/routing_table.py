@@ -13,6 +13,7 @@ from asgiref.sync import sync_to_async
 from apps.backends.credentials import provider_api_key
 from apps.backends.models import Backend, Pool, ProviderConfig, RegisteredModel
 from apps.backends.naming import model_key, normalized
+from apps.modelstore import owners
 from apps.modelstore import selectors as store_selectors
 
 TABLE_TTL_S = 2.0
@@ -53,6 +54,7 @@ class RoutingTable:
     pool_names: dict[str, str]
     api_keys: dict[str, str]
     stored: frozenset[str] = frozenset()  # ids of the store's inference models, to explain why they are not routable
+    owned: dict[str, str] = field(default_factory=dict)  # store entries an app keeps for itself → what they are
     built_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -90,7 +92,7 @@ def routing_table() -> RoutingTable:
     # Entries an app keeps for itself (ML classifiers, forecasting checkpoints) are no model a backend
     # could serve: a request for one is answered as for any unknown model, without the store hint.
     stored = frozenset(store_selectors.inference_models().values_list("model_id", flat=True))
-    _table = RoutingTable(bool(pools), routes, model_pools, pools, api_keys, stored)
+    _table = RoutingTable(bool(pools), routes, model_pools, pools, api_keys, stored, owners.owned_ids())
     return _table
 
 

@@ -16,6 +16,7 @@ from apps.backends.naming import normalized
 from apps.backends.routing_table import routing_table
 from apps.core import events
 from apps.core.errors import DomainError, NotFound
+from apps.modelstore import owners
 from apps.modelstore import services as modelstore
 from apps.modelstore.units import human_size_decimal
 
@@ -72,9 +73,9 @@ def model_catalog_entry(*, model_id: str) -> dict[str, Any]:
     entries = {entry["id"]: entry for entry in models_catalog()}
     entry = entries.get(model_id) or entries.get(normalized(model_id))
     if entry is None:
-        raise routing.ModelNotFound(
-            f"model {model_id!r} not found: no pool can route it and it is not in the model store", model=model_id
-        )
+        owned = owners.owned_ids().get(model_id)
+        why = f"it is {owned}" if owned else "no pool can route it and it is not in the model store"
+        raise routing.ModelNotFound(f"model {model_id!r} not found: {why}", model=model_id)
     return entry
 
 

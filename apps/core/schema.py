@@ -234,6 +234,9 @@ SPEC_OF_OPERATION = {
 # The specs' request body examples, by operation id (writable fields only: the runtime spec's
 # examples also show the id and timestamps that the server sets). Swagger UI fills "Try it out" with
 # them, and the browsable API its content form.
+# The projects spec's temperature sensor: 20 normal readings (°C) its anomaly example fits on.
+SPEC_TEMPERATURES = (22.1, 23.5, 21.8, 24.2, 22.7, 23.1, 21.5, 24.8, 22.3, 23.9)
+SPEC_TEMPERATURES += (21.2, 24.5, 22.8, 23.2, 21.9, 24.1, 22.5, 23.7, 21.6, 24.3)
 REQUEST_EXAMPLES = {
     "createBackend": {"name": "ollama-production", "baseUrl": "http://ollama-prod.internal:11434", "type": "ollama"},
     "updateBackend": {"name": "ollama-production", "baseUrl": "http://ollama-prod.internal:11434", "type": "ollama"},
@@ -291,46 +294,55 @@ REQUEST_EXAMPLES = {
     "modelstore_export": {"format": "kitt"},
     "models_cache_download": {"provider": "universal", "model_name": "cross-encoder/ms-marco-MiniLM-L-6-v2"},
     "models_cache_validate_download": {"model_name": "unsloth/Qwen3-1.7B-GGUF"},
+    # The projects spec's ML examples, made one flow that "Try it out" can run in order: the spec's
+    # classifier texts; its temperature sensor for anomalies (its first fit example has 2 features
+    # where its score example sends 1); save and load by `-latest` (its versioned names never exist).
     "ml_classifier_fit": {
         "model": "intent-classifier",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
         "training_data": [
-            {"text": "I need to book a flight to New York", "label": "booking"},
-            {"text": "Please cancel my reservation", "label": "cancellation"},
-            {"text": "What time does the flight depart?", "label": "inquiry"},
-            {"text": "Book me a hotel room for two nights", "label": "booking"},
+            {"text": "I need to book a flight to NYC", "label": "booking"},
+            {"text": "Reserve a hotel room for me", "label": "booking"},
+            {"text": "Cancel my reservation please", "label": "cancellation"},
             {"text": "I want to cancel my booking", "label": "cancellation"},
-            {"text": "How much luggage can I bring?", "label": "inquiry"},
+            {"text": "What time does the flight leave?", "label": "inquiry"},
+            {"text": "How much does it cost?", "label": "inquiry"},
         ],
         "num_iterations": 20,
+        "batch_size": 16,
         "overwrite": False,
     },
     "ml_classifier_predict": {
         "model": "intent-classifier-latest",
-        "texts": ["I need to book a flight to Paris", "Cancel my hotel reservation please"],
+        "texts": [
+            "Book me a flight to Paris tomorrow",
+            "Cancel my upcoming trip",
+            "What are the check-in times?",
+            "This is absolutely terrible service",
+        ],
     },
-    "ml_classifier_save": {"model": "intent-classifier_20251215_155054", "description": "Customer intents"},
+    "ml_classifier_save": {"model": "intent-classifier-latest", "description": "Travel intents"},
     "ml_classifier_load": {"model": "intent-classifier-latest"},
     "ml_anomaly_fit": {
-        "model": "sensor-detector",
+        "model": "sensor_anomaly_detector",
         "backend": "isolation_forest",
-        "data": [[22.1, 1024], [23.5, 1100], [21.8, 980], [24.2, 1050], [22.7, 1080], [23.1, 990]],
-        "contamination": 0.1,
-        "overwrite": False,
+        "data": [[reading] for reading in SPEC_TEMPERATURES],
+        "contamination": 0.05,
     },
     "ml_anomaly_score": {
-        "model": "sensor-detector-latest",
+        "model": "sensor_anomaly_detector-latest",
         "backend": "isolation_forest",
-        "data": [[22.0, 1000], [23.5, 1050], [0.0, 5000], [100.0, 20], [21.5, 1010]],
+        "data": [[22.0], [23.5], [0.0], [100.0], [21.5]],
         "threshold": 0.5,
     },
     "ml_anomaly_detect": {
-        "model": "sensor-detector-latest",
+        "model": "sensor_anomaly_detector-latest",
         "backend": "isolation_forest",
-        "data": [[22.0, 1000], [23.5, 1050], [0.0, 5000], [100.0, 20], [21.5, 1010]],
+        "data": [[22.0], [23.5], [0.0], [21.5], [100.0], [24.0], [-10.0], [22.8], [35.0], [23.2]],
         "threshold": 0.5,
     },
-    "ml_anomaly_save": {"model": "sensor-detector_20251215_160000", "backend": "isolation_forest"},
-    "ml_anomaly_load": {"model": "sensor-detector-latest", "backend": "isolation_forest"},
+    "ml_anomaly_save": {"model": "sensor_anomaly_detector-latest", "backend": "isolation_forest"},
+    "ml_anomaly_load": {"model": "sensor_anomaly_detector-latest", "backend": "isolation_forest"},
 }
 
 

@@ -10,4 +10,8 @@ class ForecastingConfig(AppConfig):
         # Pulled and fine-tuned checkpoints are store entries of the forecast surface, never runtime models.
         from apps.modelstore.owners import owner_register
 
-        owner_register(name="forecasting", table="forecasting.InstalledForecastModel")
+        owner_register(
+            name="forecasting",
+            table="forecasting.InstalledForecastModel",
+            served_by="the forecast API on its own port (POST /api/forecast)",
+        )

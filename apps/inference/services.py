@@ -28,6 +28,7 @@ from apps.inference.engines import CHAT, CLASSIFY, EMBEDDING, ENGINES, RERANK
 from apps.inference.engines.chat import DEFAULT_THINKING_BUDGET, THINKING, ChatOptions, Generation, Thinking
 from apps.inference.kinds import model_kind
 from apps.inference.residency import Lease, ModelFiles, budget_bytes, estimate_bytes, residency
+from apps.modelstore import owners
 from apps.modelstore import selectors as store_selectors
 from apps.modelstore import services as store
 from apps.modelstore.models import LocalModel
@@ -46,6 +47,11 @@ ENDPOINTS = {
 
 
 def not_in_store_message(model: str) -> str:
+    """Why the runtime has no model `model`: an entry another app keeps for itself (an ML classifier:
+    where it is used instead), or not in the store at all (how to pull it)."""
+    owned = owners.owned_ids().get(model)
+    if owned:
+        return f"model {model!r} is {owned}; the model runtime does not serve it"
     return (
         f"model {model!r} is not in the model store. Pull it first: "
         f"`manage.py pull huggingface {model}`, or POST /api/v1/downloads with "

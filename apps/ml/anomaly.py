@@ -9,7 +9,9 @@ Every backend reports a raw score oriented so that HIGHER MEANS MORE ANOMALOUS:
 - `local_outlier_factor` (scikit-learn `LocalOutlierFactor(novelty=True)`, k = min(20, n − 1)):
   `-score_samples(x)`, the local outlier factor (about 1 inside clusters); training points use
   their own fitted LOF;
-- `autoencoder` (torch): mean squared reconstruction error of the standardised features;
+- `autoencoder` (torch): mean squared reconstruction error of the standardised features (trained in
+  float32, evaluated in float64: float32 rounding made a row's error depend on its batch by ~1 %
+  when the errors are tiny, as on a constant feature);
 - `ecod`, `copod` (PyOD fit; new points scored against the training data alone, see
   `EcdfBackend`), `hbos` (PyOD, ⌈√n⌉ bins), `knn` (PyOD, k = min(5, n − 1), distance to the k-th
   neighbour): already higher = more anomalous.
@@ -45,7 +47,15 @@ training points' raw scores (`contamination_threshold`); a point is anomalous wh
 >= the threshold. Where ties at the quantile would let more than a `contamination` share of the
 training points reach it (histogram and ECDF scores are step functions; on 20 rows the top scores
 often tie), the threshold moves halfway to the next distinct training score above (or above the
-top by half the gap below it), so at most that share of the training data is flagged. Scores are
+top by half the gap below it), so at most that share of the training data is flagged. Scores that
+differ by at most SCORE_TIE_RTOL × the largest |training score| count as tied: the same row scored
+in another batch, or the copies of a constant row, differ in the last bits (an isolation forest's
+average path length summed in another order; 3 or 5 copies of one row scored 0.5 − 2⁻⁵⁰), and a
+tie rule on exact equality put the threshold one rounding step above the lowest score, so the
+span below became noise and every row, the training value itself included, was flagged. Tied
+groups are separated by more than the tolerance, so the threshold sits at least half of it above
+every tied training score; when all training scores tie, it is the top + max(1, 2 × tolerance) / 2
+(one raw unit: the training scores carry no scale then), and the zscore's std is 1 as well. Scores are
 then reported in one of three normalisations:
 - `raw`: the raw score;
 - `zscore`: (raw − mean) / std of the training raw scores (standard deviations above normal);
@@ -92,6 +102,8 @@ OCSVM_MIN_NU = 0.5
 # A value counts as outside the training range when it is beyond it by more than this, in
 # standardised units (float noise of the scaling is far smaller).
 RANGE_TOLERANCE = 1e-9
+# Raw scores closer than this × the largest |training score| are tied (float noise is ~1e-15 of it).
+SCORE_TIE_RTOL = 1e-9
 AUTOENCODER_BATCH = 256
 AUTOENCODER_CROSSFIT_MIN_ROWS = 40  # fewer: each half would be too small to train on
 RANDOM_SEED = 0
@@ -224,12 +236,15 @@ class AutoencoderBackend(Backend):
 
     @staticmethod
     def _errors(network: Any, x: Any) -> Any:
-        """Mean squared reconstruction error per row, float64 `(n,)`."""
+        """Mean squared reconstruction error per row, float64 `(n,)`, computed in float64 by a float64
+        copy of the (float32-trained) network, so a row's error does not depend on its batch."""
+        import copy
+
         import torch
 
         with torch.no_grad():
-            data = torch.as_tensor(x, dtype=torch.float32)
-            return ((network(data) - data) ** 2).mean(dim=1).double().numpy()
+            data = torch.as_tensor(x, dtype=torch.float64)
+            return ((copy.deepcopy(network).double()(data) - data) ** 2).mean(dim=1).numpy()
 
 
 class PyodBackend(Backend):
@@ -374,22 +389,45 @@ def contamination_check(value: float) -> float:
     return value
 
 
+def score_tolerance(train: Any) -> float:
+    """How close two raw scores `(n,)` of a training set may be and still count as the same score:
+    SCORE_TIE_RTOL × the largest |training score| (0 when all are 0, where ties are exact)."""
+    import numpy as np
+
+    return SCORE_TIE_RTOL * float(np.abs(np.asarray(train, dtype=np.float64)).max())
+
+
 def contamination_threshold(train: Any, contamination: float, *, fallback_gap: float) -> float:
     """The raw threshold: the (1 − contamination) quantile of the training scores `(n,)`, moved up
     when ties let more than a `contamination` share of them reach it (points are anomalous when
-    `score >= threshold`): halfway to the next higher training score, or, when the tie is at the
-    top, half the gap to the next lower one (`fallback_gap` when all scores are equal) above it.
-    So at most a `contamination` share of the training points is ever flagged."""
+    `score >= threshold`). Scores within `score_tolerance` of each other (chained, in sorted order)
+    form one tied group. With a group at the quantile, the threshold goes halfway from that group's
+    top to the next higher training score, or, when the group is the top one, above its top by half
+    the gap down to the next lower score (by max(`fallback_gap`, 2 × tolerance) / 2 when all scores
+    tie): so it clears every tied score by at least half the tolerance, which float noise in a
+    rescored training row never crosses. Without a tie there, halfway from the quantile to the next
+    higher score. So at most a `contamination` share of the training points is ever flagged (as far
+    as n allows: on 3 rows the top one may still be)."""
     import numpy as np
 
+    train = np.asarray(train, dtype=np.float64)
+    tolerance = score_tolerance(train)
     quantile = float(np.quantile(train, 1 - contamination))
-    if np.count_nonzero(train >= quantile) <= contamination * len(train) + 1e-9:
+    if np.count_nonzero(train >= quantile - tolerance) <= contamination * len(train) + 1e-9:
         return quantile
-    higher = train[train > quantile]
-    if higher.size:
-        return (quantile + float(higher.min())) / 2
-    lower = train[train < quantile]
-    return quantile + (quantile - float(lower.max()) if lower.size else fallback_gap) / 2
+    ordered = np.sort(train)
+    # group[i] numbers the tied group of ordered[i]: a new group starts after each gap > tolerance.
+    group = np.concatenate(([0], np.cumsum(np.diff(ordered) > tolerance)))
+    at_or_below = int(np.searchsorted(ordered, quantile + tolerance, side="right")) - 1
+    members = np.flatnonzero(group == group[at_or_below])
+    top, bottom = float(ordered[members[-1]]), float(ordered[members[0]])
+    if top < quantile - tolerance:  # no score tied with the quantile: the quantile itself is the tie-free point
+        return (quantile + float(ordered[members[-1] + 1])) / 2
+    if members[-1] + 1 < len(ordered):
+        return (top + float(ordered[members[-1] + 1])) / 2
+    if members[0] > 0:
+        return top + (bottom - float(ordered[members[0] - 1])) / 2
+    return top + max(fallback_gap, 2 * tolerance) / 2
 
 
 class Detector:
@@ -417,13 +455,16 @@ class Detector:
         train = np.asarray(self.backend.fit(x), dtype=np.float64)
         self.samples = len(x)
         self.low, self.high = x.min(axis=0), x.max(axis=0)
+        tolerance = score_tolerance(train)
         self.train_min = float(train.min())
         self.train_max = float(train.max())
         self.train_mean = float(train.mean())
-        self.train_std = float(train.std()) or 1.0
+        # All scores tied (a constant feature): their std is float noise, so one raw unit instead.
+        std = float(train.std())
+        self.train_std = std if self.train_max - self.train_min > tolerance and std > 0 else 1.0
         self.raw_threshold = contamination_threshold(train, self.contamination, fallback_gap=self.train_std)
         span = self.raw_threshold - self.train_min
-        self.span = span if span > 0 else self.train_std
+        self.span = span if span > 0 else self.train_std  # > 0 always: the threshold clears every tie
 
     def range_excess(self, x: Any) -> Any:
         """How far each encoded row `(m, d)` lies outside the training range: the Euclidean distance

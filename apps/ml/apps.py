@@ -11,4 +11,8 @@ class MlConfig(AppConfig):
         from apps.ml.storage import SOURCE
         from apps.modelstore.owners import owner_register
 
-        owner_register(name="ml", sources=[SOURCE])
+        owner_register(
+            name="ml",
+            sources=[SOURCE],
+            served_by="the ML API (POST /v1/ml/classifier/predict, /v1/ml/anomaly/score)",
+        )

@@ -12,13 +12,24 @@ feature) or rows of objects described by a `schema` mapping each field to its en
 - `hash`: a stable hash of the value's text mapped into [0, 1) (BLAKE2b, 64 bits), for
   high-cardinality strings (user agents, paths) without a vocabulary.
 
+A category is the value's text, except that a number with an integral value is written as the
+integer (`_category_text`): JSON `1.0`, `1` and `"1"` are one category, as they are one value to
+most clients (`str(1.0)` is "1.0", so `1.0` used to be a category never seen in training, flagged).
+Encoders pickled before this keep the plain text (their hash columns were computed from it) and
+look a number up under both spellings.
+
 Every column is then standardised with the training mean and standard deviation, so distance- and
 density-based backends (SVM, LOF, kNN) are not dominated by the feature with the largest unit. A
 column that is constant in training (standard deviation at most CONSTANT_TOLERANCE × max(|mean|, 1),
 so float noise such as 0.1 + 0.2 vs 0.3 counts as constant) is centred only: it stays in its own
 units, 0 in training, and the detector's training-range check (`apps.ml.anomaly`) sees any other
 value there as outside the training range, so a deviation in a feature that never varied cannot
-score normal. The encoder is fitted once and saved with the detector.
+score normal. Means and standard deviations are computed on columns scaled by a power of two (exact,
+so no overflow for values near the float limit, ±1e308), the centring on halved values, and an
+encoded value is clipped to ±ENCODED_LIMIT (1e30 standard deviations, or units of a constant
+column): backends see finite numbers (scikit-learn's trees convert to float32, whose limit is
+3.4e38), squares and sums over any number of features stay finite, and a row that far out is
+flagged by the range rule anyway. The encoder is fitted once and saved with the detector.
 """
 
 import hashlib
@@ -29,6 +40,7 @@ from apps.core.errors import Invalid
 
 ENCODINGS = ("numeric", "label", "ordinal", "onehot", "one_hot", "hash")
 CONSTANT_TOLERANCE = 1e-12
+ENCODED_LIMIT = 1e30
 UNSEEN = "<unseen>"
 
 
@@ -39,6 +51,14 @@ def _number(value: Any, where: str) -> float:
     if not math.isfinite(number):
         raise Invalid(f"{where}: numbers must be finite")
     return number
+
+
+def _category_text(value: Any) -> str:
+    """A scalar's category: its text, an integral number as the integer (1.0 → "1", 1e20 →
+    "100000000000000000000", -0.0 → "0"), so that it equals the int and the string "1"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def hash_unit(value: Any) -> float:
@@ -71,6 +91,7 @@ class FeatureEncoder:
         self.mean: list[float] = []
         self.scale: list[float] = []
         self.unseen_column = True  # onehot's `field=<unseen>`; absent in detectors pickled before it
+        self.integral_numbers = True  # 1.0 is the category "1"; absent in encoders pickled before it
 
     # --- rows → raw columns ------------------------------------------------------------------
 
@@ -94,7 +115,22 @@ class FeatureEncoder:
         value = row[field]
         if isinstance(value, dict | list):
             raise Invalid(f"data[{index}].{field}: expected a scalar")
-        return str(value)
+        return _category_text(value) if getattr(self, "integral_numbers", False) else str(value)
+
+    def _known(self, row: dict, field: str, index: int) -> str:
+        """The category of `row[field]` as the fitted vocabulary spells it. An encoder pickled before
+        integral numbers were written as integers learned "1.0" for 1.0 and "1" for 1: a number is
+        looked up under its own text first, then under the other spelling."""
+        value = self._category(row, field, index)
+        known = self.categories[field]
+        if value in known or getattr(self, "integral_numbers", False):
+            return value
+        number = row[field]
+        if isinstance(number, float) and number.is_integer():
+            return _category_text(number)
+        if isinstance(number, int) and not isinstance(number, bool):
+            return str(float(number))
+        return value
 
     def _schema_rows(self, rows: list[Any], *, learn: bool) -> list[list[float]]:
         assert self.schema is not None
@@ -117,7 +153,7 @@ class FeatureEncoder:
                     encoded.append(hash_unit(self._category(row, field, index)))
                 else:
                     known = self.categories[field]
-                    value = self._category(row, field, index)
+                    value = self._known(row, field, index)
                     if encoding in ("label", "ordinal"):
                         encoded.append(float(known.index(value)) if value in known else float(len(known)))
                     else:
@@ -160,13 +196,26 @@ class FeatureEncoder:
         )
         self.width = matrix.shape[1]
         self.columns = self._column_names()
-        mean = matrix.mean(axis=0)
-        scale = matrix.std(axis=0)
+        # Scaled by 2^-e per column (max |value| < 2^e): exact, and a sum of n values near 1e308
+        # does not overflow.
+        exponent = np.frexp(np.abs(matrix).max(axis=0))[1]
+        scaled = np.ldexp(matrix, -exponent)
+        mean = np.ldexp(scaled.mean(axis=0), exponent)
+        scale = np.ldexp(scaled.std(axis=0), exponent)
         constant = scale <= CONSTANT_TOLERANCE * np.maximum(np.abs(mean), 1.0)
         mean[constant] = matrix[0, constant]  # the constant itself, not a mean with rounding error
         scale[constant] = 1.0
         self.mean, self.scale = mean.tolist(), scale.tolist()
-        return (matrix - mean) / scale
+        return self._standardise(matrix)
+
+    def _standardise(self, matrix: Any) -> Any:
+        """(matrix − mean) / scale `(n, width)`, computed on halves (exact; the difference of two
+        halves cannot overflow) and clipped to ±ENCODED_LIMIT."""
+        import numpy as np
+
+        with np.errstate(over="ignore"):
+            encoded = (matrix * 0.5 - np.asarray(self.mean) * 0.5) / (np.asarray(self.scale) * 0.5)
+        return np.clip(encoded, -ENCODED_LIMIT, ENCODED_LIMIT)
 
     def transform(self, rows: list[Any]) -> Any:
         import numpy as np
@@ -178,4 +227,4 @@ class FeatureEncoder:
         )
         if matrix.shape[1] != self.width:
             raise Invalid(f"data rows have {matrix.shape[1]} features; the model was fitted on {self.width}")
-        return (matrix - np.asarray(self.mean)) / np.asarray(self.scale)
+        return self._standardise(matrix)

@@ -24,6 +24,7 @@ NAME_RULES = (
 LATEST_SUFFIX = "-latest"
 VERSION_FORMAT = "%Y%m%d_%H%M%S"
 VERSION_PATTERN = re.compile(r"^(?P<base>.+)_(?P<stamp>\d{8}_\d{6})$")
+BASE_NAME_MAX = NAME_MAX - len("_YYYYMMDD_HHMMSS")
 
 
 def name_check(name: str) -> str:
@@ -33,13 +34,19 @@ def name_check(name: str) -> str:
     return name
 
 
-def fit_name_check(name: str) -> str:
-    """A name a fit may create: valid, and not a `-latest` alias (which only ever names existing models)."""
+def fit_name_check(name: str, *, versioned: bool = True) -> str:
+    """A name a fit may create: valid, not a `-latest` alias (which only ever names existing models)
+    and, when the fit adds a version (`versioned`), short enough for `name_YYYYMMDD_HHMMSS`."""
     name_check(name)
     if name.endswith(LATEST_SUFFIX):
         raise Invalid(
             f"model name {name!r} ends in {LATEST_SUFFIX!r}, which only resolves saved models; "
             "fit with the base name instead"
+        )
+    if versioned and len(name) > BASE_NAME_MAX:
+        raise Invalid(
+            f"model name {name!r} has {len(name)} characters; at most {BASE_NAME_MAX}, as the fit adds "
+            f"the version _YYYYMMDD_HHMMSS ({NAME_MAX} with overwrite, which adds none)"
         )
     return name
 

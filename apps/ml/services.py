@@ -59,9 +59,9 @@ class MlProgress(jobs.JobProgress, total=False):
 
 
 class JobAccepted(DomainError):
-    """202: the job is queued (no worker is running) or still running after the wait. Its body is
-    `{"detail", "job_id"}`; the job goes on (a fit still saves its model): follow it at
-    `/api/v1/jobs/<job_id>`."""
+    """202: the job is queued (no worker is running, or all are busy) or still running after the
+    wait. Its body is `{"detail", "job_id"}`; the job goes on (a fit still saves its model) and its
+    result, the answer this request would have given, is at `/api/v1/jobs/<job_id>`."""
 
     status_code = 202
 
@@ -74,21 +74,23 @@ def _job_result(job: Job) -> dict[str, Any]:
     Unavailable (503) when it was cancelled, DomainError 500 when it crashed. A job that ended
     keeps only the sizes of its inputs and outputs in its row (`jobs.job_payload_trim`): this
     request was their one reader."""
+    follow = f"its answer will be at /api/v1/jobs/{job.id}"
     workers = system.workers_check()
     if workers != "healthy":
         raise JobAccepted(
-            f"{job.kind} job {job.id} is queued: no worker is running ({workers}); it runs when one starts",
+            f"{job.kind} job {job.id} is queued: no worker is running ({workers}); it runs when one starts, "
+            f"and {follow}",
             job_id=str(job.id),
         )
     job = jobs.job_wait(job_id=str(job.id), timeout=settings.MODELYARD_ML_WAIT_S)
     if job.is_finished:
-        jobs.job_payload_trim(job_id=job.id)
+        jobs.job_payload_trim(job=job)
     if job.state == Job.State.SUCCESS:
         return job.result or {}
     if not job.is_finished:
+        where = "still queued (every worker is busy)" if job.state == Job.State.PENDING else "still running"
         raise JobAccepted(
-            f"{job.kind} job {job.id} is still running after {settings.MODELYARD_ML_WAIT_S:g} s; "
-            "it goes on, and a fit still saves its model",
+            f"{job.kind} job {job.id} is {where} after {settings.MODELYARD_ML_WAIT_S:g} s; it goes on, and {follow}",
             job_id=str(job.id),
         )
     if job.state == Job.State.CANCELLED:
@@ -113,11 +115,12 @@ def job_domain_errors(run: Any) -> Any:
     return wrapped
 
 
-def _request_size_check(count: int, *, what: str, setting: str) -> None:
+def _request_size_check(count: int, *, what: str, setting: str, fit: bool = False) -> None:
     """Invalid (400) when a request carries more than `settings.<setting>` items of `what`."""
     limit = getattr(settings, setting)
     if count > limit:
-        raise Invalid(f"{count} {what} in one request; the limit is {limit} (setting {setting}): send them in parts")
+        remedy = "fit on a sample of them, or raise the setting" if fit else "send them in parts"
+        raise Invalid(f"{count} {what} in one request; the limit is {limit} (setting {setting}): {remedy}")
 
 
 def _store_record(saved: storage.SavedModel) -> None:
@@ -194,8 +197,8 @@ def classifier_fit(
 
     Invalid (400): bad or `-latest` name, empty text or label, fewer than 2 labels, more than
     MODELYARD_ML_MAX_TEXTS examples. NotFound (404): base model not available."""
-    naming.fit_name_check(model)
-    _request_size_check(len(training_data), what="training examples", setting="MODELYARD_ML_MAX_TEXTS")
+    naming.fit_name_check(model, versioned=not overwrite)
+    _request_size_check(len(training_data), what="training examples", setting="MODELYARD_ML_MAX_TEXTS", fit=True)
     texts, labels = classifier.training_data_check(training_data)
     base_path = base_model_path(base_model=base_model)
     return _job_result(
@@ -230,7 +233,9 @@ def classifier_fit_run(
     batch_size: int,
     overwrite: bool,
 ) -> dict[str, Any]:
-    """Worker side of `classifier_fit`: train (progress per step, stops when cancelled), save, record."""
+    """Worker side of `classifier_fit`: train (progress per step, stops when cancelled), save, record.
+    The job's row keeps only the number of training texts once it ends."""
+    jobs.params_trim_at_end()
     jobs.progress(0, None, message=f"loading {base_model}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="setfit-") as work_dir:
@@ -314,7 +319,7 @@ def classifier_predict(*, model: str, texts: list[str]) -> dict[str, Any]:
     _request_size_check(len(texts), what="texts", setting="MODELYARD_ML_MAX_TEXTS")
     saved = storage.saved_resolve(CLASSIFIER, model)
     _mark_used(saved)
-    result = _job_result(
+    return _job_result(
         jobs.job_enqueue(
             kind=JOB_KINDS["classifier_predict"],
             func="apps.ml.tasks.classifier_predict",
@@ -323,34 +328,27 @@ def classifier_predict(*, model: str, texts: list[str]) -> dict[str, Any]:
             owner_ref=saved.store_id,
         )
     )
-    labels = result["labels"]
-    data = [
-        {
-            "text": text,
-            "label": labels[best],
-            "score": row[best],
-            "all_scores": dict(zip(labels, row, strict=True)),
-        }
-        for text, row, best in zip(texts, result["probabilities"], result["best"], strict=True)
-    ]
-    return {"object": "list", "data": data, "total_count": len(data), "model": saved.name}
 
 
 @job_domain_errors
 def classifier_predict_run(*, name: str, texts: list[str]) -> dict[str, Any]:
-    """Worker side of `classifier_predict`: labels and probability rows as lists (a JSONB object
-    would not keep the labels' order), PREDICT_BATCH texts a step; stops when cancelled."""
+    """Worker side of `classifier_predict`: the spec's answer (also what a client that got a 202
+    reads from the job), PREDICT_BATCH texts a step; stops when cancelled. The job's row keeps only
+    the number of texts."""
+    jobs.params_trim_at_end()
     loaded, _hit = _classifier_loaded(storage.saved_get(CLASSIFIER, name))
-    answer: dict[str, Any] = {"labels": [], "probabilities": [], "best": []}
+    data = []
     for start in range(0, len(texts), PREDICT_BATCH):
         jobs.check_cancelled()
-        part = classifier.classifier_predict(loaded, texts[start : start + PREDICT_BATCH])
-        answer["labels"] = part["labels"]
-        answer["probabilities"] += part["probabilities"]
-        answer["best"] += part["best"]
-        done = min(start + PREDICT_BATCH, len(texts))
-        jobs.progress(done, len(texts), message=f"classified {done} of {len(texts)} texts")
-    return answer
+        batch = texts[start : start + PREDICT_BATCH]
+        part = classifier.classifier_predict(loaded, batch)
+        labels = part["labels"]
+        data += [
+            {"text": text, "label": labels[best], "score": row[best], "all_scores": dict(zip(labels, row, strict=True))}
+            for text, row, best in zip(batch, part["probabilities"], part["best"], strict=True)
+        ]
+        jobs.progress(len(data), len(texts), message=f"classified {len(data)} of {len(texts)} texts")
+    return {"object": "list", "data": data, "total_count": len(data), "model": name}
 
 
 def classifier_save(*, model: str, description: str | None = None) -> dict[str, Any]:
@@ -433,11 +431,16 @@ def anomaly_fit(
     Invalid (400): bad or `-latest` name, unknown backend/normalization/encoding, contamination
     outside (0, 0.5], malformed data (checked again, fully, by the worker's encoder), more than
     MODELYARD_ML_MAX_POINTS points. Conflict (409): `overwrite` of a model of another backend."""
-    naming.fit_name_check(model)
+    naming.fit_name_check(model, versioned=not overwrite)
+    if model.endswith(DETECTOR_FILE_SUFFIX):
+        raise Invalid(
+            f"invalid model name {model!r}: a detector's name must not end in {DETECTOR_FILE_SUFFIX!r} "
+            "(its file name, name_backend.pkl, would be ambiguous on delete)"
+        )
     anomaly.backend_check(backend)
     anomaly.normalization_check(normalization)
     anomaly.contamination_check(contamination)
-    _request_size_check(len(data), what="data points", setting="MODELYARD_ML_MAX_POINTS")
+    _request_size_check(len(data), what="data points", setting="MODELYARD_ML_MAX_POINTS", fit=True)
     if FeatureEncoder(schema).rows_check(data) < 2:
         raise Invalid("anomaly fit needs at least 2 data points")
     if overwrite:
@@ -474,9 +477,11 @@ def anomaly_fit_run(
     overwrite: bool,
 ) -> dict[str, Any]:
     """Worker side of `anomaly_fit`: fit, pickle into a checksummed folder, record in the store.
-    `schema` comes as `[[field, encoding], …]`, in the client's order."""
+    `schema` comes as `[[field, encoding], …]`, in the client's order. The job's row keeps only the
+    number of training points once it ends."""
     import pickle
 
+    jobs.params_trim_at_end()
     jobs.progress(0, 1, message=f"fitting {backend} on {len(data)} points")
     started = time.perf_counter()
     detector = anomaly.Detector(
@@ -501,6 +506,7 @@ def anomaly_fit_run(
     info = {
         "backend": backend,
         "filename": filename,
+        "schema": schema,  # [[field, encoding], …] or None: checked against scored data before queuing
         "samples_fitted": detector.samples,
         "training_time_ms": round(training_ms, 2),
         "model_params": detector.params(),
@@ -596,18 +602,52 @@ def anomaly_score(
     if normalization is not None:
         anomaly.normalization_check(normalization)
     saved = _detector_resolve(model, backend)
+    _score_data_check(saved, data)
     _mark_used(saved)
-    result = _job_result(
+    return _job_result(
         jobs.job_enqueue(
             kind=JOB_KINDS["anomaly_score"],
             func="apps.ml.tasks.anomaly_score",
-            params={"name": saved.name, "data": data, "threshold": threshold, "normalization": normalization},
+            params={
+                "name": saved.name,
+                "data": data,
+                "threshold": threshold,
+                "normalization": normalization,
+                "only_anomalies": only_anomalies,
+            },
             owner_surface="platform",
             owner_ref=saved.store_id,
         )
     )
-    scores, raw, used = result["scores"], result["raw"], result["threshold"]
-    flags = [score >= used for score in scores]  # inclusive: 0.5 is the contamination quantile itself
+
+
+def _score_data_check(saved: storage.SavedModel, data: list[Any]) -> None:
+    """Invalid (400) before queuing when `data` cannot be scored by the detector: rows of another
+    kind or width than it was fitted on, fields its schema needs missing or of the wrong type.
+    (Detectors saved before the schema was recorded are checked by the worker.)"""
+    if "schema" not in saved.info:
+        return
+    schema = saved.info["schema"]
+    width = saved.info.get("model_params", {}).get("input_dim")
+    if schema:
+        FeatureEncoder(dict(schema)).rows_check(data)
+        return
+    if any(isinstance(row, dict) for row in data):
+        raise Invalid(
+            f"anomaly model {saved.name!r} was fitted on rows of {width} numbers, without a schema: "
+            "send rows of numbers (a schema is set at fit)"
+        )
+    FeatureEncoder(None).rows_check(data)
+    sent = len(data[0]) if isinstance(data[0], list) else 1
+    if width is not None and sent != width:
+        raise Invalid(f"data rows have {sent} features; the model was fitted on {width}")
+
+
+def _scored_body(
+    *, name: str, backend: str, scores: list[float], raw: list[float], threshold: float, only_anomalies: bool
+) -> dict[str, Any]:
+    """The spec's `/score` body (every point) or, with `only_anomalies`, its `/detect` body."""
+    flags = [score >= threshold for score in scores]  # inclusive: 0.5 is the contamination quantile itself
     if only_anomalies:
         points = [
             {"index": index, "score": score, "raw_score": raw[index]}
@@ -618,9 +658,9 @@ def anomaly_score(
             "object": "list",
             "data": points,
             "total_count": len(points),
-            "model": saved.name,
-            "backend": saved.info.get("backend"),
-            "summary": {"anomalies_detected": len(points), "threshold": used},
+            "model": name,
+            "backend": backend,
+            "summary": {"anomalies_detected": len(points), "threshold": threshold},
         }
     count = sum(flags)
     return {
@@ -629,24 +669,34 @@ def anomaly_score(
             {"index": index, "score": score, "is_anomaly": flagged, "raw_score": raw[index]}
             for index, (score, flagged) in enumerate(zip(scores, flags, strict=True))
         ],
-        "model": saved.name,
-        "backend": saved.info.get("backend"),
+        "model": name,
+        "backend": backend,
         "summary": {
             "total_points": len(scores),
             "anomaly_count": count,
             "anomaly_rate": count / len(scores),
-            "threshold": used,
+            "threshold": threshold,
         },
     }
 
 
 @job_domain_errors
-def anomaly_score_run(*, name: str, data: list[Any], threshold: float | None, normalization: str | None) -> dict:
-    """Worker side of `anomaly_score`: compact arrays (scores, raw scores), the view builds the points.
-    SCORE_BATCH points a step; stops when cancelled."""
+def anomaly_score_run(
+    *,
+    name: str,
+    data: list[Any],
+    threshold: float | None,
+    normalization: str | None,
+    only_anomalies: bool = False,
+) -> dict[str, Any]:
+    """Worker side of `anomaly_score`: the spec's `/score` or `/detect` answer (also what a client
+    that got a 202 reads from the job), SCORE_BATCH points a step; stops when cancelled. The job's
+    row keeps only the number of points."""
     import numpy as np
 
-    detector, _hit = cache.cached_model(storage.saved_get(ANOMALY, name), load=_detector_load)
+    jobs.params_trim_at_end()
+    saved = storage.saved_get(ANOMALY, name)
+    detector, _hit = cache.cached_model(saved, load=_detector_load)
     chosen = normalization or detector.normalization
     parts = []
     for start in range(0, len(data), SCORE_BATCH):
@@ -655,9 +705,14 @@ def anomaly_score_run(*, name: str, data: list[Any], threshold: float | None, no
         done = min(start + SCORE_BATCH, len(data))
         jobs.progress(done, len(data), message=f"scored {done} of {len(data)} points")
     raw = np.concatenate(parts)
-    scores = detector.normalize(raw, chosen)
-    used = threshold if threshold is not None else detector.threshold(chosen)
-    return {"scores": scores.tolist(), "raw": raw.tolist(), "threshold": used, "normalization": chosen}
+    return _scored_body(
+        name=name,
+        backend=saved.info.get("backend", detector.backend_name),
+        scores=detector.normalize(raw, chosen).tolist(),
+        raw=raw.tolist(),
+        threshold=threshold if threshold is not None else detector.threshold(chosen),
+        only_anomalies=only_anomalies,
+    )
 
 
 def anomaly_save(*, model: str, backend: str | None = None, description: str | None = None) -> dict[str, Any]:

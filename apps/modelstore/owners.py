@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
+from apps.modelstore.models import LocalModel
+
 
 @dataclass(frozen=True)
 class Owner:
@@ -29,12 +31,13 @@ class Owner:
     name: str
     sources: frozenset[str]
     table: str
+    served_by: str = ""  # where a client uses these entries instead ("the ML API (POST /v1/ml/…)")
 
 
 _owners: dict[str, Owner] = {}
 
 
-def owner_register(*, name: str, sources: Iterable[str] = (), table: str = "") -> Owner:
+def owner_register(*, name: str, sources: Iterable[str] = (), table: str = "", served_by: str = "") -> Owner:
     """Declare the store entries app `name` keeps for itself (call it from the app's `ready()`).
 
     Registering a name again replaces its claim. Raises ValueError when neither `sources` nor
@@ -48,7 +51,7 @@ def owner_register(*, name: str, sources: Iterable[str] = (), table: str = "") -
         missing = {"source", "model_id"} - fields
         if missing:
             raise ValueError(f"{table} cannot name store entries: it has no {', '.join(sorted(missing))} field")
-    owner = Owner(name=name, sources=frozenset(sources), table=table)
+    owner = Owner(name=name, sources=frozenset(sources), table=table, served_by=served_by)
     _owners[name] = owner
     return owner
 
@@ -75,6 +78,21 @@ def owned_filter() -> Q | None:
         for part in parts:
             condition = part if condition is None else condition | part
     return condition
+
+
+def owned_ids() -> dict[str, str]:
+    """Every entry some app keeps for itself: model id → a sentence saying what it is and where it is
+    used, for the runtime's and the gateway's "not found" answers."""
+    found: dict[str, str] = {}
+    for owner in owners_registered():
+        claim = Q(source__in=sorted(owner.sources)) if owner.sources else Q()
+        if owner.table:
+            rows = _table_model(owner.table).objects.filter(source=OuterRef("source"), model_id=OuterRef("model_id"))
+            claim = claim | Q(Exists(rows)) if owner.sources else Q(Exists(rows))
+        where = f", used through {owner.served_by}" if owner.served_by else ""
+        for model_id in LocalModel.objects.filter(claim).values_list("model_id", flat=True):
+            found.setdefault(model_id, f"a model-store entry of the {owner.name} app{where}")
+    return found
 
 
 def owned_excluded(models: QuerySet) -> QuerySet:

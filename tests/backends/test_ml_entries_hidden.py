@@ -103,10 +103,16 @@ def runtime_post(client, path: str, body: dict):
 
 
 def error_as_for(response, model: str, other: str) -> dict:
-    """The error object of `response` with the model's name replaced by `other`'s, to compare it with
-    the answer for `other`."""
-    error = response.json()["error"]
-    return {**error, "message": error["message"].replace(model, other)}
+    """The error object of `response` but its message, to compare it with the answer for `other`."""
+    return {key: value for key, value in response.json()["error"].items() if key != "message"}
+
+
+# What the not-found message says each owned entry is, instead of a hint to pull it.
+USED_THROUGH = {
+    CLASSIFIER: "of the ml app, used through the ML API",
+    DETECTOR: "of the ml app, used through the ML API",
+    FORECASTER: "of the forecasting app, used through the forecast API",
+}
 
 
 # --- the runtime surface -------------------------------------------------------------------------
@@ -127,7 +133,7 @@ RUNTIME_CALLS = [
 ]
 
 
-def test_the_runtime_answers_an_owned_entry_as_a_model_it_never_heard_of(client, entries):
+def test_the_runtime_answers_an_owned_entry_not_found_saying_where_it_is_used(client, entries):
     for path, body in RUNTIME_CALLS:
         unknown = runtime_post(client, path, {**body, "model": ABSENT})
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found", path
@@ -135,7 +141,9 @@ def test_the_runtime_answers_an_owned_entry_as_a_model_it_never_heard_of(client,
             response = runtime_post(client, path, {**body, "model": owned})
 
             assert response.status_code == 404, (path, owned)
-            assert error_as_for(response, owned, ABSENT) == unknown.json()["error"], (path, owned)
+            assert error_as_for(response, owned, ABSENT) == error_as_for(unknown, ABSENT, owned), (path, owned)
+            message = response.json()["error"]["message"]
+            assert USED_THROUGH[owned] in message and "Pull it" not in message, (path, owned)
     assert residency().residents() == []  # nothing was loaded
 
 
@@ -196,7 +204,7 @@ def test_the_openai_client_lists_the_embedder_but_no_owned_entry_and_embeds_with
             client_openai.models.retrieve(owned)
 
 
-def test_the_gateway_answers_an_owned_entry_exactly_as_an_unknown_model(client, gateway):
+def test_the_gateway_answers_an_owned_entry_not_found_saying_where_it_is_used(client, gateway):
     for path, body in [
         ("/v1/embeddings", {"input": "free money"}),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
@@ -206,7 +214,9 @@ def test_the_gateway_answers_an_owned_entry_exactly_as_an_unknown_model(client, 
             response = client.post(path, data={**body, "model": owned}, content_type="application/json")
 
             assert unknown.status_code == response.status_code == 404
-            assert error_as_for(response, owned, ABSENT) == unknown.json()["error"]
+            assert error_as_for(response, owned, ABSENT) == error_as_for(unknown, ABSENT, owned)
+            message = response.json()["error"]["message"]
+            assert USED_THROUGH[owned] in message and "pull it" not in message.lower(), (path, owned)
 
 
 def test_the_models_cache_neither_lists_nor_deletes_owned_entries(client, entries):

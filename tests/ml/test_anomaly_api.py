@@ -294,4 +294,4 @@ def test_a_score_jobs_row_keeps_only_the_sizes_of_its_points(api):
     assert len(response.json()["data"]) == 500
     job = Job.objects.filter(kind="ml.anomaly.score", owner_ref=f"anomaly/{name}").get()
     assert job.params["data"] == {"items": 500, "trimmed": True} and job.params["name"] == name
-    assert job.result["scores"] == {"items": 500, "trimmed": True}
+    assert job.result["data"] == {"items": 500, "trimmed": True} and job.result["summary"]["total_points"] == 500

@@ -256,3 +256,69 @@ def test_two_training_rows_are_enough_to_fit_and_score(backend):
     scores = detector.normalize(raw, "standardization")
     assert np.all(np.isfinite(scores))
     assert scores[1] >= 0.5 and raw[1] > raw[0]
+
+
+CONSTANT_TRAINING = [pytest.param([[5.0]] * n, id=f"{n}-rows") for n in range(2, 7)]
+
+
+@pytest.mark.parametrize("rows", CONSTANT_TRAINING)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_a_constant_feature_keeps_the_threshold_and_flags_only_other_values(backend, rows):
+    # Issue 18: on 3, 5 or 6 copies of one row an isolation forest's scores differ in the last bits
+    # (0.5 − 2⁻⁵⁰); the exact-equality tie rule put the threshold one rounding step above them, the
+    # standardised threshold came out 0.0 and the training value itself was flagged.
+    detector = Detector(backend=backend, contamination=0.05, normalization="standardization", schema=None)
+    detector.fit(rows)
+    assert detector.threshold("standardization") == 0.5
+    assert detector.params()["threshold"] == 0.5
+    raw = detector.raw_scores([[5.0], [6.0], [5.0 - 1e-3]])
+    scores = detector.normalize(raw, "standardization")
+    assert [score >= 0.5 for score in scores] == [False, True, True]
+    for normalization in ("standardization", "zscore", "raw"):
+        assert np.all(np.isfinite(detector.normalize(raw, normalization)))
+    # The training rows themselves, scored again in another batch, stay below the threshold.
+    assert np.all(standardized(detector, rows) < 0.5)
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_values_near_the_float_limit_neither_overflow_nor_flag_the_training_values(backend):
+    # 1e308 + 1e308 overflows: the mean of this column was inf and the standardised data nan.
+    detector = Detector(backend=backend, contamination=0.05, normalization="standardization", schema=None)
+    detector.fit([[1e308], [1e308], [-1e308]])
+    assert detector.threshold("standardization") == 0.5
+    assert np.all(np.isfinite(detector.encoder.transform([[1e308], [-1e308]])))
+    probes = [[1e308], [0.0], [1.7e308], [-1.7e308], [5.0]]
+    raw = detector.raw_scores(probes)
+    for normalization in ("standardization", "zscore", "raw"):
+        assert np.all(np.isfinite(detector.normalize(raw, normalization)))
+    scores = detector.normalize(raw, "standardization")
+    assert scores[0] < 0.5  # the value two of the three training rows share
+    # 1.7e308 is past the largest training value: never less anomalous than it.
+    assert raw[2] >= raw[0]
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_a_constant_feature_near_the_float_limit_flags_any_other_value_with_finite_scores(backend):
+    detector = Detector(backend=backend, contamination=0.05, normalization="standardization", schema=None)
+    detector.fit([[1e308]] * 3)
+    assert detector.threshold("standardization") == 0.5
+    raw = detector.raw_scores([[1e308], [-1e308], [0.0], [1.7e308]])
+    assert np.all(np.isfinite(raw))
+    assert np.all(np.isfinite(detector.normalize(raw, "zscore")))
+    assert [score >= 0.5 for score in detector.normalize(raw, "standardization")] == [False, True, True, True]
+    # −1e308 is further from the training value than 0: clipped far out, it still ranks no lower.
+    assert raw[1] >= raw[2]
+
+
+def test_scores_equal_up_to_float_noise_count_as_tied():
+    noise = 2.0**-50
+    # Three copies of one score, rescored with different rounding: one tie at the top, so the
+    # threshold goes one raw unit above it, not one rounding step.
+    near = np.array([0.5 - 5 * noise, 0.5 - 5 * noise, 0.5 - 4 * noise])
+    assert contamination_threshold(near, 0.05, fallback_gap=1.0) == pytest.approx(1.0, abs=1e-12)
+    # A noisy tie below the top: halfway from the tie's highest member to the next score.
+    middle = np.array([0.0] * 10 + [1.0, 1.0 + noise, 1.0 - noise] * 3 + [3.0])
+    assert contamination_threshold(middle, 0.1, fallback_gap=1.0) == pytest.approx((1.0 + noise + 3.0) / 2)
+    # Distinct scores further apart than the tolerance still are distinct.
+    spread = np.arange(20, dtype=float) * 1e-6
+    assert contamination_threshold(spread, 0.05, fallback_gap=1.0) == pytest.approx(np.quantile(spread, 0.95))

@@ -72,6 +72,80 @@ def test_a_request_past_its_size_limit_is_a_400_naming_the_setting(client, setti
     assert Job.objects.count() == queued  # refused before anything was queued
 
 
+# --- the schema's request examples are valid requests ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "path", "status"),
+    [
+        # Valid fits: queued for a worker (none runs here), so 202 with the job's id.
+        ("ml_classifier_fit", "/v1/ml/classifier/fit", 202),
+        ("ml_anomaly_fit", "/v1/ml/anomaly/fit", 202),
+        # Valid requests about models this fresh data directory does not hold.
+        ("ml_classifier_predict", "/v1/ml/classifier/predict", 404),
+        ("ml_classifier_save", "/v1/ml/classifier/save", 404),
+        ("ml_classifier_load", "/v1/ml/classifier/load", 404),
+        ("ml_anomaly_score", "/v1/ml/anomaly/score", 404),
+        ("ml_anomaly_detect", "/v1/ml/anomaly/detect", 404),
+        ("ml_anomaly_save", "/v1/ml/anomaly/save", 404),
+        ("ml_anomaly_load", "/v1/ml/anomaly/load", 404),
+    ],
+)
+def test_the_schemas_request_example_is_a_valid_request(client, settings, operation_id, path, status):
+    from apps.core.schema import REQUEST_EXAMPLES
+
+    settings.MODELYARD_ML_WAIT_S = 0.1
+    response = client.post(path, REQUEST_EXAMPLES[operation_id], content_type="application/json")
+
+    assert response.status_code == status, response.content
+
+
+# --- names and fields ------------------------------------------------------------------------------
+
+
+def test_a_name_too_long_for_its_version_suffix_says_so(client):
+    name = "b" * 70
+    response = client.post("/v1/ml/anomaly/fit", {"model": name, "data": TEMPERATURES}, content_type="application/json")
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "has 70 characters; at most 64" in detail and "_YYYYMMDD_HHMMSS" in detail
+    assert f"{name}_2" not in detail  # never a name the user did not type
+
+
+def test_a_detector_name_ending_in_pkl_is_refused(client):
+    response = client.post(
+        "/v1/ml/anomaly/fit", {"model": "m_knn.pkl", "data": TEMPERATURES}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "must not end in '.pkl'" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/ml/anomaly/score", {"model": "m", "data": [[1.0]], "treshold": 0.0}, "treshold"),
+        ("/v1/ml/anomaly/score", {"model": "m", "data": [[1.0]], "contamination": 0.2}, "contamination"),
+        ("/v1/ml/classifier/predict", {"model": "m", "texts": ["a"], "text": "b"}, "text"),
+    ],
+)
+def test_an_unknown_field_is_a_422_naming_it_and_what_the_request_takes(client, path, body, field):
+    response = client.post(path, body, content_type="application/json")
+
+    assert response.status_code == 422, response.content
+    assert field in str(response.json()["detail"]) and "this request takes" in str(response.json()["detail"])
+
+
+def test_a_queued_score_says_where_its_answer_will_be(client, settings):
+    # No worker runs this job: none runs here, or the package's live server's cannot see this test's
+    # uncommitted job (then the wait runs out).
+    settings.MODELYARD_ML_WAIT_S = 0.5
+    name = fitted("queued")
+    response = client.post("/v1/ml/anomaly/score", {"model": name, "data": [[22.0]]}, content_type="application/json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert f"/api/v1/jobs/{body['job_id']}" in body["detail"] and "fit" not in body["detail"]
+
+
 # --- JSON types are strict: a wrong type is refused, never converted --------------------------------
 
 
@@ -112,21 +186,36 @@ def score_job(name: str, points: int) -> Job:
     )
 
 
-def test_a_score_job_reports_progress_per_batch_and_its_row_can_be_trimmed(monkeypatch):
-    monkeypatch.setattr(services, "SCORE_BATCH", 10)
+def test_a_score_job_answers_the_spec_body_in_batches_and_keeps_only_the_size_of_its_data(monkeypatch):
+    monkeypatch.setattr(services, "SCORE_BATCH", 50)
     name = fitted("batches")
-    job = score_job(name, 35)
+    job = score_job(name, 150)
 
     jobs.job_run(job_id=str(job.id))
 
     job.refresh_from_db()
     assert job.state == Job.State.SUCCESS
-    assert (job.progress_current, job.progress_total) == (35, 35)
-    assert len(job.result["scores"]) == 35 and len(job.result["raw"]) == 35
-    jobs.job_payload_trim(job_id=job.id, max_items=20)
+    assert (job.progress_current, job.progress_total) == (150, 150)
+    # What a client that got a 202 reads from the job: the spec's /score body.
+    assert [point["index"] for point in job.result["data"]] == list(range(150))
+    assert job.result["summary"]["total_points"] == 150 and job.result["model"] == name
+    # The data was consumed: the row keeps its size only.
+    assert job.params["data"] == {"items": 150, "trimmed": True} and job.params["name"] == name
+    jobs.job_payload_trim(job=job)  # what the waiting request does once it has the answer
     job.refresh_from_db()
-    assert job.params["data"] == {"items": 35, "trimmed": True} and job.params["name"] == name
-    assert job.result["scores"] == {"items": 35, "trimmed": True} and job.result["normalization"] == "standardization"
+    assert job.result["data"] == {"items": 150, "trimmed": True} and job.result["summary"]["total_points"] == 150
+
+
+def test_the_jobs_list_shows_results_trimmed_and_the_job_in_full(client, monkeypatch):
+    name = fitted("listed")
+    job = score_job(name, 150)
+    jobs.job_run(job_id=str(job.id))
+
+    listed = next(item for item in client.get("/api/v1/jobs/").json()["results"] if item["id"] == str(job.id))
+    whole = client.get(f"/api/v1/jobs/{job.id}").json()
+
+    assert listed["result"]["data"] == {"items": 150, "trimmed": True}
+    assert len(whole["result"]["data"]) == 150
 
 
 def test_a_cancelled_score_job_stops_at_the_next_batch(monkeypatch):
@@ -150,10 +239,51 @@ def test_a_cancelled_score_job_stops_at_the_next_batch(monkeypatch):
     assert batches == [10]  # the other four batches never ran
 
 
+# --- data the model cannot score is a 400 before anything is queued -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ([[1.0, 2.0]], "data rows have 2 features; the model was fitted on 1"),
+        ([{"t": 1.0}], "was fitted on rows of 1 numbers, without a schema"),
+        ([[1.0], ["x"]], "expected a number"),
+    ],
+)
+def test_data_the_detector_cannot_score_is_refused_before_queuing(client, data, words):
+    name = fitted("checked")
+    queued = Job.objects.count()
+
+    response = client.post("/v1/ml/anomaly/score", {"model": name, "data": data}, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert words in response.json()["detail"] and "job_id" not in response.json()
+    assert Job.objects.count() == queued
+
+
+def test_records_missing_a_schema_field_are_refused_before_queuing(client):
+    name = services.anomaly_fit_run(
+        base_name="records",
+        backend="isolation_forest",
+        data=[{"latency": 100.0 + i, "method": ("GET", "POST")[i % 2]} for i in range(10)],
+        schema=[["latency", "numeric"], ["method", "onehot"]],
+        contamination=0.1,
+        normalization="standardization",
+        overwrite=False,
+    )["versioned_name"]
+    queued = Job.objects.count()
+
+    for data, words in (([{"latency": 1.0}], "lacks field 'method'"), ([[1.0, 2.0]], "not an object")):
+        response = client.post("/v1/ml/anomaly/score", {"model": name, "data": data}, content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert words in response.json()["detail"]
+    assert Job.objects.count() == queued
+
+
 def test_an_active_jobs_payload_is_never_trimmed():
     job = score_job("anything", 200)
 
-    jobs.job_payload_trim(job_id=job.id, max_items=20)
+    jobs.job_payload_trim(job=job, max_items=20)
 
     job.refresh_from_db()
     assert len(job.params["data"]) == 200  # a worker still needs it

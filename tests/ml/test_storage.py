@@ -106,3 +106,47 @@ def test_encoder_standardises_columns_and_handles_unseen_categories():
     assert unseen[0, 2] == pytest.approx(-1.0) and unseen[0, 3] == pytest.approx(-1.0)
     assert unseen[0, 4] == pytest.approx(1.0)
     assert 0.0 <= hash_unit("zzz") < 1.0 and hash_unit("zzz") == hash_unit("zzz")
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "label", "hash"])
+def test_an_integral_number_is_the_same_category_as_the_integer_and_its_text(encoding):
+    # Issue 18: str(1.0) is "1.0", so JSON 1.0 was a category never seen after training on 1.
+    encoder = FeatureEncoder({"k": encoding})
+    encoder.fit_transform([{"k": 1}, {"k": 2}])
+    same = encoder.transform([{"k": 1}, {"k": "1"}, {"k": 1.0}])
+    assert same[1].tolist() == same[0].tolist() and same[2].tolist() == same[0].tolist()
+    assert encoder.transform([{"k": 1.5}]).tolist() != same[0:1].tolist()
+    assert encoder.transform([{"k": "1.0"}]).tolist() != same[0:1].tolist()  # a string stays its text
+    trained_on_floats = FeatureEncoder({"k": encoding})
+    assert (
+        trained_on_floats.fit_transform([{"k": 1.0}, {"k": 2.0}]).tolist()
+        == encoder.transform([{"k": 1}, {"k": 2}]).tolist()
+    )
+    if encoding != "hash":
+        assert trained_on_floats.categories["k"] == ["1", "2"]
+
+
+def test_an_onehot_detector_does_not_flag_a_category_written_as_a_float():
+    from apps.ml.anomaly import Detector
+
+    detector = Detector(backend="knn", contamination=0.05, normalization="standardization", schema={"k": "onehot"})
+    detector.fit([{"k": 1}, {"k": 2}])
+    raw = detector.raw_scores([{"k": 1}, {"k": "1"}, {"k": 1.0}, {"k": 3}])
+    flagged = detector.normalize(raw, "standardization") >= 0.5
+    assert flagged.tolist() == [False, False, False, True]
+
+
+def test_encoders_pickled_before_integral_categories_keep_their_columns():
+    import pickle
+
+    encoder = FeatureEncoder({"k": "onehot", "h": "hash"})
+    del encoder.integral_numbers  # as pickled before: categories and hashes from str(value)
+    rows = [{"k": 1.0, "h": 1.0}, {"k": 2, "h": 2}]
+    encoder.fit_transform(rows)
+    assert encoder.categories["k"] == ["1.0", "2"]
+    old = pickle.loads(pickle.dumps(encoder))
+    assert old.transform(rows).tolist() == encoder.transform(rows).tolist()
+    assert old.transform([{"k": 1.0, "h": 1.0}]).tolist() == old.transform([{"k": 1, "h": 1.0}]).tolist()
+    assert old.transform([{"k": 2.0, "h": 2}]).tolist() == old.transform([{"k": 2, "h": 2}]).tolist()
+    # The hash column is still the hash of the old text: the training rows stay inside their range.
+    assert old.transform([{"k": 1.0, "h": 1.0}])[0, -1] == encoder.transform([{"k": 1.0, "h": 1.0}])[0, -1]

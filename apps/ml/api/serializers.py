@@ -8,7 +8,7 @@ an empty text, a `-latest` name in fit, a bad name, unknown backend) is checked 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.validation import BooleanField, IntegerField, NumberField, StringField
+from apps.core.validation import BooleanField, ClosedSerializer, IntegerField, NumberField, StringField
 from apps.ml.anomaly import BACKENDS, NORMALIZATIONS
 from apps.ml.classifier import DEFAULT_BASE_MODEL
 from apps.ml.features import ENCODINGS
@@ -50,7 +50,7 @@ class TrainingExampleSerializer(serializers.Serializer):
     label = StringField(allow_blank=True)
 
 
-class ClassifierFitRequestSerializer(serializers.Serializer):
+class ClassifierFitRequestSerializer(ClosedSerializer):
     model = StringField(help_text="Base name for the classifier (not ending in -latest).")
     base_model = StringField(default=DEFAULT_BASE_MODEL, help_text="Sentence transformer to fine-tune.")
     training_data = TrainingExampleSerializer(many=True, help_text='List of {"text", "label"}; at least 2 labels.')
@@ -76,7 +76,7 @@ class ClassifierFitResultSerializer(serializers.Serializer):
     overwrite = serializers.BooleanField()
 
 
-class ClassifierPredictRequestSerializer(serializers.Serializer):
+class ClassifierPredictRequestSerializer(ClosedSerializer):
     model = StringField(help_text="A saved classifier, or name-latest.")
     texts = serializers.ListField(child=StringField(allow_blank=True, trim_whitespace=False))
 
@@ -95,7 +95,7 @@ class ClassifierPredictResponseSerializer(serializers.Serializer):
     model = serializers.CharField()
 
 
-class ClassifierSaveRequestSerializer(serializers.Serializer):
+class ClassifierSaveRequestSerializer(ClosedSerializer):
     model = StringField()
     description = StringField(required=False, allow_blank=True)
 
@@ -109,7 +109,7 @@ class SaveResultSerializer(serializers.Serializer):
     filename = serializers.CharField(required=False)
 
 
-class LoadRequestSerializer(serializers.Serializer):
+class LoadRequestSerializer(ClosedSerializer):
     model = StringField(help_text="A saved model, or name-latest.")
 
 
@@ -144,7 +144,7 @@ class DeleteResultSerializer(serializers.Serializer):
 # --- anomaly detection -------------------------------------------------------------------------------
 
 
-class AnomalyFitRequestSerializer(serializers.Serializer):
+class AnomalyFitRequestSerializer(ClosedSerializer):
     model = StringField(default="default")
     backend = StringField(default="isolation_forest", help_text=f"One of: {', '.join(BACKENDS)}.")
     data = DataRowsField(help_text="Training data: rows of numbers, or objects described by `schema`.")
@@ -185,7 +185,7 @@ class AnomalyFitResultSerializer(serializers.Serializer):
     overwrite = serializers.BooleanField()
 
 
-class AnomalyScoreRequestSerializer(serializers.Serializer):
+class AnomalyScoreRequestSerializer(ClosedSerializer):
     model = StringField(default="default", help_text="A saved detector, or name-latest.")
     backend = StringField(required=False, allow_null=True, help_text="When given, must be the model's.")
     data = DataRowsField()
@@ -235,13 +235,13 @@ class AnomalyDetectResponseSerializer(serializers.Serializer):
     summary = DetectSummarySerializer()
 
 
-class AnomalySaveRequestSerializer(serializers.Serializer):
+class AnomalySaveRequestSerializer(ClosedSerializer):
     model = StringField()
     backend = StringField(required=False, allow_null=True)
     description = StringField(required=False, allow_blank=True)
 
 
-class AnomalyLoadRequestSerializer(serializers.Serializer):
+class AnomalyLoadRequestSerializer(ClosedSerializer):
     model = StringField(help_text="A saved detector, or name-latest.")
     backend = StringField(required=False, allow_null=True)
 
