@@ -85,8 +85,6 @@ def candidates(table: RoutingTable, model: str, *, backend_type: str = "") -> li
     """Backends that may serve `model`, best first. Raises Invalid/NotFound/ModelNotFound naming why not."""
     if backend_type:
         provider_type_check(backend_type)
-    if model in table.owned:
-        raise ModelNotFound(f"model {model!r} is {table.owned[model]}: no backend serves it", model=model)
     wanted = normalized(model)
     if table.pools_exist:
         pools = table.model_pools.get(wanted, frozenset())
@@ -141,10 +139,13 @@ async def _candidates_syncing_unknown(model: str, backend_type: str) -> tuple[Ro
 
 
 def _candidates_explained(table: RoutingTable, model: str, backend_type: str) -> list[Route]:
-    """`candidates`, saying so when the model is one no backend has but the model store does."""
+    """`candidates`, saying so when the model is one no backend has but the model store does, or an
+    entry another app keeps in the store (an ML classifier: where it is used instead)."""
     try:
         return candidates(table, model, backend_type=backend_type)
     except NotFound:
+        if model in table.owned:
+            raise ModelNotFound(f"model {model!r} is {table.owned[model]}: no backend serves it", model=model) from None
         if model not in table.stored or any(route.own_name(model) for route in table.routes):
             raise
     raise ModelNotFound(

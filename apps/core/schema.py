@@ -295,7 +295,8 @@ REQUEST_EXAMPLES = {
     "models_cache_download": {"provider": "universal", "model_name": "cross-encoder/ms-marco-MiniLM-L-6-v2"},
     "models_cache_validate_download": {"model_name": "unsloth/Qwen3-1.7B-GGUF"},
     # The projects spec's ML examples, made one flow that "Try it out" can run in order: the spec's
-    # classifier texts; its temperature sensor for anomalies (its first fit example has 2 features
+    # classifier texts (less its predict example's complaint, a label its fit example lacks); its
+    # temperature sensor for anomalies (its first fit example has 2 features
     # where its score example sends 1); save and load by `-latest` (its versioned names never exist).
     "ml_classifier_fit": {
         "model": "intent-classifier",
@@ -318,7 +319,6 @@ REQUEST_EXAMPLES = {
             "Book me a flight to Paris tomorrow",
             "Cancel my upcoming trip",
             "What are the check-in times?",
-            "This is absolutely terrible service",
         ],
     },
     "ml_classifier_save": {"model": "intent-classifier-latest", "description": "Travel intents"},

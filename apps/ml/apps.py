@@ -14,5 +14,5 @@ class MlConfig(AppConfig):
         owner_register(
             name="ml",
             sources=[SOURCE],
-            served_by="the ML API (POST /v1/ml/classifier/predict, /v1/ml/anomaly/score)",
+            served_by="the ML API (/v1/ml/classifier/… or /v1/ml/anomaly/…)",
         )

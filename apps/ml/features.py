@@ -103,7 +103,8 @@ class FeatureEncoder:
             values = row if isinstance(row, list) else [row]
             if not values:
                 raise Invalid(f"data[{index}] is empty")
-            matrix.append([_number(value, f"data[{index}]") for value in values])
+            where = f"data[{index}]" if not isinstance(row, list) else None
+            matrix.append([_number(value, where or f"data[{index}][{column}]") for column, value in enumerate(values)])
         widths = {len(row) for row in matrix}
         if len(widths) > 1:
             raise Invalid(f"data rows have different lengths ({', '.join(map(str, sorted(widths)))})")

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 CLASSIFIER = "classifier"
 ANOMALY = "anomaly"
 DETECTOR_FILE_SUFFIX = ".pkl"
+# Seconds a request waits for its job to start when no worker cluster reports itself (it may be there).
+NO_WORKER_GRACE_S = 5.0
 PREDICT_BATCH = 256  # texts per step of a predict job: progress and a cancellation check between steps
 SCORE_BATCH = 20_000  # data points per step of a score job
 JOB_KINDS = {
@@ -75,14 +77,21 @@ def _job_result(job: Job) -> dict[str, Any]:
     keeps only the sizes of its inputs and outputs in its row (`jobs.job_payload_trim`): this
     request was their one reader."""
     follow = f"its answer will be at /api/v1/jobs/{job.id}"
+    waited = 0.0
     workers = system.workers_check()
     if workers != "healthy":
-        raise JobAccepted(
-            f"{job.kind} job {job.id} is queued: no worker is running ({workers}); it runs when one starts, "
-            f"and {follow}",
-            job_id=str(job.id),
-        )
-    job = jobs.job_wait(job_id=str(job.id), timeout=settings.MODELYARD_ML_WAIT_S)
+        # django-q keeps a cluster's status for 3 s only: on a busy host it can lapse while the
+        # cluster runs. A job that starts within the grace has a worker after all.
+        waited = min(NO_WORKER_GRACE_S, settings.MODELYARD_ML_WAIT_S)
+        job = jobs.job_wait(job_id=str(job.id), timeout=waited)
+        if job.state == Job.State.PENDING:
+            raise JobAccepted(
+                f"{job.kind} job {job.id} is queued: no worker is running ({workers}); it runs when one starts, "
+                f"and {follow}",
+                job_id=str(job.id),
+            )
+    if not job.is_finished:
+        job = jobs.job_wait(job_id=str(job.id), timeout=max(settings.MODELYARD_ML_WAIT_S - waited, 0.0))
     if job.is_finished:
         jobs.job_payload_trim(job=job)
     if job.state == Job.State.SUCCESS:
@@ -432,7 +441,7 @@ def anomaly_fit(
     outside (0, 0.5], malformed data (checked again, fully, by the worker's encoder), more than
     MODELYARD_ML_MAX_POINTS points. Conflict (409): `overwrite` of a model of another backend."""
     naming.fit_name_check(model, versioned=not overwrite)
-    if model.endswith(DETECTOR_FILE_SUFFIX):
+    if model.lower().endswith(DETECTOR_FILE_SUFFIX):
         raise Invalid(
             f"invalid model name {model!r}: a detector's name must not end in {DETECTOR_FILE_SUFFIX!r} "
             "(its file name, name_backend.pkl, would be ambiguous on delete)"
@@ -546,7 +555,7 @@ def _overwrite_backend_check(*, name: str, backend: str) -> None:
         return
     if saved.info.get("backend") != backend:
         raise Conflict(
-            f"anomaly model {name!r} is a {saved.info.get('backend')} detector; overwrite replaces it only with "
+            f"anomaly model {name!r} is fitted with {saved.info.get('backend')}; overwrite replaces it only with "
             f"another {saved.info.get('backend')} fit. Fit {backend} under another name, or delete it first "
             f"(DELETE /v1/ml/anomaly/models/{saved.info.get('filename', name)})"
         )

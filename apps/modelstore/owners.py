@@ -82,7 +82,9 @@ def owned_filter() -> Q | None:
 
 def owned_ids() -> dict[str, str]:
     """Every entry some app keeps for itself: model id → a sentence saying what it is and where it is
-    used, for the runtime's and the gateway's "not found" answers."""
+    used, for the runtime's and the gateway's "not found" answers (only ever looked up once a name
+    is found nowhere else). Each is also listed under its id's last part, the name its app shows
+    (`classifier/intents_20250101_120000` as `intents_20250101_120000`)."""
     found: dict[str, str] = {}
     for owner in owners_registered():
         claim = Q(source__in=sorted(owner.sources)) if owner.sources else Q()
@@ -91,7 +93,9 @@ def owned_ids() -> dict[str, str]:
             claim = claim | Q(Exists(rows)) if owner.sources else Q(Exists(rows))
         where = f", used through {owner.served_by}" if owner.served_by else ""
         for model_id in LocalModel.objects.filter(claim).values_list("model_id", flat=True):
-            found.setdefault(model_id, f"a model-store entry of the {owner.name} app{where}")
+            note = f"a model-store entry of the {owner.name} app{where}"
+            found.setdefault(model_id, note)
+            found.setdefault(model_id.rsplit("/", 1)[-1], note)
     return found
 
 

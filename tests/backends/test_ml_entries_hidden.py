@@ -219,6 +219,21 @@ def test_the_gateway_answers_an_owned_entry_not_found_saying_where_it_is_used(cl
             assert USED_THROUGH[owned] in message and "pull it" not in message.lower(), (path, owned)
 
 
+def test_an_ml_model_named_as_the_ml_api_lists_it_is_not_found_saying_where_it_is_used(client, gateway):
+    # GET /v1/ml/classifier/models lists `spam_20250101_120000`, not its store id.
+    plain = CLASSIFIER.rsplit("/", 1)[-1]
+    body = {"input": "free money", "model": plain}
+    for response in (
+        client.post("/v1/embeddings", data=body, content_type="application/json"),
+        runtime_post(client, "/v1/embeddings", body),
+        client.get(f"/v1/models/{plain}"),
+    ):
+        assert response.status_code == 404
+        error = response.json()["error"]
+        message = error["message"] if isinstance(error, dict) else error
+        assert USED_THROUGH[CLASSIFIER] in message and "pull it" not in message.lower()
+
+
 def test_the_models_cache_neither_lists_nor_deletes_owned_entries(client, entries):
     universal = client.get("/v1/models", {"provider": "universal"}).json()
     as_provider = client.get("/v1/models", {"provider": "ml"})

@@ -112,9 +112,10 @@ def test_a_name_too_long_for_its_version_suffix_says_so(client):
     assert f"{name}_2" not in detail  # never a name the user did not type
 
 
-def test_a_detector_name_ending_in_pkl_is_refused(client):
+@pytest.mark.parametrize("name", ["m_knn.pkl", "det.PKL"])
+def test_a_detector_name_ending_in_pkl_is_refused(client, name):
     response = client.post(
-        "/v1/ml/anomaly/fit", {"model": "m_knn.pkl", "data": TEMPERATURES}, content_type="application/json"
+        "/v1/ml/anomaly/fit", {"model": name, "data": TEMPERATURES, "overwrite": True}, content_type="application/json"
     )
     assert response.status_code == 400 and "must not end in '.pkl'" in response.json()["detail"]
 
@@ -125,6 +126,11 @@ def test_a_detector_name_ending_in_pkl_is_refused(client):
         ("/v1/ml/anomaly/score", {"model": "m", "data": [[1.0]], "treshold": 0.0}, "treshold"),
         ("/v1/ml/anomaly/score", {"model": "m", "data": [[1.0]], "contamination": 0.2}, "contamination"),
         ("/v1/ml/classifier/predict", {"model": "m", "texts": ["a"], "text": "b"}, "text"),
+        (
+            "/v1/ml/classifier/fit",
+            {"model": "m", "training_data": [{"text": "a", "label": "x"}, {"text": "b", "label": "y", "extra": 1}]},
+            "extra",
+        ),
     ],
 )
 def test_an_unknown_field_is_a_422_naming_it_and_what_the_request_takes(client, path, body, field):
@@ -247,7 +253,7 @@ def test_a_cancelled_score_job_stops_at_the_next_batch(monkeypatch):
     [
         ([[1.0, 2.0]], "data rows have 2 features; the model was fitted on 1"),
         ([{"t": 1.0}], "was fitted on rows of 1 numbers, without a schema"),
-        ([[1.0], ["x"]], "expected a number"),
+        ([[1.0], [2.0, "x"]], "data[1][1]: expected a number"),
     ],
 )
 def test_data_the_detector_cannot_score_is_refused_before_queuing(client, data, words):
@@ -327,7 +333,7 @@ def test_overwrite_never_replaces_a_detector_of_another_backend(client):
 
     assert response.status_code == 409, response.content
     detail = response.json()["detail"]
-    assert "isolation_forest detector" in detail and "plant_isolation_forest.pkl" in detail
+    assert "is fitted with isolation_forest" in detail and "plant_isolation_forest.pkl" in detail
     assert Job.objects.count() == queued
     assert storage.saved_get("anomaly", "plant").info["backend"] == "isolation_forest"  # untouched
 

@@ -45,7 +45,7 @@ class JobAcceptedSerializer(serializers.Serializer):
 # --- classifiers -------------------------------------------------------------------------------------
 
 
-class TrainingExampleSerializer(serializers.Serializer):
+class TrainingExampleSerializer(ClosedSerializer):
     text = StringField(allow_blank=True, trim_whitespace=False)
     label = StringField(allow_blank=True)
 
